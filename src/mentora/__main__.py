@@ -1,0 +1,5 @@
+"""`python -m mentora` runs the CLI."""
+
+from mentora.cli import main
+
+main()

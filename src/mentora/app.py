@@ -1,0 +1,68 @@
+"""create_app(settings): the FastAPI application; nothing is built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from mentora.clock import Clock
+from mentora.config import Settings, load_settings
+from mentora.services import Services, build_services
+from mentora.web import errors
+from mentora.web.middleware import RequestContextMiddleware, SecurityHeaders
+from mentora.web.routes import ROUTERS
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    services: Services | None = None,
+) -> FastAPI:
+    """Build the app. Tests inject a frozen `clock` and an emulator `transport`."""
+    settings = settings or load_settings()
+    services = services or build_services(settings, clock=clock, transport=transport)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await services.aclose()
+
+    app = FastAPI(
+        title="Mentora",
+        version="0.1.0",
+        lifespan=lifespan,
+        redirect_slashes=False,
+        docs_url=None if settings.is_production else "/api/docs",
+        redoc_url=None,
+        openapi_url=None if settings.is_production else "/api/openapi.json",
+    )
+    app.state.services = services
+    app.state.dev_mode = settings.emulator_enabled and not settings.is_production
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount(
+        "/static",
+        StaticFiles(directory=str(Path(__file__).parent / "web" / "static")),
+        name="static",
+    )
+    frame_ancestors = "https://whop.com https://*.whop.com" if settings.embedded_mode else "'none'"
+    app.add_middleware(
+        RequestContextMiddleware,
+        headers=SecurityHeaders(
+            production=settings.is_production,
+            frame_ancestors=frame_ancestors,
+            form_action=settings.issuer,
+        ),
+        trusted_proxies=frozenset(settings.trusted_proxies),
+    )
+    return app

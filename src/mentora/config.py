@@ -1,0 +1,259 @@
+"""Typed settings, read once from the environment (and `.env`), refusing unsafe values.
+
+Nothing is read at import time: `load_settings()` builds a `Settings` from an injected mapping,
+so tests pass a dict. In production the app refuses to start on a missing or placeholder secret,
+a non-HTTPS URL or the emulator switched on, and the error names the setting.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from enum import StrEnum
+from functools import cached_property
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from mentora.errors import ConfigError
+
+PLACEHOLDER_MARKERS = ("changeme", "change-me", "placeholder", "demo-", "dev-", "xxx", "example")
+
+# Whop's documented endpoints, used when discovery cannot be read (whop-platform.md §1, §6).
+WHOP_PRESETS: dict[str, dict[str, str]] = {
+    "production": {
+        "issuer": "https://api.whop.com",
+        "api_base_url": "https://api.whop.com/api/v1",
+        "purchase_url": "https://whop.com",
+    },
+    "sandbox": {
+        "issuer": "https://sandbox-api.whop.com",
+        "api_base_url": "https://sandbox-api.whop.com/api/v1",
+        "purchase_url": "https://sandbox.whop.com",
+    },
+}
+
+# Known secrets shared by `mentora dev` and its emulator; never valid in production.
+DEV_CLIENT_ID = "app_demo"
+DEV_CLIENT_SECRET = "dev-client-secret"  # noqa: S105 - development-only constant
+DEV_API_KEY = "dev-api-key"
+DEV_WEBHOOK_SECRET = "ws_dev_webhook_secret"  # noqa: S105
+DEV_TOKEN_KEY = "ZGV2LXRva2VuLWtleS1kby1ub3QtdXNlLWluLXByb2Q="  # noqa: S105 - 32 bytes, urlsafe b64
+DEV_SECRET_KEY = "dev-secret-key-do-not-use-in-production"  # noqa: S105
+
+
+class Environment(StrEnum):
+    """Where the app runs; production turns every safety check on."""
+
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+def _split_text(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _split(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting Mentora reads; the README lists them all."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    mentora_env: Environment = Environment.development
+    app_url: str = "http://localhost:8000"
+    database_url: str = "sqlite:///var/mentora.db"
+    redis_url: str | None = None
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    token_encryption_keys: SecretStr = SecretStr(DEV_TOKEN_KEY)
+
+    whop_env: str = "production"
+    whop_oauth_issuer: str | None = None
+    whop_api_base_url: str | None = None
+    whop_purchase_url: str | None = None
+    whop_client_id: str = DEV_CLIENT_ID
+    whop_client_secret: SecretStr | None = SecretStr(DEV_CLIENT_SECRET)
+    whop_api_key: SecretStr = SecretStr(DEV_API_KEY)
+    whop_webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
+    whop_app_id: str = DEV_CLIENT_ID
+    whop_company_id: str = "biz_demo"
+    whop_access_product_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    whop_tiers: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    whop_redirect_uri: str | None = None
+    whop_oauth_scopes: str = "openid profile email"
+    whop_http_timeout_seconds: float = 10.0
+
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    login_transaction_minutes: int = 10
+    refresh_leeway_seconds: int = 300
+
+    access_ttl_seconds: int = 300
+    access_grace_seconds: int = 900
+    past_due_grace_days: int = 3
+    payment_failed_pauses_access: bool = False
+    refund_revokes_access: bool = False
+    dispute_revokes_access: bool = True
+
+    webhook_tolerance_seconds: int = 300
+    webhook_max_body_bytes: int = 262_144
+    webhook_legacy_signature: bool = False
+    webhook_max_attempts: int = 8
+
+    smtp_url: str | None = None
+    mail_from: str = "Mentora <no-reply@mentora.test>"
+    mail_dir: str = "var/mail"
+    creator_alert_email: str | None = None
+
+    sync_interval_seconds: int = 3600
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    embedded_mode: bool = False
+    emulator_enabled: bool = False
+    metrics_token: SecretStr | None = None
+    log_format: str = "console"
+    log_level: str = "INFO"
+
+    @field_validator("whop_access_product_ids", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("whop_tiers", mode="before")
+    @classmethod
+    def _tiers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return {}
+            if value.strip().startswith("{"):
+                return json.loads(value)
+            pairs = (item.split("=", 1) for item in _split(value))
+            return {key.strip(): tier.strip() for key, tier in pairs}
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        """True when every production safety check applies."""
+        return self.mentora_env is Environment.production
+
+    @cached_property
+    def issuer(self) -> str:
+        """The OAuth/OIDC issuer, from WHOP_OAUTH_ISSUER or the WHOP_ENV preset."""
+        return self.whop_oauth_issuer or WHOP_PRESETS[self.whop_env]["issuer"]
+
+    @cached_property
+    def api_base_url(self) -> str:
+        """Whop's REST base URL (`.../api/v1`)."""
+        return self.whop_api_base_url or WHOP_PRESETS[self.whop_env]["api_base_url"]
+
+    @cached_property
+    def purchase_url(self) -> str:
+        """Where a student without access is sent to buy."""
+        base = self.whop_purchase_url or WHOP_PRESETS.get(self.whop_env, {}).get(
+            "purchase_url", self.issuer
+        )
+        return base
+
+    @cached_property
+    def redirect_uri(self) -> str:
+        """The registered callback URL; never derived from request headers (C07)."""
+        return self.whop_redirect_uri or self.app_url.rstrip("/") + "/api/whop/callback"
+
+    @cached_property
+    def webhook_secrets(self) -> list[str]:
+        """Active webhook secrets, newest first (comma-separated for rotation, W07)."""
+        return _split_text(self.whop_webhook_secret.get_secret_value())
+
+    @cached_property
+    def token_keys(self) -> list[str]:
+        """Token encryption keys, the current one first (MultiFernet rotation)."""
+        return _split_text(self.token_encryption_keys.get_secret_value())
+
+    @property
+    def scopes(self) -> list[str]:
+        """The OAuth scopes requested at sign-in (C17)."""
+        return self.whop_oauth_scopes.split()
+
+    def check(self) -> None:
+        """Refuse unsafe combinations; raise ConfigError naming the setting."""
+        if self.whop_env not in WHOP_PRESETS and not (
+            self.whop_oauth_issuer and self.whop_api_base_url
+        ):
+            raise ConfigError(
+                f"WHOP_ENV must be one of {sorted(WHOP_PRESETS)} "
+                "(or set WHOP_OAUTH_ISSUER and WHOP_API_BASE_URL)"
+            )
+        if "openid" not in self.scopes:
+            raise ConfigError("WHOP_OAUTH_SCOPES must include 'openid'")
+        if not self.webhook_secrets:
+            raise ConfigError("WHOP_WEBHOOK_SECRET is empty")
+        if not self.token_keys:
+            raise ConfigError("TOKEN_ENCRYPTION_KEYS is empty")
+        if not self.is_production:
+            return
+        problems: list[str] = []
+        secrets = {
+            "SECRET_KEY": self.secret_key.get_secret_value(),
+            "TOKEN_ENCRYPTION_KEYS": self.token_encryption_keys.get_secret_value(),
+            "WHOP_API_KEY": self.whop_api_key.get_secret_value(),
+            "WHOP_WEBHOOK_SECRET": self.whop_webhook_secret.get_secret_value(),
+        }
+        if self.whop_client_secret is not None:
+            secrets["WHOP_CLIENT_SECRET"] = self.whop_client_secret.get_secret_value()
+        for name, value in secrets.items():
+            if not value or _looks_like_placeholder(value):
+                problems.append(f"{name} is missing or a placeholder")
+        if len(self.secret_key.get_secret_value()) < 32:
+            problems.append("SECRET_KEY must be at least 32 characters")
+        if self.whop_client_id in ("", DEV_CLIENT_ID):
+            problems.append("WHOP_CLIENT_ID is missing or the development value")
+        if not self.app_url.startswith("https://"):
+            problems.append("APP_URL must use https:// in production")
+        if not self.redirect_uri.startswith("https://"):
+            problems.append("WHOP_REDIRECT_URI must use https:// in production")
+        for name, url in (
+            ("WHOP_OAUTH_ISSUER", self.issuer),
+            ("WHOP_API_BASE_URL", self.api_base_url),
+        ):
+            if not url.startswith("https://"):
+                problems.append(f"{name} must use https:// in production")
+        if self.emulator_enabled:
+            problems.append("EMULATOR_ENABLED must be false in production")
+        if self.metrics_token is None:
+            problems.append("METRICS_TOKEN is required in production")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+
+def _looks_like_placeholder(value: str) -> bool:
+    lowered = value.lower()
+    dev_values = (DEV_TOKEN_KEY, DEV_SECRET_KEY, DEV_API_KEY, DEV_CLIENT_SECRET, DEV_WEBHOOK_SECRET)
+    return any(marker in lowered for marker in PLACEHOLDER_MARKERS) or any(
+        dev in value for dev in dev_values
+    )
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, env_file: str | None = ".env"
+) -> Settings:
+    """Build and check settings from `environ` (default: the process environment and `.env`)."""
+    try:
+        if environ is None:
+            settings = Settings(_env_file=env_file)
+        else:
+            lowered = {key.lower(): value for key, value in environ.items()}
+            settings = Settings.model_validate(lowered)
+    except ValidationError as exc:
+        names = ", ".join(".".join(str(p) for p in err["loc"]).upper() for err in exc.errors())
+        raise ConfigError(f"invalid setting(s): {names}: {exc.errors()[0]['msg']}") from None
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(f"invalid setting: {exc}") from None
+    settings.check()
+    return settings

@@ -1,0 +1,1 @@
+"""Database: models, engine, units of work and migrations."""

@@ -1,0 +1,35 @@
+"""Creators (Whop companies) and the products that grant access to their content."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mentora.db.base import Base
+
+
+class Creator(Base):
+    """A Whop company that sells Mentora courses; every student row is scoped to one."""
+
+    __tablename__ = "creator"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    whop_company_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class Product(Base):
+    """A Whop product of a creator; a valid membership of it grants access at `tier`."""
+
+    __tablename__ = "product"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    creator_id: Mapped[int] = mapped_column(
+        ForeignKey("creator.id", ondelete="CASCADE"), index=True
+    )
+    whop_product_id: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    tier: Mapped[str] = mapped_column(String(64), default="member")

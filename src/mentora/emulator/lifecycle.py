@@ -1,0 +1,215 @@
+"""Membership and payment changes, and the webhooks each one emits.
+
+Both the admin API and the HTML control page go through here, so "what changed" and
+"which event goes out" are decided in one place.
+"""
+
+from __future__ import annotations
+
+from mentora.emulator.config import Clock
+from mentora.emulator.records import Membership, Payment
+from mentora.emulator.shapes import membership_json, payment_json
+from mentora.emulator.state import EmulatorState, StateError, check_status, new_id
+from mentora.emulator.webhooks import WebhookRecord, WebhookSender
+
+MEMBERSHIP_EVENTS = (
+    "membership.activated",
+    "membership.deactivated",
+    "membership.cancel_at_period_end_changed",
+    "membership.updated",
+)
+# Receipt `status` and friendly `substatus` for each payment event.
+PAYMENT_EVENTS: dict[str, tuple[str, str]] = {
+    "payment.succeeded": ("paid", "succeeded"),
+    "payment.failed": ("open", "failed"),
+    "payment.pending": ("pending", "pending"),
+    "payment.created": ("pending", "pending"),
+}
+SUPPORTED_EVENTS = (*MEMBERSHIP_EVENTS, *PAYMENT_EVENTS)
+
+
+class Lifecycle:
+    """Applies changes to the state and sends the matching webhooks."""
+
+    def __init__(self, state: EmulatorState, sender: WebhookSender, clock: Clock) -> None:
+        """Bind to the emulator's state, webhook sender and clock."""
+        self.state = state
+        self.sender = sender
+        self.clock = clock
+
+    def create_membership(
+        self,
+        *,
+        user_id: str,
+        product_id: str,
+        status: str = "active",
+        id: str | None = None,
+        cancel_at_period_end: bool = False,
+        emit: bool = True,
+    ) -> tuple[Membership, list[WebhookRecord]]:
+        """Create a membership; a valid one emits `membership.activated` (someone joined)."""
+        membership = self.state.add_membership(
+            id=id,
+            user_id=user_id,
+            product_id=product_id,
+            status=status,
+            now=self.clock(),
+            cancel_at_period_end=cancel_at_period_end,
+        )
+        if not (emit and membership.valid):
+            return membership, []
+        return membership, [self._send_membership("membership.activated", membership)]
+
+    def set_status(
+        self,
+        membership_id: str,
+        *,
+        status: str | None = None,
+        cancel_at_period_end: bool | None = None,
+    ) -> list[WebhookRecord]:
+        """Change status and/or the cancel-at-period-end flag; return the webhooks sent.
+
+        Becoming valid emits `membership.activated`, becoming invalid emits
+        `membership.deactivated`, and flipping the flag emits
+        `membership.cancel_at_period_end_changed`. No change, no event.
+        """
+        membership = self._membership(membership_id)
+        was_valid, old_flag = membership.valid, membership.cancel_at_period_end
+        now = self.clock()
+        changed = False
+        if status is not None and status != membership.status:
+            check_status(status)
+            membership.status = status
+            changed = True
+            if status == "canceled":
+                membership.canceled_at = now
+            elif status in {"active", "trialing"}:
+                membership.canceled_at = None
+        if cancel_at_period_end is not None and cancel_at_period_end != old_flag:
+            membership.cancel_at_period_end = cancel_at_period_end
+            membership.canceled_at = now if cancel_at_period_end else membership.canceled_at
+            changed = True
+        if not changed:
+            return []
+        membership.updated_at = now
+        sent: list[WebhookRecord] = []
+        if membership.valid != was_valid:
+            kind = "membership.activated" if membership.valid else "membership.deactivated"
+            sent.append(self._send_membership(kind, membership))
+        if membership.cancel_at_period_end != old_flag:
+            sent.append(
+                self._send_membership("membership.cancel_at_period_end_changed", membership)
+            )
+        return sent
+
+    def trigger(
+        self,
+        event_type: str,
+        *,
+        user_id: str,
+        membership_id: str | None = None,
+        product_id: str | None = None,
+    ) -> WebhookRecord:
+        """Send one event like `stripe trigger`, first making the state agree with it.
+
+        `membership.activated` activates (or creates) the membership, `membership.deactivated`
+        expires it, `membership.cancel_at_period_end_changed` flips the flag; `payment.*`
+        records a Payment on the membership without changing the membership.
+        """
+        if event_type not in SUPPORTED_EVENTS:
+            raise StateError(f"unsupported event {event_type!r}; use one of {SUPPORTED_EVENTS}")
+        if user_id not in self.state.users:
+            raise StateError(f"unknown user {user_id}", 404)
+        membership = self._resolve_membership(user_id, membership_id, product_id)
+        if event_type in PAYMENT_EVENTS:
+            return self._send_payment(event_type, user_id, membership, product_id)
+        if membership is None:
+            if event_type != "membership.activated":
+                raise StateError(f"user {user_id} has no membership to {event_type}")
+            membership, sent = self.create_membership(
+                user_id=user_id, product_id=self._default_product(product_id)
+            )
+            return sent[0]
+        sent = []
+        if event_type == "membership.activated" and not membership.valid:
+            sent = self.set_status(membership.id, status="active")
+        elif event_type == "membership.deactivated" and membership.valid:
+            sent = self.set_status(membership.id, status="expired")
+        elif event_type == "membership.cancel_at_period_end_changed":
+            flag = not membership.cancel_at_period_end
+            sent = self.set_status(membership.id, cancel_at_period_end=flag)
+        matching = [r for r in sent if r.type == event_type]
+        return matching[0] if matching else self._send_membership(event_type, membership)
+
+    def _send_membership(self, event_type: str, membership: Membership) -> WebhookRecord:
+        """Send a membership event whose data is the membership as the REST API shows it."""
+        data = membership_json(self.state, membership)
+        return self.sender.send(event_type, data, company_id=membership.company_id)
+
+    def _send_payment(
+        self,
+        event_type: str,
+        user_id: str,
+        membership: Membership | None,
+        product_id: str | None,
+    ) -> WebhookRecord:
+        """Record a payment for the membership (or product) and send its event."""
+        product = self.state.products.get(
+            membership.product_id if membership else self._default_product(product_id)
+        )
+        assert product is not None  # _default_product only returns existing products
+        status, substatus = PAYMENT_EVENTS[event_type]
+        now = self.clock()
+        failed = event_type == "payment.failed"
+        payment = Payment(
+            id=new_id("pay"),
+            status=status,
+            substatus=substatus,
+            amount=product.price,
+            currency=product.currency,
+            user_id=user_id,
+            membership_id=membership.id if membership else None,
+            product_id=product.id,
+            plan_id=product.plan_id,
+            company_id=product.company_id,
+            created_at=now,
+            paid_at=now if status == "paid" else None,
+            failure_message="Your card was declined." if failed else None,
+            payments_failed=1 if failed else 0,
+        )
+        self.state.payments[payment.id] = payment
+        data = payment_json(self.state, payment)
+        return self.sender.send(event_type, data, company_id=product.company_id)
+
+    def _resolve_membership(
+        self, user_id: str, membership_id: str | None, product_id: str | None
+    ) -> Membership | None:
+        """Pick the named membership, else the user's newest (for the product, if given)."""
+        if membership_id is not None:
+            membership = self._membership(membership_id)
+            if membership.user_id != user_id:
+                raise StateError(f"membership {membership_id} does not belong to {user_id}")
+            return membership
+        owned = [
+            m
+            for m in self.state.memberships_of(user_id)
+            if product_id is None or m.product_id == product_id
+        ]
+        return owned[-1] if owned else None
+
+    def _default_product(self, product_id: str | None) -> str:
+        """Return `product_id` if it exists, else the first product (the demo one when seeded)."""
+        if product_id is not None:
+            if product_id not in self.state.products:
+                raise StateError(f"unknown product {product_id}", 404)
+            return product_id
+        if not self.state.products:
+            raise StateError("there are no products; create one first")
+        return next(iter(self.state.products))
+
+    def _membership(self, membership_id: str) -> Membership:
+        """Return the membership or raise a 404 StateError."""
+        membership = self.state.memberships.get(membership_id)
+        if membership is None:
+            raise StateError(f"unknown membership {membership_id}", 404)
+        return membership

@@ -1,0 +1,80 @@
+"""The demo world: two companies, their products, and users in every role."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mentora.emulator.config import DEMO
+from mentora.emulator.state import EmulatorState
+
+
+def seed_demo(state: EmulatorState, now: datetime) -> None:
+    """Create the demo data; insertion order puts the demo member first on the sign-in page."""
+    state.add_user(
+        id=DEMO.member_user_id,
+        username="ada",
+        name="Ada Member",
+        email="ada@example.test",
+        now=now,
+    )
+    state.add_user(
+        id=DEMO.guest_user_id,
+        username="grace",
+        name="Grace Guest",
+        email="grace@example.test",
+        now=now,
+    )
+    state.add_user(
+        id=DEMO.creator_user_id,
+        username="cleo",
+        name="Cleo Creator",
+        email="cleo@example.test",
+        now=now,
+    )
+    state.add_user(
+        id=DEMO.other_member_user_id,
+        username="otto",
+        name="Otto Other",
+        email="otto@example.test",
+        now=now,
+    )
+    state.add_company(
+        id=DEMO.company_id,
+        name=DEMO.company_name,
+        admin_user_ids=[DEMO.creator_user_id],
+        now=now,
+    )
+    state.add_product(
+        id=DEMO.product_id,
+        company_id=DEMO.company_id,
+        title=DEMO.product_title,
+        plan_id=DEMO.plan_id,
+        price="29.00",
+        now=now,
+    )
+    state.add_membership(
+        id=DEMO.member_membership_id,
+        user_id=DEMO.member_user_id,
+        product_id=DEMO.product_id,
+        status="active",
+        now=now,
+    )
+    # A second creator's school, so multi-tenant code has something to keep apart.
+    state.add_company(
+        id=DEMO.other_company_id, name=DEMO.other_company_name, admin_user_ids=[], now=now
+    )
+    state.add_product(
+        id=DEMO.other_product_id,
+        company_id=DEMO.other_company_id,
+        title="Other School Pass",
+        plan_id=DEMO.other_plan_id,
+        price="15.00",
+        now=now,
+    )
+    state.add_membership(
+        id=DEMO.other_membership_id,
+        user_id=DEMO.other_member_user_id,
+        product_id=DEMO.other_product_id,
+        status="active",
+        now=now,
+    )

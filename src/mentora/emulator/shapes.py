@@ -1,0 +1,168 @@
+"""JSON shapes of Whop objects, following whop-sdk 2.6.0's models (Api-Version-Date 2026-10-15-1).
+
+Every function here returns what the real API would put on the wire, so the official
+SDK's pydantic models parse it (tests check that). Optional fields the emulator does not
+model are present as null, as Whop sends them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from mentora.emulator.records import Company, Membership, Payment, Product, User, iso
+from mentora.emulator.state import EmulatorState
+
+
+def money(amount: str, currency: str) -> dict[str, Any]:
+    """Return a Money object (decimal string amount, lowercase ISO currency)."""
+    return {"amount": amount, "currency": currency, "decimals": 2, "display_decimals": 2}
+
+
+def account_json(company: Company) -> dict[str, Any]:
+    """Return the StorefrontAccount object embedded in a membership."""
+    return {"id": company.id, "title": company.name, "route": company.route, "logo_url": None}
+
+
+def user_json(user: User, *, include_email: bool = False) -> dict[str, Any]:
+    """Return a User object; Whop fills `email` only on the self view with email scope."""
+    return {
+        "id": user.id,
+        "username": user.username,
+        "name": user.name,
+        "bio": user.bio,
+        "email": user.email if include_email else None,
+        "created_at": iso(user.created_at),
+        "profile_picture": {"url": user.picture_url},
+        "banner": None,
+        "social_links": [],
+        "balances": [],
+        "balance": None,
+        "verification": {"individual": None, "business": None},
+    }
+
+
+def user_summary_json(user: User) -> dict[str, Any]:
+    """Return the UserSummary object embedded in payments."""
+    return {
+        "id": user.id,
+        "username": user.username,
+        "name": user.name,
+        "profile_picture": {"url": user.picture_url},
+    }
+
+
+def _most_recent_action(m: Membership) -> tuple[str | None, datetime | None]:
+    """Return the `most_recent_action` pair Whop derives from the lifecycle state."""
+    if m.status == "canceled":
+        return "canceled_on", m.canceled_at or m.updated_at
+    if m.cancel_at_period_end or m.status == "canceling":
+        return "canceling_on", m.current_period_end
+    if m.status == "past_due":
+        return "past_due", m.updated_at
+    if m.status == "trialing":
+        return "trial_ends_at", m.current_period_end
+    if m.status == "active":
+        return "renewing_on", m.current_period_end
+    if m.status == "expired":
+        return "ending_on", m.updated_at
+    return None, None
+
+
+def membership_json(state: EmulatorState, m: Membership) -> dict[str, Any]:
+    """Return a Membership object as GET /memberships/{id} and webhooks carry it."""
+    product = state.products[m.product_id]
+    company = state.companies[m.company_id]
+    action, action_at = _most_recent_action(m)
+    recurring = product.billing_period_days is not None
+    return {
+        "id": m.id,
+        "status": m.status,
+        "created_at": iso(m.created_at),
+        "updated_at": iso(m.updated_at),
+        "account": account_json(company),
+        "product": {"id": product.id, "title": product.title, "logo_url": None},
+        "product_id": product.id,
+        "plan_id": m.plan_id,
+        "user_id": m.user_id,
+        "member_id": m.member_id,
+        "member": None,  # only filled for the buyer's own reads; seller-side reads get null
+        "promo_code_id": None,
+        "affiliate": None,
+        "billing_period_days": product.billing_period_days,
+        "collection_method": "charge_automatically" if recurring else None,
+        "initial_price": money(product.price, product.currency),
+        "renewal_price": money(product.price, product.currency) if recurring else None,
+        "current_period_start": iso(m.current_period_start),
+        "current_period_end": iso(m.current_period_end),
+        "expires_at": None,
+        "cancel_at_period_end": m.cancel_at_period_end,
+        "canceled_at": iso(m.canceled_at),
+        "cancellation_reason": None,
+        "cancel_option": None,
+        "feedback_option": None,
+        "most_recent_action": action,
+        "most_recent_action_at": iso(action_at),
+        "license_key": None,
+        "manage_url": None,
+        "metadata": dict(m.metadata),
+        "phone_number": None,
+        "split_pay_current_payments": None,
+        "split_pay_required_payments": None,
+    }
+
+
+def payment_json(state: EmulatorState, p: Payment) -> dict[str, Any]:
+    """Return a Payment object (whop_sdk.types.Payment) with a few legacy nested extras.
+
+    The `membership`, `product` and `company` objects are not in the 2.6.0 model (which
+    allows extra fields) but are in Whop's older payment payloads; they make the payload
+    easy to use without a second lookup.
+    """
+    user = state.users.get(p.user_id)
+    membership = state.memberships.get(p.membership_id) if p.membership_id else None
+    product: Product | None = state.products.get(p.product_id) if p.product_id else None
+    company = state.companies.get(p.company_id) if p.company_id else None
+    total = money(p.amount, p.currency)
+    zero = money("0.00", p.currency)
+    return {
+        "id": p.id,
+        "status": p.status,
+        "substatus": p.substatus,
+        "currency": p.currency,
+        "total": total,
+        "subtotal": total,
+        "usd_total": total if p.currency == "usd" else None,
+        "amount_after_fees": total if p.status == "paid" else zero,
+        "tax_amount": zero,
+        "tax_refunded_amount": zero,
+        "refunded_amount": None,
+        "refunded_at": None,
+        "created_at": iso(p.created_at),
+        "updated_at": iso(p.created_at),
+        "paid_at": iso(p.paid_at),
+        "last_payment_attempt_at": iso(p.created_at),
+        "failure_message": p.failure_message,
+        "payments_failed": float(p.payments_failed),
+        "account_id": p.company_id,
+        "membership_id": p.membership_id,
+        "member_id": membership.member_id if membership else None,
+        "product_id": p.product_id,
+        "plan_id": p.plan_id,
+        "user": user_summary_json(user) if user else None,
+        "customer_email": user.email if user else None,
+        "auto_refunded": False,
+        "refundable": p.status == "paid",
+        "retryable": p.status != "paid",
+        "voidable": False,
+        "three_ds_verified": False,
+        "billing_reason": "subscription_cycle",
+        "holds": [],
+        "line_items": [],
+        "payment_rule_matches": [],
+        "metadata": {},
+        # Legacy-style nested objects (extras; see docstring).
+        "membership": {"id": membership.id, "status": membership.status} if membership else None,
+        "product": {"id": product.id, "title": product.title} if product else None,
+        "company": {"id": company.id, "title": company.name} if company else None,
+    }

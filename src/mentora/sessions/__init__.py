@@ -1,0 +1,1 @@
+"""Server-side sessions behind an opaque `__Host-` cookie."""

@@ -1,0 +1,128 @@
+"""Session rows: create, look up with idle and absolute timeouts, touch, revoke (S01-S09)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mentora.db.models import UserSession
+from mentora.sessions.tokens import hash_token, new_token
+
+# Write last_seen at most this often, to keep gated requests read-only most of the time.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """Timeouts enforced server-side."""
+
+    idle: timedelta
+    absolute: timedelta
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A created session: the row and the raw token that goes in the cookie (only now)."""
+
+    row: UserSession
+    token: str
+
+
+def create(
+    db: AsyncSession,
+    *,
+    user_id: int,
+    creator_id: int,
+    now: datetime,
+    policy: SessionPolicy,
+    ip: str | None,
+    user_agent: str | None,
+) -> NewSession:
+    """Add a brand-new session row (a new token at every login, S04)."""
+    token = new_token()
+    row = UserSession(
+        token_hash=hash_token(token),
+        user_id=user_id,
+        creator_id=creator_id,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + policy.absolute,
+        ip=ip,
+        user_agent=(user_agent or "")[:400] or None,
+    )
+    db.add(row)
+    return NewSession(row=row, token=token)
+
+
+def expiry_reason(row: UserSession, *, now: datetime, policy: SessionPolicy) -> str | None:
+    """Why `row` can no longer be used, or None when it is live (pure)."""
+    if row.revoked_at is not None:
+        return row.revoked_reason or "revoked"
+    if now >= row.expires_at:
+        return "absolute_timeout"
+    if now - row.last_seen_at >= policy.idle:
+        return "idle_timeout"
+    return None
+
+
+async def find(db: AsyncSession, token: str) -> UserSession | None:
+    """The row for a cookie token, live or not; None for a token never issued (strict mode)."""
+    result = await db.execute(
+        select(UserSession).where(UserSession.token_hash == hash_token(token))
+    )
+    return result.scalar_one_or_none()
+
+
+def needs_touch(row: UserSession, now: datetime) -> bool:
+    """True when last_seen is old enough to be worth a write."""
+    return now - row.last_seen_at >= TOUCH_INTERVAL
+
+
+async def touch(db: AsyncSession, session_id: int, now: datetime) -> None:
+    """Extend the idle timeout."""
+    await db.execute(
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
+        .values(last_seen_at=now)
+    )
+
+
+async def revoke(db: AsyncSession, session_id: int, *, now: datetime, reason: str) -> bool:
+    """End one session; True when it was live."""
+    result = await db.execute(
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def revoke_for_user(
+    db: AsyncSession,
+    user_id: int,
+    *,
+    now: datetime,
+    reason: str,
+    creator_id: int | None = None,
+) -> int:
+    """End every live session of a user (at one creator, or everywhere); returns how many."""
+    stmt = update(UserSession).where(
+        UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
+    )
+    if creator_id is not None:
+        stmt = stmt.where(UserSession.creator_id == creator_id)
+    result = await db.execute(stmt.values(revoked_at=now, revoked_reason=reason))
+    return int(getattr(result, "rowcount", 0))
+
+
+async def revoke_all(db: AsyncSession, *, now: datetime, reason: str) -> int:
+    """End every live session (incident response)."""
+    result = await db.execute(
+        update(UserSession)
+        .where(UserSession.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+    return int(getattr(result, "rowcount", 0))

@@ -1,0 +1,1 @@
+"""HTTP edge: thin routes, templates, middleware and error handlers."""

@@ -1,0 +1,116 @@
+"""WhopClient: check access and read memberships through the official `whop-sdk` (2.6.x).
+
+The HTTP client is injected (`httpx.AsyncClient`), so tests point it at the emulator through
+`httpx.ASGITransport` and production at Whop. The SDK's own retries are off: callers decide
+(sync honours 429 and Retry-After; the request path fails closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+from whop_sdk import AsyncWhop
+from whop_sdk.core.api_error import ApiError
+from whop_sdk.environment import WhopEnvironment
+
+from mentora.whop.errors import (
+    WhopAuthError,
+    WhopBadResponse,
+    WhopError,
+    WhopNotFound,
+    WhopRateLimited,
+    WhopUnavailable,
+)
+from mentora.whop.schemas import VALID_ACCESS_LEVELS, AccessAnswer, MembershipSnapshot
+
+T = TypeVar("T")
+API_VERSION_DATE = "2026-10-15-1"
+
+
+def _retry_after(headers: dict[str, str] | None, body: Any) -> float:
+    for key, value in (headers or {}).items():
+        if key.lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                break
+    return 1.0
+
+
+class WhopClient:
+    """Typed calls to Whop's REST API with the app's API key."""
+
+    def __init__(
+        self, *, api_base_url: str, api_key: str, http: httpx.AsyncClient, timeout: float
+    ) -> None:
+        """Build the SDK client on the injected `http` client."""
+        self._sdk = AsyncWhop(
+            token=api_key,
+            environment=WhopEnvironment(
+                api=api_base_url.rstrip("/"), vault=api_base_url.rstrip("/")
+            ),
+            api_version_date=API_VERSION_DATE,
+            httpx_client=http,
+            timeout=timeout,
+            max_retries=0,
+        )
+
+    async def _call(self, op: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await op()
+        except ApiError as exc:
+            status = exc.status_code or 0
+            if status == 429:
+                raise WhopRateLimited(
+                    f"whop 429: {exc.body!r}"[:300], retry_after=_retry_after(exc.headers, exc.body)
+                ) from None
+            if status in (401, 403):
+                raise WhopAuthError(f"whop {status}") from None
+            if status == 404:
+                raise WhopNotFound("whop 404") from None
+            if status >= 500 or status in (408, 409):
+                raise WhopUnavailable(f"whop {status}") from None
+            raise WhopError(f"whop {status}") from None
+        except httpx.HTTPError as exc:
+            raise WhopUnavailable(f"whop transport error: {type(exc).__name__}") from None
+        except (ValueError, TypeError, KeyError) as exc:
+            raise WhopBadResponse(f"unparseable whop response: {type(exc).__name__}") from None
+
+    async def check_access(self, user_id: str, resource_id: str) -> AccessAnswer:
+        """Whop's answer to "may `user_id` reach `resource_id` (biz_/prod_/exp_)?"."""
+        answer = await self._call(lambda: self._sdk.users.check_access(user_id, resource_id))
+        level = str(getattr(answer.access_level, "value", answer.access_level))
+        if level not in VALID_ACCESS_LEVELS:
+            raise WhopBadResponse(f"unknown access level {level!r}")
+        return AccessAnswer(has_access=bool(answer.has_access), access_level=level)
+
+    async def retrieve_membership(self, membership_id: str) -> MembershipSnapshot:
+        """One membership by id."""
+        membership = await self._call(lambda: self._sdk.memberships.retrieve(membership_id))
+        return MembershipSnapshot.from_payload(membership.model_dump(mode="json"))
+
+    async def list_memberships(
+        self,
+        *,
+        company_id: str,
+        user_id: str | None = None,
+        after: str | None = None,
+        first: int = 100,
+    ) -> tuple[list[MembershipSnapshot], str | None]:
+        """One page of a company's memberships; returns the snapshots and the next cursor."""
+
+        async def op() -> tuple[list[MembershipSnapshot], str | None]:
+            pager = await self._sdk.memberships.list(
+                account_id=company_id, user_id=user_id, after=after, first=first
+            )
+            items = [
+                MembershipSnapshot.from_payload(m.model_dump(mode="json"))
+                for m in pager.items or []
+            ]
+            page_info = getattr(pager.response, "page_info", None)
+            cursor = getattr(page_info, "end_cursor", None)
+            return items, (cursor if pager.has_next and cursor else None)
+
+        return await self._call(op)

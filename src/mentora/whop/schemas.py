@@ -1,0 +1,91 @@
+"""The few Whop shapes Mentora relies on, parsed tolerantly from webhooks and API answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+VALID_ACCESS_LEVELS = ("customer", "admin", "no_access")
+
+
+@dataclass(frozen=True)
+class AccessAnswer:
+    """Whop's check-access answer for one user and resource."""
+
+    has_access: bool
+    access_level: str
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Parse Whop's ISO-8601 strings or unix seconds into aware UTC datetimes."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(float(value), UTC)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return datetime.fromtimestamp(int(text), UTC)
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _ref_id(data: dict[str, Any], flat: str, *nested: str) -> str | None:
+    value = data.get(flat)
+    if isinstance(value, str) and value:
+        return value
+    for key in nested:
+        obj = data.get(key)
+        if isinstance(obj, dict) and isinstance(obj.get("id"), str):
+            return str(obj["id"])
+        if isinstance(obj, str) and obj:
+            return obj
+    return None
+
+
+@dataclass(frozen=True)
+class MembershipSnapshot:
+    """A membership as Whop described it at `updated_at`."""
+
+    id: str
+    status: str
+    company_id: str | None
+    user_id: str | None
+    product_id: str | None
+    plan_id: str | None
+    cancel_at_period_end: bool
+    current_period_end: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> MembershipSnapshot:
+        """Read a v1 (2026 or older 0.0.x shape) or legacy v5 membership object.
+
+        Raises ValueError when the id or status is missing.
+        """
+        membership_id = data.get("id")
+        status = data.get("status")
+        if not isinstance(membership_id, str) or not membership_id:
+            raise ValueError("membership has no id")
+        if not isinstance(status, str) or not status:
+            raise ValueError("membership has no status")
+        return cls(
+            id=membership_id,
+            status=status,
+            company_id=_ref_id(data, "company_id", "account", "company", "page"),
+            user_id=_ref_id(data, "user_id", "user"),
+            product_id=_ref_id(data, "product_id", "product", "access_pass"),
+            plan_id=_ref_id(data, "plan_id", "plan"),
+            cancel_at_period_end=bool(data.get("cancel_at_period_end") or False),
+            current_period_end=parse_time(
+                data.get("current_period_end")
+                or data.get("renewal_period_end")
+                or data.get("expires_at")
+            ),
+            updated_at=parse_time(data.get("updated_at")),
+        )
