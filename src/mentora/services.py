@@ -31,6 +31,7 @@ class Services:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     http: httpx.AsyncClient
+    transport: httpx.AsyncBaseTransport
     whop: WhopClient
     tokens: TokenBox
     session_policy: SessionPolicy
@@ -57,12 +58,14 @@ def build_services(
     """Build the services; `transport` reroutes every outbound Whop call (tests, emulator)."""
     timeout = httpx.Timeout(settings.whop_http_timeout_seconds, connect=5.0)
     # No redirects: a provider endpoint must answer itself, never bounce us elsewhere (C18).
+    transport = transport or httpx.AsyncHTTPTransport(
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20), retries=0
+    )
     http = httpx.AsyncClient(
         transport=transport,
         timeout=timeout,
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        headers={"user-agent": "mentora/0.1 (+https://mentora.test)"},
+        headers={"user-agent": "mentora/0.1"},
     )
     engine = engine or make_engine(settings.database_url)
     return Services(
@@ -71,6 +74,7 @@ def build_services(
         engine=engine,
         sessionmaker=make_sessionmaker(engine),
         http=http,
+        transport=transport,
         whop=WhopClient(
             api_base_url=settings.api_base_url,
             api_key=settings.whop_api_key.get_secret_value(),

@@ -35,16 +35,21 @@ GENERIC = {
 }
 
 
+# Endpoints browsers navigate to: pages unless JSON is asked for.
+JSON_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
+BROWSER_API_PATHS = frozenset({"/api/whop/auth", "/api/whop/callback", "/api/whop/logout"})
+
+
 def wants_json(request: Request) -> bool:
     """API paths and clients that ask for JSON get JSON; browsers get a page."""
-    if request.url.path.startswith("/api/") or request.url.path in (
-        "/metrics",
-        "/healthz",
-        "/readyz",
-    ):
-        return True
     accept = request.headers.get("accept", "")
-    return "application/json" in accept and "text/html" not in accept
+    if "text/html" in accept or request.headers.get("sec-fetch-mode") == "navigate":
+        return False
+    if request.url.path in BROWSER_API_PATHS:
+        return "application/json" in accept
+    if request.url.path.startswith("/api/") or request.url.path in JSON_PATHS:
+        return True
+    return "application/json" in accept
 
 
 def error_response(

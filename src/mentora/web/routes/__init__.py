@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from mentora.web.routes import health
+from mentora.web.routes import auth, health, pages
 
-ROUTERS: list[APIRouter] = [health.router]
+ROUTERS: list[APIRouter] = [health.router, auth.router, pages.router]

@@ -1,0 +1,136 @@
+"""Encrypted Whop tokens per session, and single-flight refresh across requests and processes.
+
+Refresh tokens rotate on every use and a reused one can kill the grant (C15), so at most one
+refresh runs per grant: an asyncio lock per session in this process, and a database row lock
+(`SELECT ... FOR UPDATE` on PostgreSQL; SQLite's write lock) across processes. A refresher that
+finds the row already rotated by someone else uses the new token instead of refreshing again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mentora.audit.record import record
+from mentora.crypto import TokenBox
+from mentora.db.models import UserSession, WhopToken
+from mentora.db.uow import transaction
+from mentora.oauth.errors import RefreshFailed
+from mentora.oauth.provider import provider
+from mentora.oauth.tokens import TokenSet
+from mentora.services import Services
+from mentora.sessions import store
+
+
+def store_tokens(db: AsyncSession, *, session_id: int, tokens: TokenSet, box: TokenBox,
+                 company_id: str | None, now: datetime) -> WhopToken:
+    """Keep a new grant's tokens, encrypted, beside its session (C14)."""
+    row = WhopToken(
+        session_id=session_id,
+        access_token_enc=box.encrypt(tokens.access_token),
+        refresh_token_enc=box.encrypt(tokens.refresh_token) if tokens.refresh_token else None,
+        expires_at=tokens.expires_at,
+        company_id=company_id,
+        version=1,
+        updated_at=now,
+    )
+    db.add(row)
+    return row
+
+
+_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _lock_for(session_id: int) -> asyncio.Lock:
+    lock = _locks.get(session_id)
+    if lock is None:
+        lock = asyncio.Lock()
+        _locks[session_id] = lock
+    return lock
+
+
+async def _read(services: Services, session_id: int) -> WhopToken | None:
+    async with services.sessionmaker() as db:
+        return (
+            await db.execute(select(WhopToken).where(WhopToken.session_id == session_id))
+        ).scalar_one_or_none()
+
+
+async def access_token(services: Services, session_id: int, *, force: bool = False) -> str:
+    """A usable Whop access token for the session, refreshing (once, for everyone) if needed."""
+    now = services.clock.now()
+    leeway = timedelta(seconds=services.settings.refresh_leeway_seconds)
+    current = await _read(services, session_id)
+    if current is None:
+        raise RefreshFailed("session has no Whop grant")
+    if not force and current.expires_at - leeway > now:
+        return services.tokens.decrypt(current.access_token_enc)
+    seen_version = current.version
+    async with _lock_for(session_id):
+        return await _refresh_locked(services, session_id, seen_version=seen_version, force=force)
+
+
+async def _refresh_locked(services: Services, session_id: int, *, seen_version: int, force: bool) -> str:
+    now = services.clock.now()
+    leeway = timedelta(seconds=services.settings.refresh_leeway_seconds)
+    failure: RefreshFailed | None = None
+    async with transaction(services.sessionmaker, write=True) as db:
+        row = (
+            await db.execute(
+                select(WhopToken).where(WhopToken.session_id == session_id).with_for_update()
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            raise RefreshFailed("session has no Whop grant")
+        rotated_meanwhile = row.version != seen_version
+        if rotated_meanwhile or (not force and row.expires_at - leeway > now):
+            return services.tokens.decrypt(row.access_token_enc)
+        if row.refresh_token_enc is None:
+            raise RefreshFailed("grant has no refresh token")
+        refresh_token = services.tokens.decrypt(row.refresh_token_enc)
+        oauth = provider(services)
+        meta = await oauth.metadata()
+        session = await db.get(UserSession, session_id)
+        try:
+            tokens = await oauth.client.refresh(
+                meta, refresh_token=refresh_token, company_id=row.company_id, now=now
+            )
+        except RefreshFailed as exc:
+            # The grant is dead (rotated elsewhere, revoked or reused): end the session.
+            await store.revoke(db, session_id, now=now, reason="refresh_failed")
+            record(db, kind="authn_token_reuse" if "invalid_grant" in exc.detail else "session_revoked",
+                   outcome="failure", reason="refresh_failed", now=now,
+                   subject=str(session.user_id) if session else None,
+                   creator_id=session.creator_id if session else None)
+            failure = exc
+        else:
+            row.access_token_enc = services.tokens.encrypt(tokens.access_token)
+            if tokens.refresh_token:
+                row.refresh_token_enc = services.tokens.encrypt(tokens.refresh_token)
+            row.expires_at = tokens.expires_at
+            row.version = row.version + 1
+            row.updated_at = now
+            record(db, kind="authn_token_created", outcome="success", reason="refresh", now=now,
+                   subject=str(session.user_id) if session else None,
+                   creator_id=session.creator_id if session else None)
+            return tokens.access_token
+    assert failure is not None
+    raise failure
+
+
+async def revoke_grant(services: Services, session_id: int) -> bool:
+    """Best-effort revocation of the session's refresh token at Whop (C16)."""
+    row = await _read(services, session_id)
+    if row is None or row.refresh_token_enc is None:
+        return False
+    oauth = provider(services)
+    try:
+        meta = await oauth.metadata()
+        refresh_token = services.tokens.decrypt(row.refresh_token_enc)
+    except Exception:  # noqa: BLE001 - logout must complete whatever happens here
+        return False
+    return await oauth.client.revoke(meta, refresh_token=refresh_token)

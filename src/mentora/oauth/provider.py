@@ -1,0 +1,65 @@
+"""The issuer as one object: metadata, signing keys and the OAuth client, per app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mentora.oauth.discovery import Discovery, ProviderMetadata
+from mentora.oauth.idtoken import UnknownKeyId, verify_id_token
+from mentora.oauth.jwks import JwksCache
+from mentora.oauth.tokens import OAuthClient
+from mentora.services import Services
+
+
+@dataclass
+class Provider:
+    """Discovery, JWKS and token endpoint client for the configured issuer."""
+
+    discovery: Discovery
+    jwks: JwksCache
+    client: OAuthClient
+
+    async def metadata(self) -> ProviderMetadata:
+        """The issuer's (cached) metadata."""
+        return await self.discovery.get()
+
+    async def verify_id_token(self, token: str, *, nonce: str, now: datetime) -> dict[str, Any]:
+        """Verify an ID token, refetching the JWKS once for an unknown kid (O08)."""
+        meta = await self.metadata()
+        keys = await self.jwks.keys(meta.jwks_uri)
+        common = {
+            "algorithms": meta.id_token_algs,
+            "issuer": meta.issuer,
+            "client_id": self.client.client_id,
+            "nonce": nonce,
+            "now": now,
+        }
+        try:
+            return verify_id_token(token, key_set=keys, **common)  # type: ignore[arg-type]
+        except UnknownKeyId as exc:
+            kid = str(exc.detail).split("'")[1] if "'" in exc.detail else None
+            keys = await self.jwks.keys(meta.jwks_uri, want_kid=kid)
+            return verify_id_token(token, key_set=keys, **common)  # type: ignore[arg-type]
+
+
+def provider(services: Services) -> Provider:
+    """The app's Provider, built on first use and kept in `services.extras`."""
+    existing = services.extras.get("oauth_provider")
+    if isinstance(existing, Provider):
+        return existing
+    settings = services.settings
+    secret = settings.whop_client_secret.get_secret_value() if settings.whop_client_secret else None
+    built = Provider(
+        discovery=Discovery(issuer=settings.issuer, http=services.http, clock=services.clock),
+        jwks=JwksCache(http=services.http, clock=services.clock),
+        client=OAuthClient(
+            client_id=settings.whop_client_id,
+            client_secret=secret or None,
+            transport=services.transport,
+            timeout=settings.whop_http_timeout_seconds,
+        ),
+    )
+    services.extras["oauth_provider"] = built
+    return built

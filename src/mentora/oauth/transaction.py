@@ -1,0 +1,132 @@
+"""Login transactions: created at /auth, consumed exactly once at /callback (C03, S05)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mentora.crypto import TokenBox
+from mentora.db.models import LoginTransaction
+from mentora.oauth.errors import TransactionError
+from mentora.oauth.pkce import make_verifier, s256_challenge
+from mentora.sessions.tokens import hash_token
+
+MAX_PENDING_PER_IP = 20
+
+
+@dataclass(frozen=True)
+class StartedLogin:
+    """What /auth needs to redirect: the browser cookie value and the authorize parameters."""
+
+    browser_token: str
+    state: str
+    nonce: str
+    challenge: str
+
+
+async def start(
+    db: AsyncSession,
+    *,
+    box: TokenBox,
+    issuer: str,
+    redirect_uri: str,
+    return_to: str,
+    ip: str | None,
+    now: datetime,
+    ttl: timedelta,
+) -> StartedLogin:
+    """Store a new transaction (evicting this IP's oldest past the cap) and return its secrets."""
+    await db.execute(delete(LoginTransaction).where(LoginTransaction.expires_at <= now))
+    if ip is not None:
+        pending = (
+            await db.execute(select(func.count()).where(LoginTransaction.ip == ip))
+        ).scalar_one()
+        if pending >= MAX_PENDING_PER_IP:
+            oldest = (
+                select(LoginTransaction.id)
+                .where(LoginTransaction.ip == ip)
+                .order_by(LoginTransaction.created_at, LoginTransaction.id)
+                .limit(pending - MAX_PENDING_PER_IP + 1)
+            )
+            await db.execute(delete(LoginTransaction).where(LoginTransaction.id.in_(oldest)))
+    browser_token = secrets.token_urlsafe(32)
+    verifier = make_verifier()
+    started = StartedLogin(
+        browser_token=browser_token,
+        state=secrets.token_urlsafe(32),
+        nonce=secrets.token_urlsafe(32),
+        challenge=s256_challenge(verifier),
+    )
+    db.add(
+        LoginTransaction(
+            browser_hash=hash_token(browser_token),
+            state=started.state,
+            nonce=started.nonce,
+            code_verifier_enc=box.encrypt(verifier),
+            issuer=issuer,
+            redirect_uri=redirect_uri,
+            return_to=return_to,
+            ip=ip,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    return started
+
+
+@dataclass(frozen=True)
+class ConsumedLogin:
+    """A transaction taken out of the store: it can never be used again."""
+
+    state: str
+    nonce: str
+    verifier: str
+    issuer: str
+    redirect_uri: str
+    return_to: str
+    expires_at: datetime
+
+
+async def consume(db: AsyncSession, *, box: TokenBox, browser_token: str | None) -> ConsumedLogin:
+    """Delete and return this browser's transaction; TransactionError when there is none."""
+    if not browser_token or len(browser_token) > 128:
+        raise TransactionError("no login transaction cookie", code="state_missing")
+    row = (
+        await db.execute(
+            delete(LoginTransaction)
+            .where(LoginTransaction.browser_hash == hash_token(browser_token))
+            .returning(
+                LoginTransaction.state,
+                LoginTransaction.nonce,
+                LoginTransaction.code_verifier_enc,
+                LoginTransaction.issuer,
+                LoginTransaction.redirect_uri,
+                LoginTransaction.return_to,
+                LoginTransaction.expires_at,
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        raise TransactionError("login transaction unknown or already used", code="state_missing")
+    return ConsumedLogin(
+        state=row.state,
+        nonce=row.nonce,
+        verifier=box.decrypt(row.code_verifier_enc),
+        issuer=row.issuer,
+        redirect_uri=row.redirect_uri,
+        return_to=row.return_to,
+        expires_at=row.expires_at,
+    )
+
+
+def check_state(login: ConsumedLogin, *, presented: str | None, now: datetime) -> None:
+    """The presented state must equal the transaction's (constant time) and be in time (pure)."""
+    if not presented or not hmac.compare_digest(presented.encode(), login.state.encode()):
+        raise TransactionError("state mismatch", code="state_mismatch")
+    if now >= login.expires_at:
+        raise TransactionError("login transaction expired", code="state_expired")

@@ -1,0 +1,113 @@
+"""`CurrentSession`: the signed-in principal behind the session cookie, or 401.
+
+One query loads the session with its user, creator and student row. Revocation is read from
+the database on every request, so a revoke in any process takes effect on the next request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy import select
+from starlette.requests import Request
+
+from mentora.audit.record import bind_actor, record
+from mentora.db.models import Creator, Student, User, UserSession
+from mentora.db.uow import transaction
+from mentora.sessions import store
+from mentora.sessions.cookie import SESSION_COOKIE
+from mentora.sessions.errors import SessionError
+from mentora.sessions.tokens import csrf_token, fingerprint, hash_token, plausible
+from mentora.web.deps import ServicesDep
+
+
+@dataclass
+class Principal:
+    """Who is asking: their session, user, creator and (if any) student row."""
+
+    session: UserSession
+    user: User
+    creator: Creator
+    student: Student | None
+    csrf_token: str
+
+    @property
+    def is_creator(self) -> bool:
+        """True for the creator's team (Whop access level `admin`)."""
+        return self.student is not None and self.student.access_level == "admin"
+
+
+async def load_principal(request: Request, services: ServicesDep) -> Principal | None:
+    """The principal for the request's cookie, or None when there is no usable session."""
+    cached = getattr(request.state, "principal_loaded", False)
+    if cached:
+        principal: Principal | None = request.state.principal
+        return principal
+    request.state.principal_loaded = True
+    request.state.principal = None
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    now = services.clock.now()
+    if not plausible(token):
+        return None
+    token_hash = hash_token(token)
+    async with services.sessionmaker() as db:
+        row = (
+            await db.execute(
+                select(UserSession, User, Creator, Student)
+                .join(User, User.id == UserSession.user_id)
+                .join(Creator, Creator.id == UserSession.creator_id)
+                .outerjoin(
+                    Student,
+                    (Student.user_id == UserSession.user_id)
+                    & (Student.creator_id == UserSession.creator_id),
+                )
+                .where(UserSession.token_hash == token_hash)
+            )
+        ).one_or_none()
+    if row is None:
+        # A cookie we never issued (or long purged): never adopt it (S01).
+        async with transaction(services.sessionmaker, write=True) as db:
+            record(db, kind="session_invalid", outcome="failure", reason="unknown_session",
+                   now=now, details={"session": fingerprint(token_hash)})
+        return None
+    session, user, creator, student = row
+    reason = store.expiry_reason(session, now=now, policy=services.session_policy)
+    if reason is not None:
+        if session.revoked_at is None:
+            async with transaction(services.sessionmaker, write=True) as db:
+                await store.revoke(db, session.id, now=now, reason=reason)
+                record(db, kind="session_expired", outcome="success", reason=reason, now=now,
+                       subject=user.whop_user_id, creator_id=creator.id)
+        return None
+    if store.needs_touch(session, now):
+        async with transaction(services.sessionmaker, write=True) as db:
+            await store.touch(db, session.id, now)
+        session.last_seen_at = now
+    principal = Principal(
+        session=session,
+        user=user,
+        creator=creator,
+        student=student,
+        csrf_token=csrf_token(services.secret_key, token_hash),
+    )
+    bind_actor(user.whop_user_id)
+    request.state.principal = principal
+    request.state.csrf_token = principal.csrf_token
+    return principal
+
+
+async def require_session(
+    principal: Annotated[Principal | None, Depends(load_principal)],
+) -> Principal:
+    """The principal, or 401 "please sign in"."""
+    if principal is None:
+        raise SessionError("no live session")
+    return principal
+
+
+OptionalSession = Annotated[Principal | None, Depends(load_principal)]
+CurrentSession = Annotated[Principal, Depends(require_session)]

@@ -1,0 +1,81 @@
+"""Sign in with Whop end to end through the in-process emulator (integration)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from sqlalchemy import func, select
+
+from mentora.db.models import AuditEvent, UserSession, WhopToken
+from mentora.emulator import DEMO
+from mentora.services import Services
+from mentora.sessions.cookie import LOGIN_COOKIE, SESSION_COOKIE
+from tests.support.signin import SignIn
+
+
+async def test_member_signs_in_and_reaches_dashboard(signin: SignIn, client: httpx.AsyncClient,
+                                                      services: Services) -> None:
+    """A member completes the flow, gets a session cookie and sees the dashboard."""
+    response = await signin.sign_in(DEMO.member_user_id)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/dashboard"
+    assert signin.session_cookie()
+    page = await client.get("/dashboard")
+    assert page.status_code == 200
+    assert "Ada" in page.text
+    async with services.sessionmaker() as db:
+        kinds = (await db.execute(select(AuditEvent.kind))).scalars().all()
+        assert "authn_login_success" in kinds
+        assert (await db.execute(select(func.count()).select_from(UserSession))).scalar_one() == 1
+
+
+async def test_non_member_is_refused_without_session(signin: SignIn, client: httpx.AsyncClient,
+                                                     services: Services) -> None:
+    """A user without a membership sees the no-access page and gets no session."""
+    response = await signin.sign_in(DEMO.guest_user_id)
+    assert response.status_code == 403
+    assert "No access" in response.text
+    assert signin.session_cookie() is None
+    async with services.sessionmaker() as db:
+        assert (await db.execute(select(func.count()).select_from(UserSession))).scalar_one() == 0
+        reasons = (await db.execute(select(AuditEvent.reason).where(AuditEvent.kind == "authn_login_fail"))).scalars().all()
+        assert reasons == ["no_membership"]
+
+
+async def test_c01_authorize_redirect_carries_pkce_and_config(signin: SignIn) -> None:
+    """The authorize redirect uses S256 PKCE, code flow, the configured redirect URI and scopes."""
+    response = await signin.start()
+    assert response.status_code == 302
+    query = {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
+    assert query["response_type"] == "code"
+    assert query["code_challenge_method"] == "S256"
+    assert len(query["code_challenge"]) == 43
+    assert query["redirect_uri"] == "https://mentora.test/api/whop/callback"
+    assert query["scope"] == "openid profile email"
+    assert "code_verifier" not in response.headers["location"]
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{LOGIN_COOKIE}=")
+    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=lax" in cookie
+
+
+async def test_logout_ends_session_and_revokes_grant(signin: SignIn, client: httpx.AsyncClient,
+                                                     services: Services, emulator: Any) -> None:
+    """Logout with the CSRF token kills the session server-side; the old cookie is refused."""
+    await signin.sign_in(DEMO.member_user_id)
+    cookie = signin.session_cookie()
+    page = await client.get("/dashboard")
+    import re
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    out = await client.post("/api/whop/logout", data={"csrf_token": token.group(1)},
+                            headers={"origin": "https://mentora.test"})
+    assert out.status_code == 303
+    assert out.headers["clear-site-data"] == '"cookies"'
+    client.cookies.set(SESSION_COOKIE, cookie or "", domain="mentora.test")
+    again = await client.get("/api/whop/verify")
+    assert again.status_code == 401
+    async with services.sessionmaker() as db:
+        assert (await db.execute(select(func.count()).select_from(WhopToken))).scalar_one() == 1
