@@ -26,7 +26,9 @@ from mentora.services import Services, build_services
 from tests.support.asgi import LateBoundASGI
 from tests.support.signin import SignIn
 
-PG_ADMIN_URL = os.environ.get("MENTORA_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "MENTORA_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("MENTORA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -63,8 +65,10 @@ def pg_template() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test run, dropped at the end."""
     name = f"mentora_test_{uuid.uuid4().hex[:10]}"
     try:
-        admin = create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"),
-                              isolation_level="AUTOCOMMIT")
+        admin = create_engine(
+            PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"),
+            isolation_level="AUTOCOMMIT",
+        )
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # noqa: BLE001 - any failure means the service is not there
@@ -90,11 +94,21 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _truncate_postgres(url: str) -> None:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as conn:
-        tables = conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"
-        )).scalars().all()
+        tables = (
+            conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"
+                )
+            )
+            .scalars()
+            .all()
+        )
         if tables:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            conn.execute(
+                text(
+                    "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+                )
+            )
     engine.dispose()
 
 
@@ -161,7 +175,9 @@ async def emulator(emulator_config: Any, clock: FrozenClock) -> AsyncIterator[An
     from mentora.emulator import Emulator
 
     app_slot = LateBoundASGI()
-    webhook_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app_slot), base_url=APP_URL)
+    webhook_client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app_slot), base_url=APP_URL
+    )
     emu = Emulator(emulator_config, webhook_client=webhook_client, clock=clock.now)
     emu.app_slot = app_slot
     yield emu
@@ -169,7 +185,9 @@ async def emulator(emulator_config: Any, clock: FrozenClock) -> AsyncIterator[An
 
 
 @pytest.fixture
-async def services(settings: Settings, clock: FrozenClock, emulator: Any) -> AsyncIterator[Services]:
+async def services(
+    settings: Settings, clock: FrozenClock, emulator: Any
+) -> AsyncIterator[Services]:
     """The app's services, with every Whop call routed to the emulator."""
     svc = build_services(settings, clock=clock, transport=httpx.ASGITransport(app=emulator.app))
     from mentora.creators import ensure_configured_creator

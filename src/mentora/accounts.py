@@ -16,7 +16,9 @@ def _text(value: Any, limit: int) -> str | None:
     return value[:limit] if isinstance(value, str) and value else None
 
 
-async def upsert_user(db: AsyncSession, *, subject: str, userinfo: dict[str, Any], now: datetime) -> User:
+async def upsert_user(
+    db: AsyncSession, *, subject: str, userinfo: dict[str, Any], now: datetime
+) -> User:
     """The user keyed by Whop's `sub` (never by email, O07), with fresh profile fields."""
     user = (await db.execute(select(User).where(User.whop_user_id == subject))).scalar_one_or_none()
     if user is None:

@@ -15,8 +15,9 @@ from mentora.sessions.cookie import LOGIN_COOKIE, SESSION_COOKIE
 from tests.support.signin import SignIn
 
 
-async def test_member_signs_in_and_reaches_dashboard(signin: SignIn, client: httpx.AsyncClient,
-                                                      services: Services) -> None:
+async def test_member_signs_in_and_reaches_dashboard(
+    signin: SignIn, client: httpx.AsyncClient, services: Services
+) -> None:
     """A member completes the flow, gets a session cookie and sees the dashboard."""
     response = await signin.sign_in(DEMO.member_user_id)
     assert response.status_code == 303, response.text
@@ -31,8 +32,9 @@ async def test_member_signs_in_and_reaches_dashboard(signin: SignIn, client: htt
         assert (await db.execute(select(func.count()).select_from(UserSession))).scalar_one() == 1
 
 
-async def test_non_member_is_refused_without_session(signin: SignIn, client: httpx.AsyncClient,
-                                                     services: Services) -> None:
+async def test_non_member_is_refused_without_session(
+    signin: SignIn, client: httpx.AsyncClient, services: Services
+) -> None:
     """A user without a membership sees the no-access page and gets no session."""
     response = await signin.sign_in(DEMO.guest_user_id)
     assert response.status_code == 403
@@ -40,7 +42,15 @@ async def test_non_member_is_refused_without_session(signin: SignIn, client: htt
     assert signin.session_cookie() is None
     async with services.sessionmaker() as db:
         assert (await db.execute(select(func.count()).select_from(UserSession))).scalar_one() == 0
-        reasons = (await db.execute(select(AuditEvent.reason).where(AuditEvent.kind == "authn_login_fail"))).scalars().all()
+        reasons = (
+            (
+                await db.execute(
+                    select(AuditEvent.reason).where(AuditEvent.kind == "authn_login_fail")
+                )
+            )
+            .scalars()
+            .all()
+        )
         assert reasons == ["no_membership"]
 
 
@@ -60,8 +70,9 @@ async def test_c01_authorize_redirect_carries_pkce_and_config(signin: SignIn) ->
     assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=lax" in cookie
 
 
-async def test_logout_ends_session_and_revokes_grant(signin: SignIn, client: httpx.AsyncClient,
-                                                     services: Services, emulator: Any) -> None:
+async def test_logout_ends_session_and_revokes_grant(
+    signin: SignIn, client: httpx.AsyncClient, services: Services, emulator: Any
+) -> None:
     """Logout with the CSRF token kills the session server-side; the old cookie is refused."""
     await signin.sign_in(DEMO.member_user_id)
     cookie = signin.session_cookie()
@@ -70,8 +81,11 @@ async def test_logout_ends_session_and_revokes_grant(signin: SignIn, client: htt
 
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token
-    out = await client.post("/api/whop/logout", data={"csrf_token": token.group(1)},
-                            headers={"origin": "https://mentora.test"})
+    out = await client.post(
+        "/api/whop/logout",
+        data={"csrf_token": token.group(1)},
+        headers={"origin": "https://mentora.test"},
+    )
     assert out.status_code == 303
     assert out.headers["clear-site-data"] == '"cookies"'
     client.cookies.set(SESSION_COOKIE, cookie or "", domain="mentora.test")

@@ -35,11 +35,14 @@ class SignIn:
         """GET /api/whop/auth as a browser navigation."""
         params = {"next": next_path} if next_path else None
         return await self.client.get(
-            "/api/whop/auth", params=params,
+            "/api/whop/auth",
+            params=params,
             headers={"sec-fetch-site": "same-origin", "sec-fetch-mode": "navigate"},
         )
 
-    async def authorize(self, authorize_url: str, user_id: str, *, approve: bool = True) -> Authorized:
+    async def authorize(
+        self, authorize_url: str, user_id: str, *, approve: bool = True
+    ) -> Authorized:
         """Load the emulator's sign-in page, pick `user_id`, approve or cancel."""
         page = await self.whop.get(authorize_url)
         assert page.status_code == 200, page.text

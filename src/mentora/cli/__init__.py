@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from mentora.cli import db as db_cli
 from mentora.cli import emulator as emulator_cli
+from mentora.cli import serve as serve_cli
 
 app = typer.Typer(
     name="mentora",
@@ -12,6 +14,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command("dev")(serve_cli.dev)
+app.command("serve")(serve_cli.serve)
+app.add_typer(db_cli.app, name="db")
 app.add_typer(emulator_cli.app, name="emulator")
 
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mentora.db import uow
 
 from mentora.crypto import TokenBox
 from mentora.oauth import transaction
@@ -44,11 +46,21 @@ def check_issuer(presented: str | None, *, expected: str, required: bool) -> Non
 
 
 async def consume_and_check(
-    db: AsyncSession, *, box: TokenBox, browser_token: str | None, params: dict[str, str],
-    provider: Provider, now: datetime,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    box: TokenBox,
+    browser_token: str | None,
+    params: dict[str, str],
+    provider: Provider,
+    now: datetime,
 ) -> transaction.ConsumedLogin:
-    """Steps before any network call: consume the transaction, then error, state, expiry, iss."""
-    login = await transaction.consume(db, box=box, browser_token=browser_token)
+    """Steps before any network call: consume the transaction, then error, state, expiry, iss.
+
+    The consumption commits on its own, so a transaction is gone after its first use whatever
+    the later checks decide (C03, C10).
+    """
+    async with uow.transaction(sessionmaker, write=True) as db:
+        login = await transaction.consume(db, box=box, browser_token=browser_token)
     if "error" in params:
         description = params.get("error_description", "")[:MAX_ERROR_DESCRIPTION]
         raise ProviderError(f"provider error {params['error'][:64]!r}: {description!r}")
@@ -59,7 +71,12 @@ async def consume_and_check(
 
 
 async def complete(
-    login: transaction.ConsumedLogin, *, code: str | None, provider: Provider, http: Any, now: datetime
+    login: transaction.ConsumedLogin,
+    *,
+    code: str | None,
+    provider: Provider,
+    http: Any,
+    now: datetime,
 ) -> VerifiedLogin:
     """Exchange the code, verify the ID token, read userinfo and check its subject."""
     if not code or len(code) > 2048:
@@ -75,5 +92,9 @@ async def complete(
     if info.get("sub") != claims["sub"]:
         raise UserinfoMismatch("userinfo sub differs from the ID token")
     return VerifiedLogin(
-        subject=str(claims["sub"]), claims=claims, userinfo=info, tokens=tokens, return_to=login.return_to
+        subject=str(claims["sub"]),
+        claims=claims,
+        userinfo=info,
+        tokens=tokens,
+        return_to=login.return_to,
     )

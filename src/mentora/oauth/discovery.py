@@ -65,8 +65,11 @@ def parse_metadata(document: Any, *, expected_issuer: str) -> ProviderMetadata:
     if "S256" not in methods:
         raise DiscoveryError("issuer does not advertise PKCE S256")
     fallback = ProviderMetadata.documented(expected_issuer)
-    algs = tuple(a for a in document.get("id_token_signing_alg_values_supported") or ["ES256"]
-                 if a in ALLOWED_ID_TOKEN_ALGS)
+    algs = tuple(
+        a
+        for a in document.get("id_token_signing_alg_values_supported") or ["ES256"]
+        if a in ALLOWED_ID_TOKEN_ALGS
+    )
     if not algs:
         raise DiscoveryError("issuer offers no acceptable ID token algorithm")
 
@@ -84,9 +87,12 @@ def parse_metadata(document: Any, *, expected_issuer: str) -> ProviderMetadata:
         revocation_endpoint=endpoint("revocation_endpoint", fallback.revocation_endpoint),
         jwks_uri=endpoint("jwks_uri", fallback.jwks_uri),
         id_token_algs=algs,
-        token_auth_methods=tuple(document.get("token_endpoint_auth_methods_supported")
-                                 or fallback.token_auth_methods),
-        iss_parameter_supported=bool(document.get("authorization_response_iss_parameter_supported")),
+        token_auth_methods=tuple(
+            document.get("token_endpoint_auth_methods_supported") or fallback.token_auth_methods
+        ),
+        iss_parameter_supported=bool(
+            document.get("authorization_response_iss_parameter_supported")
+        ),
         from_discovery=True,
     )
 

@@ -26,8 +26,15 @@ from mentora.services import Services
 from mentora.sessions import store
 
 
-def store_tokens(db: AsyncSession, *, session_id: int, tokens: TokenSet, box: TokenBox,
-                 company_id: str | None, now: datetime) -> WhopToken:
+def store_tokens(
+    db: AsyncSession,
+    *,
+    session_id: int,
+    tokens: TokenSet,
+    box: TokenBox,
+    company_id: str | None,
+    now: datetime,
+) -> WhopToken:
     """Keep a new grant's tokens, encrypted, beside its session (C14)."""
     row = WhopToken(
         session_id=session_id,
@@ -74,7 +81,9 @@ async def access_token(services: Services, session_id: int, *, force: bool = Fal
         return await _refresh_locked(services, session_id, seen_version=seen_version, force=force)
 
 
-async def _refresh_locked(services: Services, session_id: int, *, seen_version: int, force: bool) -> str:
+async def _refresh_locked(
+    services: Services, session_id: int, *, seen_version: int, force: bool
+) -> str:
     now = services.clock.now()
     leeway = timedelta(seconds=services.settings.refresh_leeway_seconds)
     failure: RefreshFailed | None = None
@@ -102,10 +111,15 @@ async def _refresh_locked(services: Services, session_id: int, *, seen_version: 
         except RefreshFailed as exc:
             # The grant is dead (rotated elsewhere, revoked or reused): end the session.
             await store.revoke(db, session_id, now=now, reason="refresh_failed")
-            record(db, kind="authn_token_reuse" if "invalid_grant" in exc.detail else "session_revoked",
-                   outcome="failure", reason="refresh_failed", now=now,
-                   subject=str(session.user_id) if session else None,
-                   creator_id=session.creator_id if session else None)
+            record(
+                db,
+                kind="authn_token_reuse" if "invalid_grant" in exc.detail else "session_revoked",
+                outcome="failure",
+                reason="refresh_failed",
+                now=now,
+                subject=str(session.user_id) if session else None,
+                creator_id=session.creator_id if session else None,
+            )
             failure = exc
         else:
             row.access_token_enc = services.tokens.encrypt(tokens.access_token)
@@ -114,9 +128,15 @@ async def _refresh_locked(services: Services, session_id: int, *, seen_version: 
             row.expires_at = tokens.expires_at
             row.version = row.version + 1
             row.updated_at = now
-            record(db, kind="authn_token_created", outcome="success", reason="refresh", now=now,
-                   subject=str(session.user_id) if session else None,
-                   creator_id=session.creator_id if session else None)
+            record(
+                db,
+                kind="authn_token_created",
+                outcome="success",
+                reason="refresh",
+                now=now,
+                subject=str(session.user_id) if session else None,
+                creator_id=session.creator_id if session else None,
+            )
             return tokens.access_token
     assert failure is not None
     raise failure

@@ -34,7 +34,9 @@ def read_header(token: str) -> dict[str, Any]:
     try:
         header = extract_compact(token.encode()).protected
     except (JoseError, ValueError, TypeError, UnicodeError) as exc:
-        raise IdTokenInvalid(f"malformed ID token: {type(exc).__name__}", code="id_token_malformed") from None
+        raise IdTokenInvalid(
+            f"malformed ID token: {type(exc).__name__}", code="id_token_malformed"
+        ) from None
     return dict(header)
 
 
@@ -102,7 +104,9 @@ def check_claims(
     if nbf is not None and (not _is_number(nbf) or float(nbf) > ts + LEEWAY_SECONDS):
         raise IdTokenInvalid("not yet valid", code="id_token_nbf")
     presented = claims.get("nonce")
-    if not isinstance(presented, str) or not hmac.compare_digest(presented.encode(), nonce.encode()):
+    if not isinstance(presented, str) or not hmac.compare_digest(
+        presented.encode(), nonce.encode()
+    ):
         raise IdTokenInvalid("nonce mismatch", code="id_token_nonce")
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:

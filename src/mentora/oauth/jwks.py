@@ -41,7 +41,11 @@ class JwksCache:
             fetched = self._fetched_at.get(jwks_uri)
             now = self._clock.now()
             if cached is not None and fetched is not None:
-                if want_kid is not None and _has_kid(cached, want_kid) and now - fetched < CACHE_FOR:
+                if (
+                    want_kid is not None
+                    and _has_kid(cached, want_kid)
+                    and now - fetched < CACHE_FOR
+                ):
                     return cached
                 if now - fetched < REFETCH_COOLDOWN:
                     return cached
@@ -52,9 +56,13 @@ class JwksCache:
             except (httpx.HTTPError, ValueError, TypeError, KeyError) as exc:
                 if cached is not None and fetched is not None and now - fetched < CACHE_FOR:
                     return cached
-                raise IdTokenInvalid(f"JWKS unavailable: {type(exc).__name__}", code="jwks_unavailable") from None
+                raise IdTokenInvalid(
+                    f"JWKS unavailable: {type(exc).__name__}", code="jwks_unavailable"
+                ) from None
             except Exception as exc:  # joserfc raises its own errors on malformed keys
-                raise IdTokenInvalid(f"JWKS unusable: {type(exc).__name__}", code="jwks_unavailable") from None
+                raise IdTokenInvalid(
+                    f"JWKS unusable: {type(exc).__name__}", code="jwks_unavailable"
+                ) from None
             self.fetches += 1
             self._keys[jwks_uri] = key_set
             self._fetched_at[jwks_uri] = now

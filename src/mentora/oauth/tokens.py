@@ -112,7 +112,9 @@ class OAuthClient:
             )
             return TokenSet.from_response(dict(token), now=now)
         except AuthlibOAuthError as exc:
-            raise ExchangeFailed(f"token endpoint said {exc.error}", code="token_exchange_failed") from None
+            raise ExchangeFailed(
+                f"token endpoint said {exc.error}", code="token_exchange_failed"
+            ) from None
         except httpx.HTTPError as exc:
             raise ExchangeFailed(f"token endpoint unreachable: {type(exc).__name__}") from None
         except (ValueError, TypeError, KeyError) as exc:
@@ -133,9 +135,13 @@ class OAuthClient:
                 raise RefreshFailed(f"refresh refused: {exc.error}") from None
             raise TokenEndpointUnavailable(f"refresh failed: {exc.error}") from None
         except httpx.HTTPError as exc:
-            raise TokenEndpointUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from None
+            raise TokenEndpointUnavailable(
+                f"token endpoint unreachable: {type(exc).__name__}"
+            ) from None
         except (ValueError, TypeError, KeyError) as exc:
-            raise TokenEndpointUnavailable(f"unusable refresh response: {type(exc).__name__}") from None
+            raise TokenEndpointUnavailable(
+                f"unusable refresh response: {type(exc).__name__}"
+            ) from None
 
     async def revoke(self, meta: ProviderMetadata, *, refresh_token: str) -> bool:
         """Best-effort revocation of a refresh token (C16); False when it did not go through."""
@@ -148,7 +154,9 @@ class OAuthClient:
             log.warning("token_revoke_failed", error=type(exc).__name__)
             return False
 
-    async def userinfo(self, meta: ProviderMetadata, *, access_token: str, http: httpx.AsyncClient) -> dict[str, Any]:
+    async def userinfo(
+        self, meta: ProviderMetadata, *, access_token: str, http: httpx.AsyncClient
+    ) -> dict[str, Any]:
         """The userinfo claims, with the access token in the Authorization header only."""
         try:
             response = await http.get(
@@ -157,7 +165,9 @@ class OAuthClient:
             response.raise_for_status()
             data = response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise ExchangeFailed(f"userinfo failed: {type(exc).__name__}", code="userinfo_failed") from None
+            raise ExchangeFailed(
+                f"userinfo failed: {type(exc).__name__}", code="userinfo_failed"
+            ) from None
         if not isinstance(data, dict):
             raise ExchangeFailed("userinfo is not an object", code="userinfo_failed")
         return data

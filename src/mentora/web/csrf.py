@@ -54,7 +54,9 @@ async def presented_token(request: Request) -> str | None:
     return None
 
 
-async def require_csrf(request: Request, *, app_url: str, secret_key: bytes, session_token: str | None) -> None:
+async def require_csrf(
+    request: Request, *, app_url: str, secret_key: bytes, session_token: str | None
+) -> None:
     """Raise CsrfError unless the request is same-origin and carries the session's token."""
     check_request_origin(request, app_url)
     if not session_token:

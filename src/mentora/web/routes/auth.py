@@ -83,8 +83,15 @@ async def start_login(request: Request, services: ServicesDep, next: str | None 
             "code_challenge_method": "S256",
         }
     )
-    response = RedirectResponse(f"{meta.authorization_endpoint}?{query}", status_code=302, headers=NO_STORE)
-    set_cookie(response, LOGIN_COOKIE, started.browser_token, max_age=settings.login_transaction_minutes * 60)
+    response = RedirectResponse(
+        f"{meta.authorization_endpoint}?{query}", status_code=302, headers=NO_STORE
+    )
+    set_cookie(
+        response,
+        LOGIN_COOKIE,
+        started.browser_token,
+        max_age=settings.login_transaction_minutes * 60,
+    )
     return response
 
 
@@ -101,10 +108,18 @@ async def _check_membership(services: Services, subject: str) -> AccessAnswer:
     return AccessAnswer(has_access=False, access_level="no_access")
 
 
-def _fail(request: Request, services: Services, status: int, code: str, message: str | None = None,
-          template: str = "error.html", context: dict[str, object] | None = None) -> Response:
-    response = error_response(request, status, code, message, headers=NO_STORE,
-                              template=template, context=context)
+def _fail(
+    request: Request,
+    services: Services,
+    status: int,
+    code: str,
+    message: str | None = None,
+    template: str = "error.html",
+    context: dict[str, object] | None = None,
+) -> Response:
+    response = error_response(
+        request, status, code, message, headers=NO_STORE, template=template, context=context
+    )
     clear_cookie(response, LOGIN_COOKIE)
     return response
 
@@ -118,18 +133,28 @@ async def callback(request: Request, services: ServicesDep) -> Response:
     params = {key: value for key, value in request.query_params.items()}
     oauth = provider(services)
     try:
-        async with transaction(services.sessionmaker, write=True) as db:
-            login = await cb.consume_and_check(
-                db, box=services.tokens, browser_token=request.cookies.get(LOGIN_COOKIE),
-                params=params, provider=oauth, now=now,
-            )
-        verified = await cb.complete(login, code=params.get("code"), provider=oauth,
-                                     http=services.http, now=now)
+        login = await cb.consume_and_check(
+            services.sessionmaker,
+            box=services.tokens,
+            browser_token=request.cookies.get(LOGIN_COOKIE),
+            params=params,
+            provider=oauth,
+            now=now,
+        )
+        verified = await cb.complete(
+            login, code=params.get("code"), provider=oauth, http=services.http, now=now
+        )
         answer = await _check_membership(services, verified.subject)
     except (OAuthError, WhopError) as exc:
         async with transaction(services.sessionmaker, write=True) as db:
-            record(db, kind="authn_login_fail", outcome="failure", reason=exc.code, now=now,
-                   details={"error": exc.detail[:200]})
+            record(
+                db,
+                kind="authn_login_fail",
+                outcome="failure",
+                reason=exc.code,
+                now=now,
+                details={"error": exc.detail[:200]},
+            )
         status = 503 if isinstance(exc, WhopError) or exc.status == 503 else 400
         return _fail(request, services, status, exc.code, exc.public_message)
     except MentoraError as exc:
@@ -144,23 +169,61 @@ async def callback(request: Request, services: ServicesDep) -> Response:
         user = await upsert_user(db, subject=verified.subject, userinfo=verified.userinfo, now=now)
         await record_access(db, user=user, creator=creator, answer=answer, now=now)
         if not answer.has_access:
-            record(db, kind="authn_login_fail", outcome="failure", reason="no_membership", now=now,
-                   subject=user.whop_user_id, creator_id=creator.id)
-            record(db, kind="authz_fail", outcome="failure", reason="no_membership", now=now,
-                   subject=user.whop_user_id, creator_id=creator.id)
+            record(
+                db,
+                kind="authn_login_fail",
+                outcome="failure",
+                reason="no_membership",
+                now=now,
+                subject=user.whop_user_id,
+                creator_id=creator.id,
+            )
+            record(
+                db,
+                kind="authz_fail",
+                outcome="failure",
+                reason="no_membership",
+                now=now,
+                subject=user.whop_user_id,
+                creator_id=creator.id,
+            )
             new = None
         else:
-            new = store.create(db, user_id=user.id, creator_id=creator.id, now=now,
-                               policy=services.session_policy, ip=_client_ip(request),
-                               user_agent=request.headers.get("user-agent"))
+            new = store.create(
+                db,
+                user_id=user.id,
+                creator_id=creator.id,
+                now=now,
+                policy=services.session_policy,
+                ip=_client_ip(request),
+                user_agent=request.headers.get("user-agent"),
+            )
             await db.flush()
-            grants.store_tokens(db, session_id=new.row.id, tokens=verified.tokens, box=services.tokens,
-                                company_id=None, now=now)
-            record(db, kind="authn_login_success", outcome="success", now=now,
-                   subject=user.whop_user_id, creator_id=creator.id,
-                   details={"access_level": answer.access_level})
-            record(db, kind="session_created", outcome="success", now=now,
-                   subject=user.whop_user_id, creator_id=creator.id)
+            grants.store_tokens(
+                db,
+                session_id=new.row.id,
+                tokens=verified.tokens,
+                box=services.tokens,
+                company_id=None,
+                now=now,
+            )
+            record(
+                db,
+                kind="authn_login_success",
+                outcome="success",
+                now=now,
+                subject=user.whop_user_id,
+                creator_id=creator.id,
+                details={"access_level": answer.access_level},
+            )
+            record(
+                db,
+                kind="session_created",
+                outcome="success",
+                now=now,
+                subject=user.whop_user_id,
+                creator_id=creator.id,
+            )
     if new is None:
         # Revoke the grant we will not use; the user gets no session (issue 2).
         try:
@@ -169,9 +232,15 @@ async def callback(request: Request, services: ServicesDep) -> Response:
                 await oauth.client.revoke(meta, refresh_token=verified.tokens.refresh_token)
         except OAuthError:
             pass
-        return _fail(request, services, 403, "no_membership",
-                     "Your Whop account has no active membership for this course.",
-                     template="no_access.html", context={"purchase_url": services.settings.purchase_url})
+        return _fail(
+            request,
+            services,
+            403,
+            "no_membership",
+            "Your Whop account has no active membership for this course.",
+            template="no_access.html",
+            context={"purchase_url": services.settings.purchase_url},
+        )
     response = RedirectResponse(verified.return_to, status_code=303, headers=NO_STORE)
     clear_cookie(response, LOGIN_COOKIE)
     set_cookie(response, SESSION_COOKIE, new.token, max_age=None)
@@ -182,18 +251,35 @@ async def callback(request: Request, services: ServicesDep) -> Response:
 async def logout(request: Request, services: ServicesDep, principal: OptionalSession) -> Response:
     """End the session server-side, revoke the Whop refresh token, clear the cookie (S08, C16)."""
     token = request.cookies.get(SESSION_COOKIE)
-    await require_csrf(request, app_url=services.settings.app_url,
-                       secret_key=services.secret_key, session_token=token if principal else None)
+    await require_csrf(
+        request,
+        app_url=services.settings.app_url,
+        secret_key=services.secret_key,
+        session_token=token if principal else None,
+    )
     assert principal is not None
     now = services.clock.now()
     revoked_at_whop = await grants.revoke_grant(services, principal.session.id)
     async with transaction(services.sessionmaker, write=True) as db:
         await store.revoke(db, principal.session.id, now=now, reason="logout")
-        record(db, kind="session_revoked", outcome="success", reason="logout", now=now,
-               subject=principal.user.whop_user_id, creator_id=principal.creator.id)
-        record(db, kind="authn_token_revoked", outcome="success" if revoked_at_whop else "failure",
-               reason="logout", now=now, subject=principal.user.whop_user_id,
-               creator_id=principal.creator.id)
+        record(
+            db,
+            kind="session_revoked",
+            outcome="success",
+            reason="logout",
+            now=now,
+            subject=principal.user.whop_user_id,
+            creator_id=principal.creator.id,
+        )
+        record(
+            db,
+            kind="authn_token_revoked",
+            outcome="success" if revoked_at_whop else "failure",
+            reason="logout",
+            now=now,
+            subject=principal.user.whop_user_id,
+            creator_id=principal.creator.id,
+        )
     wants_json = "application/json" in request.headers.get("accept", "")
     response: Response
     if wants_json:
@@ -208,8 +294,12 @@ async def logout(request: Request, services: ServicesDep, principal: OptionalSes
 @router.post("/refresh", summary="Rotate the Whop tokens now")
 async def refresh(request: Request, services: ServicesDep, principal: CurrentSession) -> Response:
     """Force a refresh of the session's Whop grant (single-flight, C15)."""
-    await require_csrf(request, app_url=services.settings.app_url, secret_key=services.secret_key,
-                       session_token=request.cookies.get(SESSION_COOKIE))
+    await require_csrf(
+        request,
+        app_url=services.settings.app_url,
+        secret_key=services.secret_key,
+        session_token=request.cookies.get(SESSION_COOKIE),
+    )
     await grants.access_token(services, principal.session.id, force=True)
     return JSONResponse({"status": "refreshed"}, headers=NO_STORE)
 
@@ -225,7 +315,10 @@ async def verify(services: ServicesDep, principal: CurrentSession) -> Response:
             "username": principal.user.username,
             "name": principal.user.name,
         },
-        "creator": {"company_id": principal.creator.whop_company_id, "name": principal.creator.name},
+        "creator": {
+            "company_id": principal.creator.whop_company_id,
+            "name": principal.creator.name,
+        },
         "membership": await _membership_view(services, principal),
         "role": "creator" if principal.is_creator else "student",
         "session": {"expires_at": principal.session.expires_at.isoformat()},

@@ -21,7 +21,9 @@ async def landing(request: Request, principal: OptionalSession) -> Response:
 
 
 @router.get("/dashboard")
-async def dashboard(request: Request, services: ServicesDep, principal: OptionalSession) -> Response:
+async def dashboard(
+    request: Request, services: ServicesDep, principal: OptionalSession
+) -> Response:
     """The member dashboard; anonymous visitors are sent to sign in."""
     if principal is None:
         return RedirectResponse("/api/whop/auth?next=/dashboard", status_code=303)
@@ -29,8 +31,12 @@ async def dashboard(request: Request, services: ServicesDep, principal: Optional
     if not membership["valid"]:
         from mentora.web.errors import error_response
 
-        return error_response(request, 403, str(membership["reason"]),
-                              "Your membership does not give access right now.",
-                              template="no_access.html",
-                              context={"purchase_url": services.settings.purchase_url})
+        return error_response(
+            request,
+            403,
+            str(membership["reason"]),
+            "Your membership does not give access right now.",
+            template="no_access.html",
+            context={"purchase_url": services.settings.purchase_url},
+        )
     return render(request, "dashboard.html", {"membership": membership, "principal": principal})

@@ -1,0 +1,153 @@
+"""`mentora serve` (production server) and `mentora dev` (app + emulator + worker, offline)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from mentora.cli.common import fail, settings_or_exit
+
+DEV_APP_HOST = "localhost"
+DEV_EMULATOR_URL = "http://127.0.0.1:8765"
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (uvicorn).")] = 1,
+    proxy_headers: Annotated[
+        bool, typer.Option(help="Trust X-Forwarded-* from TRUSTED_PROXIES.")
+    ] = True,
+) -> None:
+    """Serve the app with uvicorn (settings from the environment; see the README)."""
+    settings = settings_or_exit()
+    from mentora.logging import configure_logging
+
+    configure_logging(fmt=settings.log_format, level=settings.log_level)
+    uvicorn.run(
+        "mentora.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=20,
+        log_config=None,
+    )
+    del proxy_headers
+
+
+def dev(
+    port: Annotated[int, typer.Option(help="Port for the app.")] = 8000,
+    emulator_port: Annotated[int, typer.Option(help="Port for the Whop emulator.")] = 8765,
+    database_url: Annotated[
+        str, typer.Option(help="Database (SQLite file by default).")
+    ] = "sqlite:///var/mentora-dev.db",
+) -> None:
+    """Run the app, the Whop emulator and the worker together, offline, on SQLite.
+
+    Open http://localhost:8000 and sign in as the demo member; the emulator's controls are at
+    http://127.0.0.1:8765 (activate/deactivate the member and watch access change).
+    """
+    from mentora.config import DEV_API_KEY, DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_WEBHOOK_SECRET
+
+    app_url = f"http://{DEV_APP_HOST}:{port}"
+    issuer = f"http://127.0.0.1:{emulator_port}"
+    overrides = {
+        "MENTORA_ENV": "development",
+        "APP_URL": app_url,
+        "DATABASE_URL": database_url,
+        "WHOP_OAUTH_ISSUER": issuer,
+        "WHOP_API_BASE_URL": f"{issuer}/api/v1",
+        "WHOP_PURCHASE_URL": issuer,
+        "WHOP_CLIENT_ID": DEV_CLIENT_ID,
+        "WHOP_CLIENT_SECRET": DEV_CLIENT_SECRET,
+        "WHOP_API_KEY": DEV_API_KEY,
+        "WHOP_WEBHOOK_SECRET": DEV_WEBHOOK_SECRET,
+        "WHOP_APP_ID": DEV_CLIENT_ID,
+        "WHOP_COMPANY_ID": "biz_demo",
+        "EMULATOR_ENABLED": "true",
+    }
+    settings = settings_or_exit(overrides)
+    if settings.is_production:
+        fail("`mentora dev` never runs in production")
+    # Authlib refuses http:// token endpoints unless told; only the local emulator is plain http.
+    os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
+    from mentora.logging import configure_logging
+
+    configure_logging(fmt="console", level=settings.log_level)
+    from mentora.db.migrate import upgrade
+
+    upgrade(settings.database_url)
+    asyncio.run(
+        _dev(settings, port=port, emulator_port=emulator_port, issuer=issuer, app_url=app_url)
+    )
+
+
+async def _dev(
+    settings: object, *, port: int, emulator_port: int, issuer: str, app_url: str
+) -> None:
+    from mentora.app import create_app
+    from mentora.config import Settings
+    from mentora.creators import ensure_configured_creator
+    from mentora.emulator import Emulator, EmulatorConfig
+    from mentora.services import build_services
+
+    assert isinstance(settings, Settings)
+    emulator = Emulator(
+        EmulatorConfig(
+            issuer=issuer,
+            client_id=settings.whop_client_id,
+            client_secret=settings.whop_client_secret.get_secret_value()
+            if settings.whop_client_secret
+            else "",
+            redirect_uris=[settings.redirect_uri],
+            api_key=settings.whop_api_key.get_secret_value(),
+            webhook_url=f"{app_url}/api/whop/webhooks",
+            webhook_secret=settings.webhook_secrets[0],
+            seed_demo=True,
+        )
+    )
+    services = build_services(settings)
+    await ensure_configured_creator(services)
+    app = create_app(settings, services=services)
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                emulator.app,
+                host="127.0.0.1",
+                port=emulator_port,
+                access_log=False,
+                log_config=None,
+                lifespan="off",
+            )
+        ),
+        uvicorn.Server(
+            uvicorn.Config(app, host=DEV_APP_HOST, port=port, access_log=False, log_config=None)
+        ),
+    ]
+    typer.secho(f"Mentora:        {app_url}", fg=typer.colors.GREEN)
+    typer.secho(
+        f"Whop emulator:  {issuer}  (sign in as Ada Member; controls at {issuer}/)",
+        fg=typer.colors.GREEN,
+    )
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    worker_task = _start_worker(services)
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        if worker_task is not None:
+            worker_task.cancel()
+
+
+def _start_worker(services: object) -> asyncio.Task[None] | None:
+    try:
+        from mentora.worker import run_worker  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    return asyncio.create_task(run_worker(services))
