@@ -1,0 +1,90 @@
+"""Pure helpers: return-path validation (C08), discovery parsing (C02, C13), production config."""
+
+from __future__ import annotations
+
+import pytest
+
+from mentora.config import load_settings
+from mentora.errors import ConfigError
+from mentora.oauth.discovery import parse_metadata
+from mentora.oauth.errors import DiscoveryError
+from mentora.oauth.pkce import make_verifier, s256_challenge
+
+ISSUER = "https://whop.test"
+DOC = {"issuer": ISSUER, "code_challenge_methods_supported": ["S256"],
+       "id_token_signing_alg_values_supported": ["ES256"]}
+
+
+def test_c01_verifiers_are_unique_and_long() -> None:
+    """1,000 verifiers are distinct, at least 43 chars, and the challenge is 43 chars of base64url."""
+    verifiers = {make_verifier() for _ in range(1000)}
+    assert len(verifiers) == 1000
+    assert all(len(v) >= 43 for v in verifiers)
+    assert s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+
+@pytest.mark.parametrize("issuer", ["https://whop.test/", "https://evil.test"])
+def test_c13_discovery_issuer_must_match_exactly(issuer: str) -> None:
+    """A discovery document naming another issuer (even by a trailing slash) is refused."""
+    with pytest.raises(DiscoveryError):
+        parse_metadata({**DOC, "issuer": issuer}, expected_issuer=ISSUER)
+
+
+@pytest.mark.parametrize("methods", [None, ["plain"], []])
+def test_c02_discovery_without_s256_is_refused(methods: list[str] | None) -> None:
+    """No S256 in code_challenge_methods_supported: fail closed."""
+    doc = {**DOC}
+    if methods is None:
+        doc.pop("code_challenge_methods_supported")
+    else:
+        doc["code_challenge_methods_supported"] = methods
+    with pytest.raises(DiscoveryError):
+        parse_metadata(doc, expected_issuer=ISSUER)
+
+
+def test_o02_discovery_algorithms_are_intersected_with_allowlist() -> None:
+    """`none` and HS256 from metadata never become allowed algorithms."""
+    meta = parse_metadata({**DOC, "id_token_signing_alg_values_supported": ["none", "HS256", "ES256"]},
+                          expected_issuer=ISSUER)
+    assert meta.id_token_algs == ("ES256",)
+    with pytest.raises(DiscoveryError):
+        parse_metadata({**DOC, "id_token_signing_alg_values_supported": ["none"]}, expected_issuer=ISSUER)
+
+
+PROD = {
+    "MENTORA_ENV": "production",
+    "APP_URL": "https://learn.mentora.example",
+    "SECRET_KEY": "k" * 48,
+    "TOKEN_ENCRYPTION_KEYS": "q0i3hEzM0e1nS9aRj8D0N2l5E7m3Xw2ZrB0rD3cF4aY=",
+    "WHOP_CLIENT_ID": "app_live123",
+    "WHOP_CLIENT_SECRET": "s3cr3t-value-live",
+    "WHOP_API_KEY": "apik_live_abc",
+    "WHOP_WEBHOOK_SECRET": "ws_live_abcdef123",
+    "WHOP_COMPANY_ID": "biz_live",
+    "METRICS_TOKEN": "metrics-token-live",
+}
+
+
+def test_production_config_accepted_when_complete() -> None:
+    """A complete production configuration loads, with Whop's production hosts."""
+    settings = load_settings(PROD)
+    assert settings.issuer == "https://api.whop.com"
+    assert settings.api_base_url == "https://api.whop.com/api/v1"
+    assert load_settings({**PROD, "WHOP_ENV": "sandbox"}).issuer == "https://sandbox-api.whop.com"
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [({"APP_URL": "http://learn.mentora.example"}, "APP_URL"),
+     ({"WHOP_API_KEY": "changeme"}, "WHOP_API_KEY"),
+     ({"SECRET_KEY": "dev-secret-key-do-not-use-in-production"}, "SECRET_KEY"),
+     ({"EMULATOR_ENABLED": "true"}, "EMULATOR_ENABLED"),
+     ({"WHOP_OAUTH_ISSUER": "http://127.0.0.1:8765"}, "WHOP_OAUTH_ISSUER"),
+     ({"WHOP_WEBHOOK_SECRET": "ws_dev_webhook_secret"}, "WHOP_WEBHOOK_SECRET"),
+     ({"SESSION_IDLE_MINUTES": "soon"}, "SESSION_IDLE_MINUTES")],
+)
+def test_c18_production_refuses_unsafe_settings_naming_them(change: dict[str, str], named: str) -> None:
+    """Each unsafe production setting is refused with its name in the message."""
+    with pytest.raises(ConfigError) as err:
+        load_settings({**PROD, **change})
+    assert named in str(err.value)
