@@ -27,6 +27,7 @@ SCOPE_TEXT = {
     "profile": "See your name, username and profile picture",
     "email": "See your email address",
 }
+APPROVE = frozenset({"approve", "allow", "continue"})
 # The query parameters carried through the page as hidden form fields.
 CARRIED = (
     "response_type",
@@ -96,7 +97,9 @@ def routes(emu: Emulator) -> list[BaseRoute]:
             )
         scope = " ".join(params.get("scope", "").split())
         if "openid" not in scope.split():
-            return redirect_error(redirect_uri, state, "invalid_scope", "scope must include openid.")
+            return redirect_error(
+                redirect_uri, state, "invalid_scope", "scope must include openid."
+            )
         challenge = params.get("code_challenge", "")
         if not challenge:
             return redirect_error(
@@ -160,7 +163,9 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         checked = validate(params)
         if isinstance(checked, Response):
             return checked
-        if params.get("decision") == "cancel":
+        # Only an explicit approval (or a form posted without a button value, as a script
+        # might) continues; "cancel", "deny" or anything else is a refusal.
+        if params.get("decision", "approve") not in APPROVE:
             return redirect_error(
                 checked.redirect_uri,
                 checked.state,

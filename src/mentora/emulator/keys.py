@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 
 from joserfc import jwt
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, KeySet, KeySetSerialization
 
 
 class KeyRing:
@@ -31,9 +31,9 @@ class KeyRing:
         self._keys.append(key)
         return kid
 
-    def jwks(self) -> dict[str, Any]:
+    def jwks(self) -> KeySetSerialization:
         """Return the public JWK Set (what `/.well-known/jwks.json` serves)."""
-        return {"keys": [dict(key.as_dict(private=False)) for key in self._keys]}
+        return KeySet(list(self._keys)).as_dict(private=False)
 
     def sign(self, claims: dict[str, Any]) -> str:
         """Sign claims as an ES256 JWT whose header names the active key's kid."""

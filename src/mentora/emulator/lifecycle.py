@@ -27,6 +27,15 @@ PAYMENT_EVENTS: dict[str, tuple[str, str]] = {
 }
 SUPPORTED_EVENTS = (*MEMBERSHIP_EVENTS, *PAYMENT_EVENTS)
 
+# The named buttons on the control page and CLI verbs, as (status, cancel_at_period_end).
+# `deactivate` models a lapsed membership (expired); `cancel` an immediate cancellation.
+MEMBERSHIP_ACTIONS: dict[str, tuple[str | None, bool | None]] = {
+    "activate": ("active", False),
+    "deactivate": ("expired", None),
+    "cancel": ("canceled", None),
+    "cancel-at-period-end": (None, True),
+}
+
 
 class Lifecycle:
     """Applies changes to the state and sends the matching webhooks."""
@@ -101,6 +110,13 @@ class Lifecycle:
                 self._send_membership("membership.cancel_at_period_end_changed", membership)
             )
         return sent
+
+    def apply_action(self, membership_id: str, action: str) -> list[WebhookRecord]:
+        """Apply a named action from `MEMBERSHIP_ACTIONS` (activate, deactivate, ...)."""
+        if action not in MEMBERSHIP_ACTIONS:
+            raise StateError(f"unknown action {action!r}; use one of {list(MEMBERSHIP_ACTIONS)}")
+        status, flag = MEMBERSHIP_ACTIONS[action]
+        return self.set_status(membership_id, status=status, cancel_at_period_end=flag)
 
     def trigger(
         self,

@@ -188,5 +188,7 @@ class WebhookSender:
         try:
             response = await self._client.post(url, content=record.body.encode(), headers=headers)
         except Exception as exc:  # a transport error or a crashing ASGI receiver: both "failed"
-            return Attempt(number=number, at=now, status_code=None, error=repr(exc))
+            return Attempt(
+                number=number, at=now, status_code=None, error=f"{type(exc).__name__}: {exc}"
+            )
         return Attempt(number=number, at=now, status_code=response.status_code)

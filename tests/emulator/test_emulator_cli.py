@@ -1,0 +1,85 @@
+"""`mentora emulator ...` against a real emulator served by uvicorn on a loopback port."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from mentora.cli.emulator import app
+from mentora.emulator import DEMO, Emulator, EmulatorConfig
+
+
+def _free_port() -> int:
+    """Ask the OS for a free loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[str, Emulator]]:
+    """An emulator served by uvicorn in a background thread; yields its URL."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    emu = Emulator(EmulatorConfig(issuer=url))
+    server = uvicorn.Server(
+        uvicorn.Config(emu.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    yield url, emu
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_cli_commands_drive_a_running_emulator(served: tuple[str, Emulator]) -> None:
+    """users, memberships, membership deactivate/activate, trigger, webhooks, token."""
+    url, emu = served
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        """Invoke the CLI against the served emulator and return stdout."""
+        result = runner.invoke(app, [*args, "--url", url])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    users = json.loads(run("users", "--json"))
+    assert users[0]["id"] == DEMO.member_user_id
+    assert DEMO.member_membership_id in run("memberships")
+    assert "membership.deactivated" in run("membership", "deactivate", DEMO.member_membership_id)
+    assert emu.state.memberships[DEMO.member_membership_id].status == "expired"
+    assert "membership.activated" in run("membership", "activate", DEMO.member_membership_id)
+    sent = json.loads(run("trigger", "payment.succeeded", "--user", DEMO.member_user_id, "--json"))
+    assert sent["type"] == "payment.succeeded"
+    log = json.loads(run("webhooks", "--json"))
+    assert [w["type"] for w in log] == [
+        "membership.deactivated",
+        "membership.activated",
+        "payment.succeeded",
+    ]
+    assert run("token", DEMO.member_user_id).count(".") == 2  # a compact JWT
+
+    unknown = runner.invoke(app, ["membership", "cancel", "mem_nope", "--url", url])
+    assert unknown.exit_code == 2
+    assert "unknown membership mem_nope" in unknown.stderr
+    assert "Traceback" not in unknown.output
+
+
+def test_cli_reports_an_unreachable_emulator() -> None:
+    """No emulator listening → one clear line on stderr and exit code 1."""
+    result = CliRunner().invoke(app, ["users", "--url", f"http://127.0.0.1:{_free_port()}"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot reach the Whop emulator")
+    assert len(result.stderr.strip().splitlines()) == 1
