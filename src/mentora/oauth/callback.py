@@ -13,9 +13,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mentora.db import uow
-
 from mentora.crypto import TokenBox
+from mentora.db import uow
 from mentora.oauth import transaction
 from mentora.oauth.errors import IdTokenInvalid, IssuerMismatch, ProviderError, UserinfoMismatch
 from mentora.oauth.provider import Provider

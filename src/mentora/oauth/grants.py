@@ -151,6 +151,6 @@ async def revoke_grant(services: Services, session_id: int) -> bool:
     try:
         meta = await oauth.metadata()
         refresh_token = services.tokens.decrypt(row.refresh_token_enc)
-    except Exception:  # noqa: BLE001 - logout must complete whatever happens here
+    except Exception:
         return False
     return await oauth.client.revoke(meta, refresh_token=refresh_token)

@@ -93,15 +93,16 @@ def check_claims(
     if "azp" in claims and claims["azp"] != client_id:
         raise IdTokenInvalid("azp mismatch", code="id_token_azp")
     ts = now.timestamp()
-    exp, iat = claims.get("exp"), claims.get("iat")
-    if not _is_number(exp) or ts > float(exp) + LEEWAY_SECONDS:
+    exp, iat = _number(claims.get("exp")), _number(claims.get("iat"))
+    if exp is None or ts > exp + LEEWAY_SECONDS:
         raise IdTokenInvalid("expired or missing exp", code="id_token_expired")
-    if not _is_number(iat):
+    if iat is None:
         raise IdTokenInvalid("missing iat", code="id_token_iat")
-    if float(iat) > ts + LEEWAY_SECONDS or ts - float(iat) > MAX_IAT_AGE_SECONDS:
+    if iat > ts + LEEWAY_SECONDS or ts - iat > MAX_IAT_AGE_SECONDS:
         raise IdTokenInvalid("iat out of range", code="id_token_iat")
     nbf = claims.get("nbf")
-    if nbf is not None and (not _is_number(nbf) or float(nbf) > ts + LEEWAY_SECONDS):
+    nbf_value = _number(nbf)
+    if nbf is not None and (nbf_value is None or nbf_value > ts + LEEWAY_SECONDS):
         raise IdTokenInvalid("not yet valid", code="id_token_nbf")
     presented = claims.get("nonce")
     if not isinstance(presented, str) or not hmac.compare_digest(
@@ -113,5 +114,7 @@ def check_claims(
         raise IdTokenInvalid("missing sub", code="id_token_sub")
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None

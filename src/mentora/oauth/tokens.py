@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 import structlog
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.integrations.base_client.errors import OAuthError as AuthlibOAuthError
+from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from mentora.oauth.discovery import ProviderMetadata
 from mentora.oauth.errors import ExchangeFailed, OAuthError, RefreshFailed
@@ -147,7 +147,9 @@ class OAuthClient:
         """Best-effort revocation of a refresh token (C16); False when it did not go through."""
         try:
             response = await self._client(meta).revoke_token(
-                meta.revocation_endpoint, token=refresh_token, token_type_hint="refresh_token"
+                meta.revocation_endpoint,
+                token=refresh_token,
+                token_type_hint="refresh_token",  # noqa: S106 - a hint name, not a secret
             )
             return bool(200 <= response.status_code < 300)
         except (httpx.HTTPError, AuthlibOAuthError) as exc:

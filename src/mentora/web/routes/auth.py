@@ -30,7 +30,6 @@ from mentora.services import Services
 from mentora.sessions import store
 from mentora.sessions.cookie import LOGIN_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
 from mentora.sessions.deps import CurrentSession, OptionalSession
-from mentora.sessions.tokens import hash_token
 from mentora.web.csrf import CsrfError, require_csrf
 from mentora.web.deps import ServicesDep
 from mentora.web.errors import error_response
@@ -338,4 +337,4 @@ async def _membership_view(services: Services, principal: object) -> dict[str, o
     return {"valid": decision.allowed, "reason": decision.reason, "tier": decision.tier}
 
 
-__all__ = ["router", "hash_token"]
+__all__ = ["router"]
