@@ -192,7 +192,7 @@ async def services(
     svc = build_services(settings, clock=clock, transport=httpx.ASGITransport(app=emulator.app))
     from mentora.creators import ensure_configured_creator
 
-    await ensure_configured_creator(svc)
+    await ensure_configured_creator(svc, name="Demo Academy")
     yield svc
     await svc.aclose()
 

@@ -27,6 +27,8 @@ async def ensure_creator(
         creator = Creator(whop_company_id=company_id, name=name, created_at=clock.now())
         db.add(creator)
         await db.flush()
+    elif name != company_id and creator.name != name:
+        creator.name = name
     for product_id, tier in (products or {}).items():
         product = (
             await db.execute(select(Product).where(Product.whop_product_id == product_id))
@@ -38,7 +40,7 @@ async def ensure_creator(
     return creator
 
 
-async def ensure_configured_creator(services: Services) -> Creator:
+async def ensure_configured_creator(services: Services, *, name: str | None = None) -> Creator:
     """The creator named by WHOP_COMPANY_ID, with WHOP_ACCESS_PRODUCT_IDS and WHOP_TIERS."""
     settings = services.settings
     products = {pid: settings.whop_tiers.get(pid, "member") for pid in settings.whop_access_product_ids}
@@ -48,7 +50,7 @@ async def ensure_configured_creator(services: Services) -> Creator:
         return await ensure_creator(
             db,
             company_id=settings.whop_company_id,
-            name=settings.whop_company_id,
+            name=name or settings.whop_company_id,
             clock=services.clock,
             products=products,
         )

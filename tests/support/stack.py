@@ -101,7 +101,7 @@ async def running_stack(database_url: str, **env: str) -> AsyncIterator[Stack]:
         )
     )
     services = build_services(settings)
-    await ensure_configured_creator(services)
+    await ensure_configured_creator(services, name="Demo Academy")
     app = create_app(settings, services=services)
     emu_server, emu_task = await _serve(emulator.app, emu_port)
     app_server, app_task = await _serve(app, app_port)

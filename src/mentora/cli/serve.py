@@ -114,7 +114,7 @@ async def _dev(
         )
     )
     services = build_services(settings)
-    await ensure_configured_creator(services)
+    await ensure_configured_creator(services, name="Demo Academy")
     app = create_app(settings, services=services)
     servers = [
         uvicorn.Server(
