@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from mentora import metrics
 from mentora.accounts import record_access, upsert_user
 from mentora.audit.record import record
 from mentora.creators import creator_by_company
@@ -154,6 +155,7 @@ async def callback(request: Request, services: ServicesDep) -> Response:
                 now=now,
                 details={"error": exc.detail[:200]},
             )
+        metrics.SIGN_INS.labels(outcome="failure", reason=exc.code).inc()
         status = 503 if isinstance(exc, WhopError) or exc.status == 503 else 400
         return _fail(request, services, status, exc.code, exc.public_message)
     except MentoraError as exc:
@@ -223,6 +225,9 @@ async def callback(request: Request, services: ServicesDep) -> Response:
                 subject=user.whop_user_id,
                 creator_id=creator.id,
             )
+    metrics.SIGN_INS.labels(
+        outcome="success" if new else "failure", reason="ok" if new else "no_membership"
+    ).inc()
     if new is None:
         # Revoke the grant we will not use; the user gets no session (issue 2).
         try:

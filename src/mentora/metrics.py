@@ -1,0 +1,59 @@
+"""Prometheus metrics: counters for what happens in this process, gauges read from the database
+at scrape time (so they agree across processes).
+
+Counters are per process; behind several uvicorn workers, scrape each worker or set
+PROMETHEUS_MULTIPROC_DIR (prometheus-client's multiprocess mode) — see the README.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+SIGN_INS = Counter(
+    "mentora_sign_ins_total",
+    "Sign-in attempts by outcome and reason.",
+    ["outcome", "reason"],
+    registry=REGISTRY,
+)
+ACCESS_DECISIONS = Counter(
+    "mentora_access_decisions_total",
+    "Access decisions by result and reason.",
+    ["allowed", "reason"],
+    registry=REGISTRY,
+)
+WEBHOOK_DELIVERIES = Counter(
+    "mentora_webhook_deliveries_total",
+    "Webhook deliveries by event type and outcome.",
+    ["event_type", "outcome"],
+    registry=REGISTRY,
+)
+WEBHOOK_PROCESSING_SECONDS = Histogram(
+    "mentora_webhook_processing_seconds",
+    "Time to verify, store and apply a webhook delivery.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    registry=REGISTRY,
+)
+OUTBOX_BACKLOG = Gauge(
+    "mentora_outbox_backlog",
+    "Outbox messages not yet sent, by status.",
+    ["status"],
+    registry=REGISTRY,
+)
+WEBHOOK_BACKLOG = Gauge(
+    "mentora_webhook_deliveries_by_status",
+    "Stored webhook deliveries by status.",
+    ["status"],
+    registry=REGISTRY,
+)
+SYNC_DRIFT = Gauge(
+    "mentora_sync_last_changes",
+    "Memberships the last reconciliation had to fix.",
+    registry=REGISTRY,
+)
+SYNC_LAST_SUCCESS = Gauge(
+    "mentora_sync_last_success_timestamp_seconds",
+    "When the last reconciliation finished.",
+    registry=REGISTRY,
+)

@@ -1,0 +1,55 @@
+"""Health, readiness and metrics endpoints (integration)."""
+
+from __future__ import annotations
+
+import httpx
+
+from mentora.clock import FrozenClock
+from mentora.db.models import WorkerHeartbeat
+from mentora.db.uow import transaction
+from mentora.emulator import DEMO
+from mentora.services import Services
+from tests.support.signin import SignIn
+
+
+async def test_healthz_is_up(client: httpx.AsyncClient) -> None:
+    """/healthz answers without touching anything."""
+    response = await client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+async def test_readyz_needs_a_recent_worker_heartbeat(client: httpx.AsyncClient, services: Services,
+                                                      clock: FrozenClock) -> None:
+    """Not ready without a worker heartbeat; ready with a fresh one; not ready when it is stale."""
+    first = await client.get("/readyz")
+    assert first.status_code == 503 and first.json()["checks"]["worker"] == "no heartbeat"
+    async with transaction(services.sessionmaker, write=True) as db:
+        db.add(WorkerHeartbeat(name="worker-1", beat_at=clock.now()))
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200, ready.json()
+    clock.advance(600)
+    assert (await client.get("/readyz")).status_code == 503
+
+
+async def test_metrics_count_sign_ins(client: httpx.AsyncClient, signin: SignIn) -> None:
+    """A sign-in shows up in mentora_sign_ins_total in Prometheus format."""
+    await signin.sign_in(DEMO.member_user_id)
+    body = (await client.get("/metrics")).text
+    assert 'mentora_sign_ins_total{outcome="success",reason="ok"}' in body
+    assert "mentora_webhook_processing_seconds_bucket" in body
+
+
+async def test_metrics_token_required_when_set(emulator: object, sqlite_url: str, clock: FrozenClock) -> None:
+    """With METRICS_TOKEN set, /metrics needs the bearer token."""
+    from mentora.app import create_app
+    from mentora.services import build_services
+    from tests.conftest import APP_URL, make_settings
+
+    settings = make_settings(sqlite_url, metrics_token="scrape-me")
+    services = build_services(settings, clock=clock)
+    app = create_app(settings, services=services)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=APP_URL) as c:
+        assert (await c.get("/metrics")).status_code == 401
+        ok = await c.get("/metrics", headers={"authorization": "Bearer scrape-me"})
+        assert ok.status_code == 200
+    await services.aclose()
