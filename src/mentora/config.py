@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     access_ttl_seconds: int = 300
     access_grace_seconds: int = 900
     past_due_grace_days: int = 3
+    # Tiers from lowest to highest: a tier requirement accepts that tier or any above it.
+    access_tier_order: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # After a failed check with Whop, wait this long before asking again for that student;
+    # after `access_breaker_failures` failures in a row, stop asking anyone for as long.
+    access_retry_seconds: int = 30
+    access_breaker_failures: int = 5
     payment_failed_pauses_access: bool = False
     refund_revokes_access: bool = False
     dispute_revokes_access: bool = True
@@ -121,10 +127,41 @@ class Settings(BaseSettings):
     log_format: str = "console"
     log_level: str = "INFO"
 
-    @field_validator("whop_access_product_ids", "trusted_proxies", mode="before")
+    # Rate limits in `limits` notation; ";" joins windows ("10/minute;50/hour" = burst and
+    # sustained). REDIS_URL shares the counters between processes (docs/security.md).
+    ratelimit_enabled: bool = True
+    ratelimit_login: str = "10/minute"
+    ratelimit_callback: str = "20/minute"
+    ratelimit_auth_global: str = "1200/minute"
+    ratelimit_refresh: str = "30/minute"
+    ratelimit_logout: str = "30/minute"
+    ratelimit_account: str = "10/minute"
+    ratelimit_webhook_rejections: str = "30/minute"
+    # Request bodies past this size get 413 before any route reads them (R04).
+    max_body_bytes: int = 1_048_576
+
+    @field_validator(
+        "whop_access_product_ids", "trusted_proxies", "access_tier_order", mode="before"
+    )
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return _split(value)
+
+    @field_validator(
+        "ratelimit_login",
+        "ratelimit_callback",
+        "ratelimit_auth_global",
+        "ratelimit_refresh",
+        "ratelimit_logout",
+        "ratelimit_account",
+        "ratelimit_webhook_rejections",
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        parse_many(value)  # raises ValueError on a malformed limit, naming the setting
+        return value
 
     @field_validator("whop_tiers", mode="before")
     @classmethod

@@ -88,6 +88,21 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class AccessLineFilter(logging.Filter):
+    """On uvicorn's access logger: drop the query string from the logged path (L03).
+
+    Attached to the logger rather than a handler, so it holds whichever handler prints the
+    line, even if an operator turns uvicorn's access log back on.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Cut `?...` from the path argument of uvicorn's access line."""
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
 def configure_logging(*, fmt: str = "console", level: str = "INFO") -> None:
     """Configure structlog and the stdlib root logger once; JSON in production."""
     shared: list[Any] = [
@@ -118,6 +133,9 @@ def configure_logging(*, fmt: str = "console", level: str = "INFO") -> None:
         lg.handlers[:] = []
         lg.propagate = True
     # Our middleware writes the access line without the query string (L03).
-    logging.getLogger("uvicorn.access").disabled = True
+    uvicorn_access = logging.getLogger("uvicorn.access")
+    uvicorn_access.disabled = True
+    if not any(isinstance(f, AccessLineFilter) for f in uvicorn_access.filters):
+        uvicorn_access.addFilter(AccessLineFilter())
     logging.getLogger("httpx").setLevel("WARNING")
     logging.getLogger("httpcore").setLevel("WARNING")

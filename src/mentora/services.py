@@ -43,7 +43,10 @@ class Services:
         return self.settings.secret_key.get_secret_value().encode()
 
     async def aclose(self) -> None:
-        """Release connections (HTTP pool, database pool)."""
+        """Release connections (HTTP pool, database pool, the rate limiter's Redis pool)."""
+        limiter = self.extras.get("limiter")
+        if limiter is not None:
+            await limiter.aclose()
         await self.http.aclose()
         await self.engine.dispose()
 

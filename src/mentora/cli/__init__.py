@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import typer
 
+from mentora.cli import audit as audit_cli
 from mentora.cli import db as db_cli
 from mentora.cli import emulator as emulator_cli
+from mentora.cli import keys as keys_cli
+from mentora.cli import outbox as outbox_cli
 from mentora.cli import serve as serve_cli
+from mentora.cli import sessions as sessions_cli
+from mentora.cli import sync as sync_cli
+from mentora.cli import webhooks as webhooks_cli
+from mentora.cli import worker as worker_cli
 
 app = typer.Typer(
     name="mentora",
@@ -18,6 +25,13 @@ app.command("dev")(serve_cli.dev)
 app.command("serve")(serve_cli.serve)
 app.add_typer(db_cli.app, name="db")
 app.add_typer(emulator_cli.app, name="emulator")
+app.add_typer(sessions_cli.app, name="sessions")
+app.add_typer(audit_cli.app, name="audit")
+app.add_typer(keys_cli.app, name="keys")
+app.add_typer(webhooks_cli.app, name="webhooks")
+app.add_typer(outbox_cli.app, name="outbox")
+app.add_typer(sync_cli.app, name="sync")
+app.command("worker")(worker_cli.worker)
 
 
 def main() -> None:

@@ -4,12 +4,18 @@ then a token bound to the session (HMAC of the session hash), from a form field 
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
+import structlog
 from starlette.requests import Request
 
+from mentora.audit.record import record
+from mentora.db.uow import transaction
 from mentora.errors import MentoraError
 from mentora.sessions.tokens import csrf_matches, hash_token
+
+log = structlog.get_logger("mentora.csrf")
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -21,6 +27,11 @@ class CsrfError(MentoraError):
     code = "malicious_csrf"
     status = 403
     public_message = "This request was refused for your safety. Reload the page and try again."
+
+    def __init__(self, detail: str = "") -> None:
+        """Keep `detail` for the log and a machine word of it for the audit row."""
+        super().__init__(detail)
+        self.reason = re.sub(r"[^a-z0-9]+", "_", detail.lower()).strip("_")[:64] or "csrf"
 
 
 def origin_of(url: str) -> str:
@@ -64,3 +75,25 @@ async def require_csrf(
     token = await presented_token(request)
     if not csrf_matches(secret_key, hash_token(session_token), token):
         raise CsrfError("token mismatch")
+
+
+async def record_refusal(request: Request, error: CsrfError) -> None:
+    """Write one `malicious_csrf` audit event for a refused request (X01); never raises."""
+    services = getattr(request.app.state, "services", None)
+    if services is None:
+        return
+    principal = getattr(request.state, "principal", None)
+    try:
+        async with transaction(services.sessionmaker, write=True) as db:
+            record(
+                db,
+                kind="malicious_csrf",
+                outcome="failure",
+                reason=error.reason,
+                now=services.clock.now(),
+                subject=principal.user.whop_user_id if principal else None,
+                creator_id=principal.creator.id if principal else None,
+                details={"method": request.method, "path": request.url.path},
+            )
+    except Exception as exc:  # the 403 stands even if the audit store is down
+        log.error("csrf_refusal_unrecorded", reason=error.reason, error=type(exc).__name__)

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mentora.errors import MentoraError
+from mentora.web.csrf import CsrfError, record_refusal
 from mentora.web.templating import render
 
 log = structlog.get_logger("mentora.web")
@@ -37,7 +38,14 @@ GENERIC = {
 
 # Endpoints browsers navigate to: pages unless JSON is asked for.
 JSON_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
-BROWSER_API_PATHS = frozenset({"/api/whop/auth", "/api/whop/callback", "/api/whop/logout"})
+BROWSER_API_PATHS = frozenset(
+    {
+        "/api/whop/auth",
+        "/api/whop/callback",
+        "/api/whop/logout",
+        "/api/whop/sessions/revoke-all",
+    }
+)
 
 
 def wants_json(request: Request) -> bool:
@@ -87,6 +95,12 @@ async def _mentora_error(request: Request, exc: Exception) -> Response:
     return error_response(request, exc.status, exc.code, exc.public_message, headers=headers)
 
 
+async def _csrf_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CsrfError)
+    await record_refusal(request, exc)
+    return await _mentora_error(request, exc)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
@@ -101,5 +115,6 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     """Register the handlers on `app`."""
     app.add_exception_handler(MentoraError, _mentora_error)
+    app.add_exception_handler(CsrfError, _csrf_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -5,17 +5,58 @@ from __future__ import annotations
 import secrets
 import time
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mentora.audit.record import AuditContext, set_audit_context
+from mentora.errors import MentoraError
 from mentora.web.client_ip import client_ip
 
 access_log = structlog.get_logger("mentora.access")
 
 NO_STORE_PREFIXES = ("/api/", "/dashboard", "/account", "/creator", "/dev", "/sessions")
+# Load balancers probe over plain HTTP; everything else is redirected to HTTPS in production.
+PLAIN_HTTP_PATHS = frozenset({"/healthz", "/readyz"})
+MAX_QUERY_BYTES = 8192
+DEFAULT_MAX_BODY_BYTES = 1_048_576
+
+
+class BodyTooLarge(MentoraError):
+    """The request body is larger than MAX_BODY_BYTES (R04)."""
+
+    code = "body_too_large"
+    status = 413
+    public_message = "The request is too large."
+
+
+def _limits(scope: Scope) -> tuple[int, str | None]:
+    """MAX_BODY_BYTES, and APP_URL when plain HTTP must be redirected (production only)."""
+    services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+    settings = getattr(services, "settings", None)
+    if settings is None:
+        return DEFAULT_MAX_BODY_BYTES, None
+    return settings.max_body_bytes, settings.app_url if settings.is_production else None
+
+
+def _capped(receive: Receive, limit: int) -> Receive:
+    """`receive` that raises BodyTooLarge once more than `limit` body bytes have arrived."""
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge(f"body over {limit} bytes")
+        return message
+
+    return wrapped
 
 
 class SecurityHeaders:
@@ -77,6 +118,26 @@ class RequestContextMiddleware:
         path: str = scope.get("path", "")
         started = time.perf_counter()
         status_holder: dict[str, Any] = {"status": 500}
+        max_body, https_origin = _limits(scope)
+        refusal: Response | None = None
+        proto = raw_headers.get(b"x-forwarded-proto", b"").decode("latin-1").split(",")[-1]
+        peer_trusted = peer is not None and peer[0] in self.trusted
+        scheme = proto.strip().lower() if peer_trusted and proto else scope.get("scheme", "http")
+        if https_origin and scheme != "https" and path not in PLAIN_HTTP_PATHS:
+            # HTTP to HTTPS, to the configured origin (never the Host header); 308 keeps POSTs.
+            raw_path = scope.get("raw_path") or quote(path).encode()
+            target = https_origin.rstrip("/") + raw_path.decode("latin-1")
+            query = scope.get("query_string", b"")
+            refusal = RedirectResponse(
+                target + ("?" + query.decode("latin-1") if query else ""), 308
+            )
+        elif len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
+            refusal = _error(scope, 414, "uri_too_long")
+        else:
+            declared = raw_headers.get(b"content-length", b"")
+            if declared.isdigit() and int(declared) > max_body:
+                refusal = _error(scope, 413, "body_too_large")
+            receive = _capped(receive, max_body)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -96,17 +157,16 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            if refusal is not None:
+                await refusal(scope, receive, send_wrapper)
+            else:
+                await self.app(scope, receive, send_wrapper)
         except Exception as exc:
             # Last line of defence: a bug becomes a generic 500 with the request id, never a
             # traceback on the wire (X03). The details go to the (redacted) log.
             access_log.error("unhandled_error", path=path, exc_info=exc)
             if "started" not in status_holder:
-                from starlette.requests import Request
-
-                from mentora.web.errors import error_response
-
-                response = error_response(Request(scope), 500, "internal_error")
+                response = _error(scope, 500, "internal_error")
                 await response(scope, receive, send_wrapper)
         finally:
             access_log.info(
@@ -118,3 +178,10 @@ class RequestContextMiddleware:
                 ip=ip,
             )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _error(scope: Scope, status: int, code: str) -> Response:
+    """The generic error page or JSON, built here for refusals made before routing."""
+    from mentora.web.errors import error_response  # errors imports templates; load on demand
+
+    return error_response(Request(scope), status, code)

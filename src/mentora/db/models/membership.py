@@ -29,5 +29,8 @@ class Membership(Base):
     current_period_end: Mapped[datetime | None]
     source_updated_at: Mapped[datetime]
     flagged: Mapped[bool] = mapped_column(default=False)
+    # A local pause set by a payment event (payment_failed, refunded, disputed) when settings
+    # say so; while set, the membership grants nothing whatever its Whop status.
+    access_hold: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

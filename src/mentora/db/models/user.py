@@ -41,6 +41,11 @@ class Student(Base):
     access_level: Mapped[str] = mapped_column(String(16), default="no_access")
     access_checked_at: Mapped[datetime | None]
     last_valid_at: Mapped[datetime | None]
+    # Single-flight revalidation across processes: a check with Whop is claimed by a
+    # conditional UPDATE of `access_check_claimed_until` (a lease); a failed check stamps
+    # `access_check_failed_at` so nobody asks Whop again for that student right away.
+    access_check_claimed_until: Mapped[datetime | None]
+    access_check_failed_at: Mapped[datetime | None]
     onboarded_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]
     created_at: Mapped[datetime]

@@ -2,6 +2,15 @@
 
 from fastapi import APIRouter
 
-from mentora.web.routes import auth, health, pages
+from mentora.access import routes as access_routes
+from mentora.web.routes import account, auth, health, pages, webhooks
 
-ROUTERS: list[APIRouter] = [health.router, auth.router, pages.router]
+ROUTERS: list[APIRouter] = [
+    health.router,
+    # The gated content routes are the hot path: matched early (their paths overlap no other).
+    access_routes.router,
+    auth.router,
+    pages.router,
+    webhooks.router,
+    account.router,
+]

@@ -27,6 +27,7 @@ from mentora.oauth import transaction as login_tx
 from mentora.oauth.errors import OAuthError
 from mentora.oauth.provider import provider
 from mentora.oauth.redirects import safe_return_path
+from mentora.ratelimit import limited, penalize
 from mentora.services import Services
 from mentora.sessions import store
 from mentora.sessions.cookie import LOGIN_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
@@ -48,7 +49,7 @@ def _client_ip(request: Request) -> str | None:
     return ip if isinstance(ip, str) else None
 
 
-@router.get("/auth", summary="Start Sign in with Whop")
+@router.get("/auth", summary="Start Sign in with Whop", dependencies=[limited("login")])
 async def start_login(request: Request, services: ServicesDep, next: str | None = None) -> Response:
     """Create a login transaction and redirect to Whop's authorize endpoint (C01, C07, C08, S11)."""
     site = request.headers.get("sec-fetch-site")
@@ -124,11 +125,14 @@ def _fail(
     return response
 
 
-@router.get("/callback", summary="Whop's redirect back after sign-in")
+@router.get(
+    "/callback", summary="Whop's redirect back after sign-in", dependencies=[limited("callback")]
+)
 async def callback(request: Request, services: ServicesDep) -> Response:
     """Finish the sign-in: checks in the checklist's order, then provision and start a session."""
     now = services.clock.now()
     if len(request.url.query) > MAX_CALLBACK_QUERY:
+        await penalize(request, services, "callback")  # failed callbacks count double (R01)
         return _fail(request, services, 414, "query_too_long")
     params = {key: value for key, value in request.query_params.items()}
     oauth = provider(services)
@@ -146,6 +150,7 @@ async def callback(request: Request, services: ServicesDep) -> Response:
         )
         answer = await _check_membership(services, verified.subject)
     except (OAuthError, WhopError) as exc:
+        await penalize(request, services, "callback")
         async with transaction(services.sessionmaker, write=True) as db:
             record(
                 db,
@@ -159,6 +164,7 @@ async def callback(request: Request, services: ServicesDep) -> Response:
         status = 503 if isinstance(exc, WhopError) or exc.status == 503 else 400
         return _fail(request, services, status, exc.code, exc.public_message)
     except MentoraError as exc:
+        await penalize(request, services, "callback")
         async with transaction(services.sessionmaker, write=True) as db:
             record(db, kind="authn_login_fail", outcome="failure", reason=exc.code, now=now)
         return _fail(request, services, 400, exc.code)
@@ -251,7 +257,7 @@ async def callback(request: Request, services: ServicesDep) -> Response:
     return response
 
 
-@router.post("/logout", summary="Sign out")
+@router.post("/logout", summary="Sign out", dependencies=[limited("logout")])
 async def logout(request: Request, services: ServicesDep, principal: OptionalSession) -> Response:
     """End the session server-side, revoke the Whop refresh token, clear the cookie (S08, C16)."""
     token = request.cookies.get(SESSION_COOKIE)
@@ -295,7 +301,7 @@ async def logout(request: Request, services: ServicesDep, principal: OptionalSes
     return response
 
 
-@router.post("/refresh", summary="Rotate the Whop tokens now")
+@router.post("/refresh", summary="Rotate the Whop tokens now", dependencies=[limited("refresh")])
 async def refresh(request: Request, services: ServicesDep, principal: CurrentSession) -> Response:
     """Force a refresh of the session's Whop grant (single-flight, C15)."""
     await require_csrf(

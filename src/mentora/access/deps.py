@@ -1,0 +1,265 @@
+"""FastAPI guards: `RequireMember`, `RequireCreator`, `member_gate(...)`, `EmbeddedMember`.
+
+    @router.get("/lessons")
+    async def lessons(access: RequireMember) -> ...
+
+    @router.get("/masterclass", dependencies=[Depends(member_gate(tier="pro"))])
+
+Every refusal writes one `authz_fail` audit event with the reason and raises `AccessDenied`
+(403, or 503 "Whop unavailable"); API paths get JSON, browsers the access_denied.html page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, NoReturn
+
+from fastapi import Depends
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from mentora.access.cache import Entry, gate_cache
+from mentora.access.errors import AccessDenied, EmbeddedTokenInvalid
+from mentora.access.iframe import USER_TOKEN_HEADER, embedded_identity
+from mentora.access.policy import Decision, Requirement
+from mentora.access.service import Evaluation, Subject, evaluate
+from mentora.audit.record import bind_actor, record
+from mentora.creators import creator_by_company
+from mentora.db.models import Creator, Student, User
+from mentora.db.uow import transaction
+from mentora.errors import MentoraError
+from mentora.services import Services
+from mentora.sessions.cookie import SESSION_COOKIE
+from mentora.sessions.deps import load_principal, require_session
+from mentora.sessions.tokens import hash_token, plausible
+from mentora.web.deps import get_services
+
+GATE_MARKER = "__access_requirement__"
+
+
+@dataclass
+class Access:
+    """A request that passed the gate: who, at which creator, and the decision."""
+
+    user: User
+    creator: Creator
+    student: Student | None
+    decision: Decision
+    via: str  # "session" (cookie) or "embedded" (x-whop-user-token)
+
+    @property
+    def is_creator(self) -> bool:
+        """True for the creator's team (Whop access level `admin`)."""
+        return self.decision.reason == "creator"
+
+    @property
+    def tier(self) -> str | None:
+        """The tier the user's membership grants (None for the creator's team)."""
+        return self.decision.tier
+
+
+async def deny(
+    services: Services,
+    request: Request,
+    *,
+    user: User,
+    creator: Creator,
+    decision: Decision,
+    requirement: Requirement,
+    via: str,
+) -> NoReturn:
+    """Record `authz_fail` with the reason, then raise the refusal."""
+    now = services.clock.now()
+    async with transaction(services.sessionmaker, write=True) as db:
+        record(
+            db,
+            kind="authz_fail",
+            outcome="failure",
+            reason=decision.reason,
+            now=now,
+            subject=user.whop_user_id,
+            creator_id=creator.id,
+            details={"path": request.url.path, "via": via, **requirement.describe()},
+        )
+    retry = services.settings.access_retry_seconds
+    raise AccessDenied(
+        decision.reason, purchase_url=services.settings.purchase_url, retry_after=retry
+    )
+
+
+async def _admit(
+    services: Services,
+    request: Request,
+    subject: Subject,
+    requirement: Requirement,
+    via: str,
+) -> tuple[Access, Evaluation]:
+    evaluation = await evaluate(services, subject, requirement)
+    decision = evaluation.decision
+    if not decision.allowed:
+        await deny(
+            services,
+            request,
+            user=subject.user,
+            creator=subject.creator,
+            decision=decision,
+            requirement=requirement,
+            via=via,
+        )
+    if decision.degraded:
+        request.state.access_degraded = True
+    request.state.access = decision
+    access = Access(subject.user, subject.creator, subject.student, decision, via)
+    return access, evaluation
+
+
+def _from_cache(
+    services: Services, request: Request, version: int | None, requirement: Requirement
+) -> Access | None:
+    """The steady-state path: the same session, and nothing committed since it was read."""
+    cache = gate_cache(services)
+    token = request.cookies.get(SESSION_COOKIE)
+    if cache is None or not token or not plausible(token):
+        return None
+    hit = cache.admit(
+        version,
+        hash_token(token),
+        requirement,
+        now=services.clock.now(),
+        sessions=services.session_policy,
+    )
+    if hit is None:
+        return None
+    principal = hit.principal
+    # What load_principal leaves on the request, so later dependencies and templates agree.
+    request.state.principal_loaded = True
+    request.state.principal = principal
+    request.state.csrf_token = principal.csrf_token
+    request.state.access = hit.decision
+    bind_actor(principal.user.whop_user_id)
+    return Access(principal.user, principal.creator, principal.student, hit.decision, "session")
+
+
+def member_gate(
+    *,
+    tier: str | None = None,
+    products: tuple[str, ...] = (),
+    creator_only: bool = False,
+) -> Callable[..., Awaitable[Access]]:
+    """A dependency admitting signed-in users whose membership meets the requirement."""
+    requirement = Requirement(tier=tier, product_ids=frozenset(products), creator_only=creator_only)
+
+    async def gate(request: Request) -> Access:
+        # Services are read directly: a sync dependency would cost a threadpool hop per request.
+        services = get_services(request)
+        cache = gate_cache(services)
+        loaded = getattr(request.state, "principal_loaded", False)
+        # The version is read before any state, so an entry can only be older than it says.
+        version = cache.version() if cache is not None and not loaded else None
+        cached = _from_cache(services, request, version, requirement)
+        if cached is not None:
+            return cached
+        principal = await require_session(await load_principal(request, services))
+        access, evaluation = await _admit(services, request, principal, requirement, "session")
+        if cache is not None and not evaluation.revalidated and not access.decision.degraded:
+            cache.put(
+                version,
+                principal.session.token_hash,
+                Entry(
+                    principal, tuple(evaluation.memberships), evaluation.answer, evaluation.policy
+                ),
+            )
+        return access
+
+    setattr(gate, GATE_MARKER, requirement)
+    gate.__doc__ = f"Access gate: {requirement}"
+    return gate
+
+
+@dataclass
+class _Subject:
+    """An embedded user at a creator (the same shape `decide_for` reads from a Principal)."""
+
+    user: User
+    creator: Creator
+    student: Student | None
+
+
+async def _embedded_subject(services: Services, whop_user_id: str) -> _Subject:
+    """The user and student rows for an embedded user, created on first sight."""
+    now = services.clock.now()
+    company = services.settings.whop_company_id
+    async with services.sessionmaker() as db:
+        creator = await creator_by_company(db, company)
+        if creator is None:
+            raise MentoraError(f"configured creator {company} missing")
+        row = (
+            await db.execute(
+                select(User, Student)
+                .outerjoin(
+                    Student, (Student.user_id == User.id) & (Student.creator_id == creator.id)
+                )
+                .where(User.whop_user_id == whop_user_id)
+            )
+        ).one_or_none()
+    if row is not None:
+        return _Subject(user=row[0], creator=creator, student=row[1])
+    try:
+        async with transaction(services.sessionmaker, write=True) as db:
+            user = User(whop_user_id=whop_user_id, created_at=now, updated_at=now)
+            db.add(user)
+            await db.flush()
+    except IntegrityError:
+        async with services.sessionmaker() as db:
+            found = (
+                await db.execute(select(User).where(User.whop_user_id == whop_user_id))
+            ).scalar_one()
+        return _Subject(user=found, creator=creator, student=None)
+    return _Subject(user=user, creator=creator, student=None)
+
+
+def embedded_gate(
+    *, tier: str | None = None, products: tuple[str, ...] = ()
+) -> Callable[..., Awaitable[Access]]:
+    """A dependency for routes served inside Whop's iframe: identity from the user token."""
+    requirement = Requirement(tier=tier, product_ids=frozenset(products))
+
+    async def embedded(request: Request) -> Access:
+        services = get_services(request)
+        if not services.settings.embedded_mode:
+            # Outside embedded mode there is no proxy to vouch for the header: no such route.
+            raise HTTPException(status_code=404)
+        try:
+            identity = await embedded_identity(services, request.headers.get(USER_TOKEN_HEADER))
+        except EmbeddedTokenInvalid as exc:
+            async with transaction(services.sessionmaker, write=True) as db:
+                record(
+                    db,
+                    kind="authn_login_fail",
+                    outcome="failure",
+                    reason=f"embedded_{exc.check}",
+                    now=services.clock.now(),
+                    details={"path": request.url.path},
+                )
+            raise
+        bind_actor(identity.user_id)
+        subject = await _embedded_subject(services, identity.user_id)
+        access, _ = await _admit(services, request, subject, requirement, "embedded")
+        return access
+
+    setattr(embedded, GATE_MARKER, requirement)
+    embedded.__doc__ = f"Embedded access gate: {requirement}"
+    return embedded
+
+
+RequireMember = Annotated[Access, Depends(member_gate())]
+RequireCreator = Annotated[Access, Depends(member_gate(creator_only=True))]
+EmbeddedMember = Annotated[Access, Depends(embedded_gate())]
+
+
+def is_gate(call: object) -> bool:
+    """True for dependencies built by `member_gate` or `embedded_gate` (route audits, M01)."""
+    return hasattr(call, GATE_MARKER)

@@ -1,0 +1,85 @@
+"""Gated demo routes: `/api/content` (JSON), `/content` (page), `/api/embed/content` (iframe).
+
+They exist to show and test the gate (and to benchmark it, bench/gate.py). The router's
+route class renders a refusal as access_denied.html (why, and what to do) or as JSON on
+/api/* paths; other routers get the generic error page until their handler reads
+`AccessDenied.template` and `.context`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mentora.access.deps import Access, EmbeddedMember, RequireMember
+from mentora.access.errors import AccessDenied
+from mentora.web.errors import error_response
+from mentora.web.templating import render
+
+
+def denial_response(request: Request, exc: AccessDenied) -> Response:
+    """The refusal as a page (why, what to do) or, on API paths, generic JSON with the code."""
+    return error_response(
+        request,
+        exc.status,
+        exc.code,
+        exc.public_message,
+        headers=exc.headers,
+        template=exc.template,
+        context=exc.context,
+    )
+
+
+class AccessPageRoute(APIRoute):
+    """An APIRoute that answers `AccessDenied` with the access page instead of the generic one."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap the handler FastAPI builds (dependencies run inside it)."""
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except AccessDenied as exc:
+                return denial_response(request, exc)
+
+        return route_handler
+
+
+router = APIRouter(tags=["content"], route_class=AccessPageRoute)
+
+
+def _body(access: Access) -> dict[str, object]:
+    return {
+        "creator": access.creator.name,
+        "company_id": access.creator.whop_company_id,
+        "tier": access.tier,
+        "role": access.decision.role,
+        "reason": access.decision.reason,
+        "degraded": access.decision.degraded,
+    }
+
+
+@router.get("/api/content", summary="Gated content (JSON)")
+async def content_api(access: RequireMember) -> JSONResponse:
+    """The creator's name and the member's tier; members and the creator's team only."""
+    return JSONResponse(_body(access), headers={"cache-control": "no-store"})
+
+
+@router.get("/content", summary="Gated content (page)", include_in_schema=False)
+async def content_page(request: Request, access: RequireMember) -> Response:
+    """The same, as a page."""
+    context = _body(access)
+    context["creator_name"] = context.pop("creator")
+    return render(request, "access_content.html", context)
+
+
+@router.get("/api/embed/content", summary="Gated content inside Whop's iframe (JSON)")
+async def content_embedded(access: EmbeddedMember) -> JSONResponse:
+    """As /api/content, for a request carrying Whop's `x-whop-user-token` instead of a cookie."""
+    return JSONResponse(_body(access), headers={"cache-control": "no-store"})

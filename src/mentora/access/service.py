@@ -1,0 +1,205 @@
+"""`decide_for()`: the access decision for a signed-in (or embedded) user, with I/O at the edge.
+
+Steady state costs one indexed query (the user's memberships at the session's creator) on
+top of the session lookup, and no call to Whop. Only when Whop's last answer is older than
+ACCESS_TTL_SECONDS does a request revalidate (single-flight, see revalidate.py).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import select
+
+from mentora.access.policy import (
+    AccessPolicy,
+    Decision,
+    MembershipFacts,
+    Requirement,
+    WhopAnswer,
+    decide,
+)
+from mentora.access.revalidate import revalidator
+from mentora.db.models import Creator, Membership, Product, Student, User
+from mentora.services import Services
+
+# Products and tiers change rarely; each process re-reads them this often (seconds).
+POLICY_CACHE_SECONDS = 30.0
+ANY = Requirement()
+
+
+class Subject(Protocol):
+    """Anything naming a user at a creator: the session `Principal` or an embedded identity."""
+
+    @property
+    def user(self) -> User:
+        """The user."""
+        ...
+
+    @property
+    def creator(self) -> Creator:
+        """The creator whose content is asked for."""
+        ...
+
+    @property
+    def student(self) -> Student | None:
+        """The user's student row at that creator, if any."""
+        ...
+
+
+@dataclass
+class _CachedPolicy:
+    policy: AccessPolicy
+    expires: float
+
+
+def _policies(services: Services) -> dict[int, _CachedPolicy]:
+    cache = services.extras.setdefault("access.policies", {})
+    assert isinstance(cache, dict)
+    return cache
+
+
+async def policy_for(services: Services, creator_id: int) -> AccessPolicy:
+    """The access policy of one creator: settings plus its products and tiers (cached)."""
+    cache = _policies(services)
+    cached = cache.get(creator_id)
+    # A monotonic clock bounds how stale the product list may be; it is not business time.
+    if cached is not None and cached.expires > time.monotonic():
+        return cached.policy
+    async with services.sessionmaker() as db:
+        rows = (
+            await db.execute(
+                select(Product.whop_product_id, Product.tier).where(
+                    Product.creator_id == creator_id
+                )
+            )
+        ).all()
+    settings = services.settings
+    tiers = dict(settings.whop_tiers)
+    tiers.update({product_id: tier for product_id, tier in rows})
+    policy = AccessPolicy(
+        ttl=timedelta(seconds=settings.access_ttl_seconds),
+        grace=timedelta(seconds=settings.access_grace_seconds),
+        past_due_grace=timedelta(days=settings.past_due_grace_days),
+        tiers=tiers,
+        access_products=frozenset(product_id for product_id, _ in rows),
+        tier_order=tuple(settings.access_tier_order),
+    )
+    cache[creator_id] = _CachedPolicy(policy, time.monotonic() + POLICY_CACHE_SECONDS)
+    return policy
+
+
+def forget_policies(services: Services) -> None:
+    """Drop cached policies (after products or tiers change in this process)."""
+    _policies(services).clear()
+
+
+async def load_memberships(
+    services: Services, whop_user_id: str, creator_id: int
+) -> list[MembershipFacts]:
+    """The stored memberships of a user at one creator (index ix_membership_user_creator)."""
+    stmt = select(
+        Membership.whop_membership_id,
+        Membership.status,
+        Membership.creator_id,
+        Membership.source_updated_at,
+        Membership.whop_product_id,
+        Membership.whop_plan_id,
+        Membership.cancel_at_period_end,
+        Membership.current_period_end,
+        Membership.flagged,
+        Membership.access_hold,
+    ).where(Membership.whop_user_id == whop_user_id, Membership.creator_id == creator_id)
+    async with services.sessionmaker() as db:
+        rows = (await db.execute(stmt)).all()
+    return [
+        MembershipFacts(
+            membership_id=row[0],
+            status=row[1],
+            creator_id=row[2],
+            source_updated_at=row[3],
+            product_id=row[4],
+            plan_id=row[5],
+            cancel_at_period_end=bool(row[6]),
+            current_period_end=row[7],
+            flagged=bool(row[8]),
+            hold=row[9],
+        )
+        for row in rows
+    ]
+
+
+def answer_of(student: Student | None) -> WhopAnswer:
+    """Whop's last answer as stored on the student row (none yet: never checked)."""
+    if student is None:
+        return WhopAnswer()
+    return WhopAnswer(access_level=student.access_level, checked_at=student.access_checked_at)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A decision with the inputs it was made from (the gate's cache keeps them)."""
+
+    decision: Decision
+    memberships: list[MembershipFacts]
+    answer: WhopAnswer
+    policy: AccessPolicy
+    revalidated: bool
+
+
+async def evaluate(
+    services: Services, principal: Subject, requirement: Requirement = ANY
+) -> Evaluation:
+    """`decide_for`, returning the inputs as well."""
+    user, creator = principal.user, principal.creator
+    policy = await policy_for(services, creator.id)
+    memberships = await load_memberships(services, user.whop_user_id, creator.id)
+    answer = answer_of(principal.student)
+    decision = decide(
+        creator_id=creator.id,
+        memberships=memberships,
+        answer=answer,
+        requirement=requirement,
+        policy=policy,
+        now=services.clock.now(),
+    )
+    if not decision.needs_revalidation:
+        return Evaluation(decision, memberships, answer, policy, revalidated=False)
+    outcome = await revalidator(services).revalidate(
+        user_id=user.id,
+        whop_user_id=user.whop_user_id,
+        creator_id=creator.id,
+        company_id=creator.whop_company_id,
+        products=policy.access_products,
+    )
+    student = principal.student
+    if student is not None and not outcome.unreachable:
+        # Keep the request's view (role, templates) in line with what was just stored.
+        student.access_level = outcome.answer.access_level
+        student.access_checked_at = outcome.answer.checked_at
+    decision = decide(
+        creator_id=creator.id,
+        memberships=memberships,
+        answer=outcome.answer,
+        requirement=requirement,
+        policy=policy,
+        now=services.clock.now(),
+        whop_unreachable=outcome.unreachable,
+    )
+    return Evaluation(decision, memberships, outcome.answer, policy, revalidated=True)
+
+
+async def decide_for(
+    services: Services, principal: Subject, requirement: Requirement = ANY
+) -> Decision:
+    """Decide whether `principal` may reach its creator's content now; revalidate if stale.
+
+    Pure reads in steady state. When Whop's last answer is older than the TTL, asks Whop once
+    (single-flight across requests and processes) and decides again with the new answer, or
+    with `whop_unreachable` when Whop could not answer. Writes no audit event: callers that
+    refuse (RequireMember) record `authz_fail`.
+    """
+    return (await evaluate(services, principal, requirement)).decision

@@ -1,0 +1,26 @@
+"""`insert_ignore`: INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL alike.
+
+Claims made through a unique constraint never race (W11, BRANDUR): of N concurrent inserters
+exactly one gets a row back from RETURNING, and the others see nothing and no error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
+
+
+def insert_ignore(
+    session: AsyncSession, model: Any, values: dict[str, Any], *, conflict_on: list[str]
+) -> Insert:
+    """An INSERT of `values` into `model` that does nothing when `conflict_on` already exists."""
+    if session.get_bind().dialect.name == "postgresql":
+        return (
+            postgresql.insert(model)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=conflict_on)
+        )
+    return sqlite.insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict_on)

@@ -1,0 +1,1 @@
+"""Local membership state: newest-wins updates, access holds, payments and their consequences."""

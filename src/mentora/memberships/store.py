@@ -1,0 +1,148 @@
+"""Apply a Whop description of a membership to the local row, newest-wins (W13).
+
+Webhooks, reconciliation and sign-in all call `apply_snapshot`. The row is created with
+INSERT … ON CONFLICT DO NOTHING and then locked (`SELECT … FOR UPDATE` on PostgreSQL; SQLite
+writers already hold the database lock), so concurrent writers of one membership serialise
+and the ordering guard sees the latest committed state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mentora.creators import creator_by_company
+from mentora.db.insert import insert_ignore
+from mentora.db.models import Membership
+from mentora.memberships.policy import grants, supersedes
+from mentora.whop.schemas import MembershipSnapshot
+
+
+@dataclass(frozen=True)
+class MembershipChange:
+    """What applying one snapshot did to one row."""
+
+    membership: Membership
+    created: bool
+    applied: bool
+    before_status: str | None
+    before_grants: bool
+
+    @property
+    def after_grants(self) -> bool:
+        """Whether the row grants access now."""
+        return row_grants(self.membership)
+
+    @property
+    def granted(self) -> bool:
+        """True when this change turned access on."""
+        return self.applied and self.after_grants and not self.before_grants
+
+    @property
+    def revoked(self) -> bool:
+        """True when this change turned access off."""
+        return self.applied and self.before_grants and not self.after_grants
+
+    @property
+    def status_changed(self) -> bool:
+        """True when the stored status is different from before (or the row is new)."""
+        return self.applied and self.before_status != self.membership.status
+
+
+def row_grants(row: Membership) -> bool:
+    """Whether a stored row grants access: a known creator, a granting status and no hold."""
+    return row.creator_id is not None and grants(row.status, row.access_hold)
+
+
+async def lock_membership(db: AsyncSession, whop_membership_id: str) -> Membership | None:
+    """The row for a Whop membership id, locked for this transaction, or None."""
+    result = await db.execute(
+        select(Membership)
+        .where(Membership.whop_membership_id == whop_membership_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def apply_snapshot(
+    db: AsyncSession,
+    snapshot: MembershipSnapshot,
+    *,
+    now: datetime,
+    observed_at: datetime | None = None,
+) -> MembershipChange:
+    """Create or update the local copy of `snapshot` unless the stored one is newer.
+
+    The snapshot's `updated_at` orders updates; when Whop's payload lacks it (legacy shapes),
+    `observed_at` (the event's time) stands in, then `now`. A membership of a company that is
+    not a known creator is stored `flagged` with no creator, so it can never grant access.
+    """
+    source_at = snapshot.updated_at or observed_at or now
+    creator = await creator_by_company(db, snapshot.company_id)
+    values = {
+        "whop_membership_id": snapshot.id,
+        "creator_id": creator.id if creator else None,
+        "whop_company_id": snapshot.company_id or "",
+        "whop_user_id": snapshot.user_id,
+        "whop_product_id": snapshot.product_id,
+        "whop_plan_id": snapshot.plan_id,
+        "status": snapshot.status[:32],
+        "cancel_at_period_end": snapshot.cancel_at_period_end,
+        "current_period_end": snapshot.current_period_end,
+        "source_updated_at": source_at,
+        "flagged": creator is None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    inserted = await db.execute(
+        insert_ignore(db, Membership, values, conflict_on=["whop_membership_id"]).returning(
+            Membership.id
+        )
+    )
+    created = inserted.scalar_one_or_none() is not None
+    row = await lock_membership(db, snapshot.id)
+    assert row is not None  # inserted above, or already there; rows are never deleted
+    if created:
+        return MembershipChange(
+            membership=row, created=True, applied=True, before_status=None, before_grants=False
+        )
+    before_status, before_grants = row.status, row_grants(row)
+    if not supersedes(
+        stored_at=row.source_updated_at,
+        stored_status=row.status,
+        incoming_at=source_at,
+        incoming_status=snapshot.status,
+    ):
+        return MembershipChange(
+            membership=row,
+            created=False,
+            applied=False,
+            before_status=before_status,
+            before_grants=before_grants,
+        )
+    # The ids that place the membership (company, user) are kept once known: a later
+    # payload without them must not unset them.
+    row.status = snapshot.status[:32]
+    row.cancel_at_period_end = snapshot.cancel_at_period_end
+    row.current_period_end = snapshot.current_period_end
+    row.source_updated_at = source_at
+    row.whop_user_id = snapshot.user_id or row.whop_user_id
+    row.whop_product_id = snapshot.product_id or row.whop_product_id
+    row.whop_plan_id = snapshot.plan_id or row.whop_plan_id
+    if snapshot.company_id:
+        # Re-resolved every time: a company that became a creator since stops being flagged.
+        row.whop_company_id = snapshot.company_id
+        row.creator_id = creator.id if creator else None
+        row.flagged = creator is None
+    row.updated_at = now
+    return MembershipChange(
+        membership=row,
+        created=False,
+        applied=True,
+        before_status=before_status,
+        before_grants=before_grants,
+    )

@@ -1,0 +1,137 @@
+"""The worker step that sends due outbox messages: claim with a lease, send, record.
+
+Sending talks to an SMTP server, so it cannot share a transaction with the claim. A claim sets
+`claimed_until` (a lease) and commits; the result is written in a second transaction. A worker
+that dies mid-send leaves the lease to expire and another worker sends again: delivery is at
+least once, and the stable Message-ID lets the receiving side spot the duplicate.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import format_datetime
+
+import structlog
+from sqlalchemy import or_, select, update
+
+from mentora.audit.record import record
+from mentora.backoff import retry_delay
+from mentora.db.models import OutboxMessage
+from mentora.db.uow import transaction
+from mentora.outbox.mailer import Email, Mailer, build_message
+from mentora.services import Services
+
+log = structlog.get_logger("mentora.outbox")
+
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 10
+BATCH = 50
+
+
+@dataclass
+class DeliveryReport:
+    """What one pass did."""
+
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+
+
+async def _claim(services: Services, limit: int) -> list[OutboxMessage]:
+    """Lease up to `limit` due messages to this worker (skipping rows other workers hold)."""
+    now = services.clock.now()
+    async with transaction(services.sessionmaker, write=True) as db:
+        rows = (
+            (
+                await db.execute(
+                    select(OutboxMessage)
+                    .where(
+                        OutboxMessage.status == "pending",
+                        OutboxMessage.next_attempt_at <= now,
+                        or_(
+                            OutboxMessage.claimed_until.is_(None),
+                            OutboxMessage.claimed_until <= now,
+                        ),
+                    )
+                    .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for row in rows:
+            row.claimed_until = now + LEASE
+            row.attempts += 1
+        return list(rows)
+
+
+async def _finish(
+    services: Services, row: OutboxMessage, error: str | None, rng: random.Random | None
+) -> str:
+    """Record the outcome of one send; returns `sent`, `retry` or `dead`."""
+    now = services.clock.now()
+    if error is None:
+        values: dict[str, object] = {"status": "sent", "sent_at": now, "last_error": None}
+        outcome = "sent"
+    elif row.attempts >= MAX_ATTEMPTS:
+        values = {"status": "dead", "last_error": error}
+        outcome = "dead"
+    else:
+        values = {"next_attempt_at": now + retry_delay(row.attempts, rng=rng), "last_error": error}
+        outcome = "retry"
+    async with transaction(services.sessionmaker, write=True) as db:
+        await db.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, OutboxMessage.status == "pending")
+            .values(claimed_until=None, **values)
+        )
+        if outcome == "dead":
+            # An alert about a dead alert would loop: the log line and audit row are the alert.
+            log.error("alert", template="outbox_dead", message_id=row.id, error=error)
+            record(
+                db,
+                kind="outbox_dead",
+                outcome="failure",
+                reason="max_attempts",
+                now=now,
+                details={"message_id": row.id, "template": row.template, "error": error},
+            )
+    return outcome
+
+
+async def deliver_due(
+    services: Services, mailer: Mailer, *, limit: int = BATCH, rng: random.Random | None = None
+) -> DeliveryReport:
+    """Send every due message (in batches of `limit`) and report the outcomes."""
+    report = DeliveryReport()
+    sender = services.settings.mail_from
+    while True:
+        rows = await _claim(services, limit)
+        for row in rows:
+            email = Email(
+                key=row.dedupe_key,
+                sender=sender,
+                recipient=row.recipient,
+                subject=row.subject,
+                body=row.body,
+            )
+            message = build_message(email, date_header=format_datetime(services.clock.now()))
+            try:
+                await mailer.send(message)
+                error = None
+            except Exception as exc:  # any failure is retried, never fatal
+                error = f"{type(exc).__name__}: {exc}"[:500]
+                log.warning("outbox_send_failed", message_id=row.id, error=error)
+            outcome = await _finish(services, row, error, rng)
+            if outcome == "sent":
+                report.sent += 1
+            elif outcome == "dead":
+                report.dead += 1
+            else:
+                report.retried += 1
+        if len(rows) < limit:
+            return report

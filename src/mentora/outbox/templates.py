@@ -1,0 +1,98 @@
+"""Plain-text messages the outbox sends, rendered from a small table (pure).
+
+Values come partly from Whop payloads, so they are reduced to one printable line each: a name
+with a newline can neither inject a mail header nor fake a paragraph.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from string import Template
+
+MAX_VALUE_LENGTH = 200
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """A subject and body with `$name` placeholders."""
+
+    subject: str
+    body: str
+
+
+TEMPLATES: dict[str, MessageTemplate] = {
+    "welcome": MessageTemplate(
+        subject="Welcome to $creator",
+        body=(
+            "Hi $name,\n\n"
+            "Your $creator membership is active. Sign in with Whop to start learning:\n"
+            "$app_url\n"
+        ),
+    ),
+    "access_ended": MessageTemplate(
+        subject="Your $creator membership has ended",
+        body=(
+            "Hi $name,\n\n"
+            "Your $creator membership is no longer active, so your access has ended.\n"
+            "You can renew it here:\n$purchase_url\n"
+        ),
+    ),
+    "receipt": MessageTemplate(
+        subject="Payment received for $creator",
+        body=(
+            "Hi $name,\n\n"
+            "We received your payment of $amount $currency for $creator.\n"
+            "Reference: $payment_id\n"
+        ),
+    ),
+    "payment_failed_alert": MessageTemplate(
+        subject="[Mentora] A payment failed at $creator",
+        body=(
+            "Payment $payment_id failed for user $user_id (membership $membership_id).\n"
+            "Reason: $reason\n"
+            "Access paused: $paused\n"
+        ),
+    ),
+    "webhook_dead_alert": MessageTemplate(
+        subject="[Mentora] A Whop webhook could not be processed",
+        body=(
+            "Delivery $webhook_id ($event_type) failed $attempts times and was set aside.\n"
+            "Last error: $error\n\n"
+            "After fixing the cause, process it again with:\n"
+            "  mentora webhooks replay $webhook_id\n"
+        ),
+    ),
+    "sync_failed_alert": MessageTemplate(
+        subject="[Mentora] Reconciliation with Whop failed",
+        body=(
+            "Sync run $run_id ($trigger) ended as $outcome.\n"
+            "Error: $error\n\n"
+            "Run it again with: mentora sync run\n"
+        ),
+    ),
+}
+
+
+def one_line(value: object) -> str:
+    """`value` as one printable line, at most MAX_VALUE_LENGTH characters."""
+    text = _UNPRINTABLE.sub(" ", str(value)).strip()
+    return text[:MAX_VALUE_LENGTH]
+
+
+def render(template: str, context: dict[str, object]) -> tuple[str, str]:
+    """The subject and body of `template` with `context` filled in (missing keys left empty).
+
+    Raises KeyError for an unknown template name.
+    """
+    chosen = TEMPLATES[template]
+    values = {key: one_line(value) for key, value in context.items()}
+    placeholders = {
+        name for part in (chosen.subject, chosen.body) for name in Template(part).get_identifiers()
+    }
+    for name in placeholders:
+        values.setdefault(name, "")
+    subject = Template(chosen.subject).substitute(values)
+    body = Template(chosen.body).substitute(values)
+    return one_line(subject), body

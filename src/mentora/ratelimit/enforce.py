@@ -1,0 +1,133 @@
+"""Applying the rules to requests: `enforce`, `penalize`, `webhook_rejections`, `limited`.
+
+Keys are the client IP that the request middleware derived (`request.state.client_ip`):
+forwarded headers count only from TRUSTED_PROXIES, so a spoofed X-Forwarded-For is charged to
+the real peer (R02). A refusal raises `RateLimited` (429 + Retry-After) and writes one
+`excess_rate_limit_exceeded` audit event per key and window, however many requests follow.
+
+When the store is down, sign-in rules fail closed (`RateLimiterUnavailable`, 503) and the
+others let the request through; see `policy.rules_from` and docs/security.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import Depends
+from starlette.requests import Request
+
+from mentora.audit.record import record
+from mentora.db.uow import transaction
+from mentora.ratelimit.errors import RateLimited, RateLimiterUnavailable
+from mentora.ratelimit.limiter import Limiter, LimiterDown, Verdict
+from mentora.ratelimit.policy import Rule
+from mentora.services import Services
+
+log = structlog.get_logger("mentora.ratelimit")
+LIMITER_KEY = "limiter"
+ALL_CLIENTS = "*"
+
+
+def limiter_for(services: Services) -> Limiter:
+    """The app's limiter, built on first use and kept in `services.extras["limiter"]`."""
+    existing = services.extras.get(LIMITER_KEY)
+    if isinstance(existing, Limiter):
+        return existing
+    built = Limiter.from_settings(services.settings)
+    services.extras[LIMITER_KEY] = built
+    return built
+
+
+def client_key(request: Request) -> str:
+    """The client address the middleware resolved, or "unknown" when there is none."""
+    ip = getattr(request.state, "client_ip", None)
+    return ip if isinstance(ip, str) and ip else "unknown"
+
+
+async def enforce(
+    request: Request, services: Services, name: str, key: str | None = None, *, cost: int = 1
+) -> None:
+    """Count this request against rule `name`; raise RateLimited when over the limit."""
+    if not services.settings.ratelimit_enabled:
+        return
+    limiter = limiter_for(services)
+    rule = limiter.rules[name]
+    key = key or client_key(request)
+    now = services.clock.now()
+    try:
+        verdict = await limiter.hit(rule.items, (rule.name, key), now, cost=cost)
+        if verdict.allowed and rule.ceiling:
+            # Clients already over their own limit never reach (or use up) the shared ceiling.
+            verdict = await limiter.hit(rule.ceiling, (rule.name, ALL_CLIENTS), now, cost=cost)
+            key = ALL_CLIENTS if not verdict.allowed else key
+    except LimiterDown as exc:
+        if rule.fail_closed:
+            log.error("rate_limiter_unavailable", rule=rule.name, error=exc.args[0])
+            raise RateLimiterUnavailable(f"{rule.name}: store down ({exc.args[0]})") from None
+        log.warning("rate_limiter_unavailable_failing_open", rule=rule.name, error=exc.args[0])
+        return
+    if verdict.allowed:
+        return
+    if verdict.first_refusal:
+        await _audit_refusal(services, rule, key, verdict)
+    raise RateLimited(f"{rule.name} over {verdict.limit}", retry_after=verdict.retry_after)
+
+
+async def penalize(request: Request, services: Services, name: str, key: str | None = None) -> None:
+    """Charge a failed attempt its extra cost (a failed callback counts double); never raises."""
+    if not services.settings.ratelimit_enabled:
+        return
+    limiter = limiter_for(services)
+    rule = limiter.rules[name]
+    if rule.failure_cost <= 0:
+        return
+    try:
+        await limiter.add(
+            rule.items,
+            (rule.name, key or client_key(request)),
+            services.clock.now(),
+            cost=rule.failure_cost,
+        )
+    except LimiterDown as exc:
+        # The request has failed already; the next one meets the fail-closed check in enforce.
+        log.warning("rate_limiter_penalty_lost", rule=rule.name, error=exc.args[0])
+
+
+async def webhook_rejections(request: Request, services: Services) -> None:
+    """Count one webhook delivery that FAILED verification; raise RateLimited past the limit.
+
+    Call it only after verification has refused the delivery: valid deliveries must never be
+    counted or limited, since Whop retries only three times in about 70 seconds (R03).
+    """
+    await enforce(request, services, "webhook_rejections")
+
+
+def limited(name: str) -> Any:
+    """A route dependency that enforces rule `name` before any other dependency runs."""
+
+    async def dependency(request: Request) -> None:
+        services: Services = request.app.state.services
+        await enforce(request, services, name)
+
+    return Depends(dependency)
+
+
+async def _audit_refusal(services: Services, rule: Rule, key: str, verdict: Verdict) -> None:
+    scope = "all_clients" if key == ALL_CLIENTS else "client"
+    try:
+        async with transaction(services.sessionmaker, write=True) as db:
+            record(
+                db,
+                kind="excess_rate_limit_exceeded",
+                outcome="failure",
+                reason=rule.name,
+                now=services.clock.now(),
+                details={
+                    "limit": verdict.limit,
+                    "scope": scope,
+                    "retry_after": verdict.retry_after,
+                },
+            )
+    except Exception as exc:  # a 429 must stay a 429 when the audit store fails
+        log.error("rate_limit_refusal_unrecorded", rule=rule.name, error=type(exc).__name__)

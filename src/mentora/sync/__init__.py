@@ -1,0 +1,1 @@
+"""Reconciliation with Whop's API: scheduled, on demand, and per user."""

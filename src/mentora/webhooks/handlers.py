@@ -1,0 +1,228 @@
+"""The event table: one small function per kind of Whop event (W09).
+
+Each handler runs inside the delivery's transaction and returns how the delivery ended:
+`processed`, `ignored` (a type Mentora does not act on) or `flagged` (a company that is not one
+of our creators: stored, never granted). A handler that raises leaves no trace but the
+delivery's `failed` status; the worker retries it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mentora.creators import creator_by_company
+from mentora.db.models import User
+from mentora.memberships import holds
+from mentora.memberships.effects import ChangeContext, after_change
+from mentora.memberships.payments import PaymentFacts, membership_of_payment, record_payment
+from mentora.memberships.store import apply_snapshot
+from mentora.outbox.queue import enqueue_email, raise_alert
+from mentora.webhooks.envelope import Envelope
+from mentora.whop.schemas import MembershipSnapshot
+
+DISPUTE_CLOSED_IN_OUR_FAVOUR = frozenset({"won", "prevented", "warning_closed"})
+REFUND_NOT_HAPPENING = frozenset({"failed", "canceled"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a delivery ended, and a short note for the audit row."""
+
+    status: str
+    note: str | None = None
+
+
+Handler = Callable[[AsyncSession, Envelope, ChangeContext], Awaitable[Outcome]]
+
+
+def _email_in(data: dict[str, Any]) -> str | None:
+    user = data.get("user")
+    email = user.get("email") if isinstance(user, dict) else None
+    return email if isinstance(email, str) and "@" in email else None
+
+
+async def on_membership(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
+    """Apply the membership in `data`, newest-wins, then its consequences (W13, M02)."""
+    snapshot = MembershipSnapshot.from_payload(envelope.data)
+    if snapshot.company_id is None and envelope.company_id:
+        snapshot = replace(snapshot, company_id=envelope.company_id)
+    change = await apply_snapshot(db, snapshot, now=ctx.now, observed_at=envelope.sent_at)
+    await after_change(
+        db, change, replace(ctx, email=_email_in(envelope.data), event=envelope.kind)
+    )
+    if change.membership.flagged:
+        return Outcome("flagged", "unknown_company")
+    return Outcome("processed", None if change.applied else "stale")
+
+
+async def _payment(
+    db: AsyncSession, envelope: Envelope, ctx: ChangeContext
+) -> tuple[PaymentFacts, bool]:
+    """Record the payment; returns its facts and whether it belongs to a known creator."""
+    facts = PaymentFacts.from_payload(envelope.data)
+    if facts.company_id is None and envelope.company_id:
+        facts = replace(facts, company_id=envelope.company_id)
+    row = await record_payment(
+        db, facts, event_type=envelope.event_type, now=ctx.now, observed_at=envelope.sent_at
+    )
+    return facts, row.creator_id is not None
+
+
+async def on_payment(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
+    """Record a payment event that needs no action beyond the record."""
+    _, known = await _payment(db, envelope, ctx)
+    return Outcome("processed") if known else Outcome("flagged", "unknown_company")
+
+
+async def on_payment_succeeded(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
+    """Record it, lift a payment-failed hold, and queue a receipt."""
+    facts, known = await _payment(db, envelope, ctx)
+    if not known:
+        return Outcome("flagged", "unknown_company")
+    if facts.membership_id:
+        await holds.release_hold(db, facts.membership_id, holds.PAYMENT_FAILED, ctx)
+    recipient = facts.email
+    user = None
+    if facts.user_id:
+        user = (
+            await db.execute(select(User).where(User.whop_user_id == facts.user_id))
+        ).scalar_one_or_none()
+        recipient = recipient or (user.email if user else None)
+    if recipient:
+        creator = await creator_by_company(db, facts.company_id)
+        amount = f"{facts.amount_cents / 100:.2f}" if facts.amount_cents is not None else ""
+        await enqueue_email(
+            db,
+            dedupe_key=f"receipt:{facts.id}",
+            template="receipt",
+            recipient=recipient,
+            context={
+                "name": (user.name or user.username) if user else "there",
+                "creator": creator.name if creator else "",
+                "amount": amount,
+                "currency": (facts.currency or "").upper(),
+                "payment_id": facts.id,
+            },
+            now=ctx.now,
+        )
+    return Outcome("processed")
+
+
+async def on_payment_failed(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
+    """Record it, alert the creator, and pause access when PAYMENT_FAILED_PAUSES_ACCESS."""
+    facts, known = await _payment(db, envelope, ctx)
+    if not known:
+        return Outcome("flagged", "unknown_company")
+    pause = ctx.settings.payment_failed_pauses_access and facts.membership_id is not None
+    if pause and facts.membership_id:
+        await holds.set_hold(db, facts.membership_id, holds.PAYMENT_FAILED, ctx)
+    creator = await creator_by_company(db, facts.company_id)
+    await raise_alert(
+        db,
+        dedupe_key=f"payment_failed:{facts.id}",
+        template="payment_failed_alert",
+        context={
+            "creator": creator.name if creator else "",
+            "payment_id": facts.id,
+            "user_id": facts.user_id or "",
+            "membership_id": facts.membership_id or "",
+            "reason": facts.failure_message or "",
+            "paused": "yes" if pause else "no",
+        },
+        alert_email=ctx.settings.creator_alert_email,
+        now=ctx.now,
+    )
+    return Outcome("processed")
+
+
+async def _membership_behind(db: AsyncSession, data: dict[str, Any]) -> str | None:
+    """The membership a refund or dispute is about: from the payload, else our payment row."""
+    payment = data.get("payment")
+    if isinstance(payment, dict):
+        membership = payment.get("membership")
+        if isinstance(membership, dict) and isinstance(membership.get("id"), str):
+            return str(membership["id"])
+        if isinstance(payment.get("membership_id"), str):
+            return str(payment["membership_id"])
+    payment_id = data.get("payment_id")
+    if not isinstance(payment_id, str) and isinstance(payment, dict):
+        payment_id = payment.get("id")
+    return await membership_of_payment(db, payment_id if isinstance(payment_id, str) else None)
+
+
+async def _hold_from(
+    db: AsyncSession,
+    envelope: Envelope,
+    ctx: ChangeContext,
+    *,
+    reason: str,
+    enabled: bool,
+    lifted_by: frozenset[str],
+) -> Outcome:
+    if not isinstance(envelope.data.get("id"), str):
+        raise ValueError(f"{envelope.kind} has no id")
+    membership_id = await _membership_behind(db, envelope.data)
+    if membership_id is None:
+        return Outcome("processed", "no_membership")
+    if str(envelope.data.get("status")) in lifted_by:
+        await holds.release_hold(db, membership_id, reason, ctx)
+    elif enabled:
+        await holds.set_hold(db, membership_id, reason, ctx)
+    return Outcome("processed")
+
+
+async def on_refund(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
+    """Hold the refunded membership when REFUND_REVOKES_ACCESS; lift it if the refund fails."""
+    return await _hold_from(
+        db,
+        envelope,
+        ctx,
+        reason=holds.REFUNDED,
+        enabled=ctx.settings.refund_revokes_access,
+        lifted_by=REFUND_NOT_HAPPENING,
+    )
+
+
+async def on_dispute(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
+    """Hold the disputed membership when DISPUTE_REVOKES_ACCESS; lift it when the dispute is won."""
+    return await _hold_from(
+        db,
+        envelope,
+        ctx,
+        reason=holds.DISPUTED,
+        enabled=ctx.settings.dispute_revokes_access,
+        lifted_by=DISPUTE_CLOSED_IN_OUR_FAVOUR,
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "membership.activated": on_membership,
+    "membership.deactivated": on_membership,
+    "membership.updated": on_membership,
+    "membership.cancel_at_period_end_changed": on_membership,
+    "membership.trial_ending_soon": on_membership,
+    "payment.succeeded": on_payment_succeeded,
+    "payment.failed": on_payment_failed,
+    "payment.created": on_payment,
+    "payment.pending": on_payment,
+    "payment.authorized": on_payment,
+    "payment.canceled": on_payment,
+    "payment.requires_action": on_payment,
+    "refund.created": on_refund,
+    "refund.updated": on_refund,
+    "dispute.created": on_dispute,
+    "dispute.updated": on_dispute,
+}
+
+
+async def handle(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
+    """Run the handler for the envelope's kind; an unknown kind is `ignored` (W09)."""
+    handler = HANDLERS.get(envelope.kind)
+    if handler is None:
+        return Outcome("ignored", "unhandled_type")
+    return await handler(db, envelope, ctx)

@@ -1,0 +1,85 @@
+"""Delivery rows: the race-free claim on `webhook-id`, lookups for operators, pruning (W10, W11).
+
+Only headers that help an operator are kept; the signature never is (L02).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mentora.db.insert import insert_ignore
+from mentora.db.models import WebhookDelivery
+from mentora.webhooks.envelope import Envelope
+from mentora.webhooks.verify import VerifiedDelivery
+
+KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "content-type", "user-agent")
+FINISHED = ("processed", "ignored", "flagged")
+
+
+async def claim(
+    db: AsyncSession,
+    delivery: VerifiedDelivery,
+    envelope: Envelope,
+    headers: Mapping[str, str],
+    *,
+    now: datetime,
+) -> WebhookDelivery | None:
+    """Insert the delivery; None when its `webhook-id` is already stored (a duplicate).
+
+    INSERT … ON CONFLICT DO NOTHING: of N concurrent copies exactly one gets the row, and
+    the others neither fail nor wait for a check-then-insert that could race.
+    """
+    kept = {name: headers[name][:200] for name in KEPT_HEADERS if name in headers}
+    kept["scheme"] = delivery.scheme
+    statement = insert_ignore(
+        db,
+        WebhookDelivery,
+        {
+            "webhook_id": delivery.webhook_id,
+            "event_type": envelope.event_type,
+            "company_id": (envelope.company_id or "")[:64] or None,
+            "body": delivery.body.decode("utf-8"),
+            "headers": kept,
+            "status": "received",
+            "attempts": 0,
+            "received_at": now,
+        },
+        conflict_on=["webhook_id"],
+    ).returning(WebhookDelivery.id)
+    new_id = (await db.execute(statement)).scalar_one_or_none()
+    if new_id is None:
+        return None
+    return await db.get(WebhookDelivery, new_id)
+
+
+async def find(db: AsyncSession, webhook_id: str, *, lock: bool = False) -> WebhookDelivery | None:
+    """One delivery by Whop's `webhook-id` (locked for update when asked)."""
+    statement = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
+    if lock:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    return (await db.execute(statement)).scalar_one_or_none()
+
+
+async def recent(
+    db: AsyncSession, *, statuses: Sequence[str] = (), limit: int = 50
+) -> list[WebhookDelivery]:
+    """The newest deliveries, optionally only those in `statuses`."""
+    statement = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
+    if statuses:
+        statement = statement.where(WebhookDelivery.status.in_(statuses))
+    return list((await db.execute(statement)).scalars().all())
+
+
+async def prune(db: AsyncSession, *, now: datetime, keep_days: int) -> int:
+    """Delete finished deliveries older than `keep_days`; failed and dead ones stay."""
+    cutoff = now - timedelta(days=keep_days)
+    result = await db.execute(
+        delete(WebhookDelivery).where(
+            WebhookDelivery.status.in_(FINISHED), WebhookDelivery.received_at < cutoff
+        )
+    )
+    return int(getattr(result, "rowcount", 0))

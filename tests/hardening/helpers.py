@@ -1,0 +1,150 @@
+"""Helpers for the hardening tests: audit rows, CSRF tokens from pages, extra browsers,
+a scriptable transport in front of the emulator, and captured, really-configured logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy import select
+
+from mentora.db.models import AuditEvent
+from mentora.logging import configure_logging
+from mentora.services import Services
+from tests.conftest import APP_URL
+from tests.support.signin import SignIn
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+SAME_ORIGIN = {"sec-fetch-site": "same-origin", "sec-fetch-mode": "cors"}
+
+
+async def audit_rows(services: Services, kind: str | None = None) -> list[AuditEvent]:
+    """Audit events, oldest first, optionally of one kind."""
+    query = select(AuditEvent).order_by(AuditEvent.id)
+    if kind is not None:
+        query = query.where(AuditEvent.kind == kind)
+    async with services.sessionmaker() as db:
+        return list((await db.execute(query)).scalars())
+
+
+async def csrf_token(client: httpx.AsyncClient) -> str:
+    """The CSRF token the sessions page renders for the client's session."""
+    page = await client.get("/account/sessions", headers={"accept": "text/html"})
+    assert page.status_code == 200, page.text
+    found = CSRF_INPUT.search(page.text)
+    assert found is not None
+    return found.group(1)
+
+
+@contextmanager
+def browser(app: Any, emulator: Any) -> Iterator[tuple[httpx.AsyncClient, SignIn]]:
+    """Another browser (its own cookie jar) for the same app and emulator."""
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url=APP_URL,
+        follow_redirects=False,
+    )
+    yield client, SignIn(client, emulator)
+
+
+async def signed_in_browser(app: Any, emulator: Any, user_id: str) -> httpx.AsyncClient:
+    """A new client with a live session for `user_id` (the caller closes it)."""
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url=APP_URL,
+        follow_redirects=False,
+    )
+    done = await SignIn(client, emulator).sign_in(user_id)
+    assert done.status_code == 303, done.text
+    return client
+
+
+Rule = Callable[[httpx.Request], httpx.Response | None]
+
+
+@dataclass
+class ScriptedTransport(httpx.AsyncBaseTransport):
+    """Forwards to the emulator, except where a rule answers (or raises) instead; records
+    every exchange so a test can read what Whop sent."""
+
+    inner: httpx.AsyncBaseTransport
+    rules: dict[str, Rule] = field(default_factory=dict)
+    exchanges: list[tuple[httpx.Request, bytes]] = field(default_factory=list)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer from a matching rule, else from the emulator."""
+        for prefix, rule in self.rules.items():
+            if request.url.path.startswith(prefix):
+                answer = rule(request)
+                if answer is not None:
+                    return answer
+        response = await self.inner.handle_async_request(request)
+        body = await response.aread()
+        self.exchanges.append((request, body))
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=body, request=request
+        )
+
+
+@dataclass
+class CapturedLogs:
+    """Everything the configured loggers wrote to stderr during a test."""
+
+    read_stderr: Callable[[], str]
+    text: str = ""
+
+    def refresh(self) -> str:
+        """Collect what was written since the last call; return everything so far."""
+        self.text += self.read_stderr()
+        return self.text
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        """The structlog JSON lines (stdlib lines are skipped)."""
+        parsed = []
+        for line in self.refresh().splitlines():
+            if line.startswith("{"):
+                parsed.append(json.loads(line))
+        return parsed
+
+
+_LOGGER_NAMES = ("uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "httpcore")
+
+
+@contextmanager
+def configured_logging(fmt: str, read_stderr: Callable[[], str]) -> Iterator[CapturedLogs]:
+    """Run `configure_logging` for real (its output goes to the captured stderr), then put
+    the logging setup back as it was for the tests that follow."""
+    root = logging.getLogger()
+    saved_root = (list(root.handlers), root.level)
+    saved = {
+        name: (
+            list(logging.getLogger(name).handlers),
+            logging.getLogger(name).propagate,
+            logging.getLogger(name).disabled,
+            list(logging.getLogger(name).filters),
+            logging.getLogger(name).level,
+        )
+        for name in _LOGGER_NAMES
+    }
+    read_stderr()  # start from a clean capture
+    configure_logging(fmt=fmt, level="INFO")
+    try:
+        yield CapturedLogs(read_stderr)
+    finally:
+        structlog.reset_defaults()
+        root.handlers[:] = saved_root[0]
+        root.setLevel(saved_root[1])
+        for name, (handlers, propagate, disabled, filters, level) in saved.items():
+            logger = logging.getLogger(name)
+            logger.handlers[:] = handlers
+            logger.propagate = propagate
+            logger.disabled = disabled
+            logger.filters[:] = filters
+            logger.setLevel(level)

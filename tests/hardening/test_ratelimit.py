@@ -1,0 +1,176 @@
+"""Rate limits on the sign-in routes and on rejected webhooks (R01-R03), with a frozen clock:
+windows come from the injected clock, so recovery is shown by advancing it, never by sleeping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from mentora.clock import FrozenClock
+from mentora.db.models import WebhookDelivery
+from mentora.services import Services
+from tests.hardening.helpers import SAME_ORIGIN, audit_rows, csrf_token
+from tests.support.webhooks import WEBHOOK_PATH, event_body, signed_headers
+
+NAVIGATE = {"sec-fetch-site": "same-origin", "sec-fetch-mode": "navigate"}
+
+
+async def _login(client: httpx.AsyncClient, **headers: str) -> httpx.Response:
+    return await client.get("/api/whop/auth", headers={**NAVIGATE, **headers})
+
+
+async def _bad_callback(client: httpx.AsyncClient) -> httpx.Response:
+    return await client.get("/api/whop/callback?code=forged&state=forged")
+
+
+async def test_r01_login_limit_429_with_retry_after_then_recovers(
+    client: httpx.AsyncClient, services: Services, clock: FrozenClock
+) -> None:
+    """Ten login starts a minute per IP; the 11th gets 429 + Retry-After; the next window
+    lets the client in again; one excess event per window however many are refused."""
+    for _ in range(10):
+        assert (await _login(client)).status_code == 302
+    clock.advance(15)
+    refused = [await _login(client) for _ in range(5)]
+    assert {r.status_code for r in refused} == {429}
+    assert refused[0].headers["retry-after"] == "45"
+    assert "Too many requests" in refused[0].text
+    assert len(await audit_rows(services, "excess_rate_limit_exceeded")) == 1
+    clock.advance(45)
+    assert (await _login(client)).status_code == 302
+    for _ in range(9):
+        await _login(client)
+    assert (await _login(client)).status_code == 429
+    events = await audit_rows(services, "excess_rate_limit_exceeded")
+    assert [(e.reason, e.ip, e.details["scope"]) for e in events] == [
+        ("login", "127.0.0.1", "client")
+    ] * 2
+
+
+async def test_r01_failed_callbacks_count_double(
+    client: httpx.AsyncClient, services: Services, clock: FrozenClock
+) -> None:
+    """Callback allows 20/min per IP, and a failed callback costs 2: the 11th failure is
+    already refused, with a generic JSON body when JSON is asked for."""
+    for _ in range(10):
+        assert (await _bad_callback(client)).status_code == 400
+    refused = await client.get(
+        "/api/whop/callback?code=forged&state=forged", headers={"accept": "application/json"}
+    )
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) == 60
+    body = refused.json()["error"]
+    assert body["code"] == "rate_limited" and body["request_id"] == refused.headers["x-request-id"]
+    assert [e.reason for e in await audit_rows(services, "excess_rate_limit_exceeded")] == [
+        "callback"
+    ]
+    clock.advance(60)
+    assert (await _bad_callback(client)).status_code == 400
+
+
+async def test_r01_successful_callback_counts_once(
+    client: httpx.AsyncClient, signin: Any, clock: FrozenClock
+) -> None:
+    """A good sign-in costs the callback budget one hit, so 19 failures still fit after it."""
+    assert (await signin.sign_in("user_demo_member")).status_code == 303
+    for _ in range(9):
+        assert (await _bad_callback(client)).status_code == 400
+    assert (await _bad_callback(client)).status_code == 429  # 1 + 9*2 = 19, then 21 > 20
+
+
+@pytest.mark.parametrize("overrides", [{"trusted_proxies": "127.0.0.1"}])
+async def test_r01_global_ceiling_across_clients(
+    client: httpx.AsyncClient, services: Services, overrides: dict[str, str]
+) -> None:
+    """Behind a trusted proxy, distinct clients have their own buckets, but all of them
+    together meet the global ceiling (RATELIMIT_AUTH_GLOBAL), audited as such."""
+    services.settings.ratelimit_auth_global = "12/minute"
+    services.extras.pop("limiter", None)
+    statuses = [
+        (await _login(client, **{"x-forwarded-for": f"198.51.100.{n}"})).status_code
+        for n in range(15)
+    ]
+    assert statuses == [302] * 12 + [429] * 3
+    events = await audit_rows(services, "excess_rate_limit_exceeded")
+    assert [(e.reason, e.details["scope"]) for e in events] == [("login", "all_clients")]
+
+
+async def test_r02_spoofed_forwarded_for_is_charged_to_the_peer(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """From an untrusted peer, a new X-Forwarded-For on every request changes nothing:
+    all count against the real peer address."""
+    statuses = [
+        (await _login(client, **{"x-forwarded-for": f"203.0.113.{n}"})).status_code
+        for n in range(12)
+    ]
+    assert statuses == [302] * 10 + [429] * 2
+    (event,) = await audit_rows(services, "excess_rate_limit_exceeded")
+    assert event.ip == "127.0.0.1"
+
+
+@pytest.mark.parametrize("overrides", [{"trusted_proxies": "127.0.0.1"}])
+async def test_r02_trusted_proxy_forwarded_for_separates_clients(
+    client: httpx.AsyncClient, overrides: dict[str, str]
+) -> None:
+    """Only a configured proxy's X-Forwarded-For is believed: then each client has its own
+    bucket, and one client over its limit does not block the next."""
+    for _ in range(10):
+        assert (await _login(client, **{"x-forwarded-for": "198.51.100.7"})).status_code == 302
+    assert (await _login(client, **{"x-forwarded-for": "198.51.100.7"})).status_code == 429
+    assert (await _login(client, **{"x-forwarded-for": "198.51.100.8"})).status_code == 302
+
+
+async def test_r01_refresh_and_logout_are_limited(
+    client: httpx.AsyncClient, signin: Any, services: Services
+) -> None:
+    """Refresh (30/min) and logout (30/min) answer 429 past their limits too."""
+    assert (await signin.sign_in("user_demo_member")).status_code == 303
+    token = await csrf_token(client)
+    services.settings.ratelimit_refresh = "3/minute"
+    services.settings.ratelimit_logout = "2/minute"
+    services.extras.pop("limiter", None)
+    headers = {**SAME_ORIGIN, "x-csrf-token": token}
+    refreshes = [
+        (await client.post("/api/whop/refresh", headers=headers)).status_code for _ in range(4)
+    ]
+    assert refreshes == [200, 200, 200, 429]
+    logouts = [
+        (await client.post("/api/whop/logout", headers=SAME_ORIGIN)).status_code for _ in range(3)
+    ]
+    assert logouts == [403, 403, 429]
+
+
+async def test_r03_valid_deliveries_never_limited_invalid_ones_are(
+    client: httpx.AsyncClient, services: Services, clock: FrozenClock
+) -> None:
+    """500 valid signed deliveries all get 200 and are stored; 500 with a bad signature get
+    401 until the rejection limit (30/min per IP), then 429; valid ones still pass after."""
+    for _ in range(500):
+        body = event_body("future.event", {"id": "x_1"})
+        response = await client.post(
+            WEBHOOK_PATH, content=body, headers=signed_headers(body, at=clock.now())
+        )
+        assert response.status_code == 200
+    async with services.sessionmaker() as db:
+        stored = (await db.execute(select(func.count()).select_from(WebhookDelivery))).scalar()
+    assert stored == 500
+    statuses = []
+    for _ in range(500):
+        body = event_body("future.event", {"id": "x_2"})
+        headers = signed_headers(body, at=clock.now(), secret="ws_not_the_secret")
+        statuses.append(
+            (await client.post(WEBHOOK_PATH, content=body, headers=headers)).status_code
+        )
+    assert statuses == [401] * 30 + [429] * 470
+    assert len(await audit_rows(services, "webhook_rejected")) == 30
+    assert len(await audit_rows(services, "excess_rate_limit_exceeded")) == 1
+    body = event_body("future.event", {"id": "x_3"})
+    valid = await client.post(
+        WEBHOOK_PATH, content=body, headers=signed_headers(body, at=clock.now())
+    )
+    assert valid.status_code == 200

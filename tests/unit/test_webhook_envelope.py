@@ -1,0 +1,53 @@
+"""Unit tests of envelope parsing after verification (W09) and of event-name aliases."""
+
+from __future__ import annotations
+
+import pytest
+
+from mentora.webhooks.envelope import parse_envelope
+from mentora.webhooks.errors import WebhookPayloadError
+
+
+def test_v1_envelope() -> None:
+    """A v1 body yields its type, company, data and send time."""
+    envelope = parse_envelope(
+        b'{"type":"membership.activated","company_id":"biz_1",'
+        b'"timestamp":"2026-11-27T12:00:00.000Z","data":{"id":"mem_1"}}'
+    )
+    assert envelope.kind == "membership.activated"
+    assert envelope.company_id == "biz_1"
+    assert envelope.data == {"id": "mem_1"}
+    assert envelope.sent_at is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (b'{"action":"membership.went_valid","data":{},"company":"biz_1"}', "membership.activated"),
+        (b'{"action":"membership.went_invalid","data":{}}', "membership.deactivated"),
+        (b'{"event":"membership.created","data":{}}', "membership.activated"),
+        (b'{"event":"membership.expired","data":{}}', "membership.deactivated"),
+        (b'{"type":"future.event"}', "future.event"),
+    ],
+)
+def test_legacy_and_seed_names_map_to_v1(body: bytes, kind: str) -> None:
+    """Legacy (`action`) and seed (`event`) names resolve to the v1 handler names."""
+    assert parse_envelope(body).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"not json", "not_json"),
+        (b"\xff\xfe{}", "not_json"),
+        (b"[1,2]", "not_an_object"),
+        (b'{"data":{}}', "bad_type"),
+        (b'{"type":"a\\nb"}', "bad_type"),
+        (b'{"type":"x","data":[1]}', "bad_data"),
+    ],
+)
+def test_malformed_envelopes(body: bytes, reason: str) -> None:
+    """Bodies that are not event envelopes raise WebhookPayloadError with a reason word."""
+    with pytest.raises(WebhookPayloadError) as caught:
+        parse_envelope(body)
+    assert caught.value.reason == reason
