@@ -1,6 +1,6 @@
 """The membership gate under load: a gated endpoint beside /healthz, over real sockets.
 
-Run: .venv/bin/python -m bench.gate [--seconds 5] [--rounds 2] [--concurrency 64]
+Run: .venv/bin/python -m bench.gate [--seconds 4] [--rounds 3] [--concurrency 64]
 
 The app (uvicorn, SQLite) and the Whop emulator run as separate processes on free loopback
 ports (bench/procs.py). A member signs in through the emulator for real, then this process
@@ -61,7 +61,9 @@ async def sign_in(app_url: str, issuer: str, user_id: str = "user_demo_member") 
         session = _cookie(done, SESSION_COOKIE)
         if done.status_code != 303 or not session:
             raise RuntimeError(f"sign-in failed: {done.status_code} {done.text[:200]}")
-        gated = await http.get(f"{app_url}{GATED}", headers={"cookie": f"{SESSION_COOKIE}={session}"})
+        gated = await http.get(
+            f"{app_url}{GATED}", headers={"cookie": f"{SESSION_COOKIE}={session}"}
+        )
         if gated.status_code != 200:
             raise RuntimeError(f"gated endpoint refused the member: {gated.status_code}")
         return session
@@ -100,8 +102,9 @@ async def _connection(host: str, port: int, request: bytes, deadline: float, out
         writer.close()
 
 
-async def load(app_url: str, path: str, cookie: str | None, seconds: float,
-               concurrency: int, out: Result) -> None:
+async def load(
+    app_url: str, path: str, cookie: str | None, seconds: float, concurrency: int, out: Result
+) -> None:
     """Drive `path` from `concurrency` connections for `seconds`."""
     parts = urlsplit(app_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -124,8 +127,9 @@ async def check_calls(issuer: str) -> int:
     return sum(n for path, n in body["by_path"].items() if "/access/" in path)
 
 
-async def run(app_url: str, issuer: str, seconds: float, rounds: int,
-              concurrency: int) -> tuple[Result, Result, int]:
+async def run(
+    app_url: str, issuer: str, seconds: float, rounds: int, concurrency: int
+) -> tuple[Result, Result, int]:
     """Sign in, warm up, then alternate ungated and gated rounds."""
     cookie = await sign_in(app_url, issuer)
     warm = Result()
@@ -142,8 +146,8 @@ async def run(app_url: str, issuer: str, seconds: float, rounds: int,
 def main() -> None:
     """Parse arguments, start the processes, print the table."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of one round")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds per endpoint")
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of one round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per endpoint")
     parser.add_argument("--concurrency", type=int, default=64)
     args = parser.parse_args()
     with running(workers=1) as procs:
@@ -156,7 +160,9 @@ def main() -> None:
         f"gate benchmark: {args.concurrency} connections, {args.rounds} x {args.seconds:.0f}s "
         "per endpoint, 1 uvicorn worker, SQLite, loopback"
     )
-    print(f"{'endpoint':<14} {'requests':>9} {'errors':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    print(
+        f"{'endpoint':<14} {'requests':>9} {'errors':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
+    )
     for name, result in ((UNGATED, ungated), (GATED, gated)):
         print(
             f"{name:<14} {len(result.latencies):>9} {result.errors:>7} {result.rate:>9.0f} "

@@ -71,7 +71,7 @@ def pg_template() -> Iterator[str]:
         )
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure means the service is not there
+    except Exception as exc:
         _service_missing("PostgreSQL", exc)
         raise
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
@@ -97,7 +97,8 @@ def _truncate_postgres(url: str) -> None:
         tables = (
             conn.execute(
                 text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"
+                    "SELECT tablename FROM pg_tables"
+                    " WHERE schemaname='public' AND tablename <> 'alembic_version'"
                 )
             )
             .scalars()
@@ -232,6 +233,6 @@ def redis_url() -> str:
         conn.ping()
         conn.flushdb()
         conn.close()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _service_missing("Redis", exc)
     return REDIS_URL

@@ -18,8 +18,9 @@ async def test_healthz_is_up(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
-async def test_readyz_needs_a_recent_worker_heartbeat(client: httpx.AsyncClient, services: Services,
-                                                      clock: FrozenClock) -> None:
+async def test_readyz_needs_a_recent_worker_heartbeat(
+    client: httpx.AsyncClient, services: Services, clock: FrozenClock
+) -> None:
     """Not ready without a worker heartbeat; ready with a fresh one; not ready when it is stale."""
     first = await client.get("/readyz")
     assert first.status_code == 503 and first.json()["checks"]["worker"] == "no heartbeat"
@@ -39,7 +40,9 @@ async def test_metrics_count_sign_ins(client: httpx.AsyncClient, signin: SignIn)
     assert "mentora_webhook_processing_seconds_bucket" in body
 
 
-async def test_metrics_token_required_when_set(emulator: object, sqlite_url: str, clock: FrozenClock) -> None:
+async def test_metrics_token_required_when_set(
+    emulator: object, sqlite_url: str, clock: FrozenClock
+) -> None:
     """With METRICS_TOKEN set, /metrics needs the bearer token."""
     from mentora.app import create_app
     from mentora.services import build_services

@@ -43,7 +43,9 @@ async def ensure_creator(
 async def ensure_configured_creator(services: Services, *, name: str | None = None) -> Creator:
     """The creator named by WHOP_COMPANY_ID, with WHOP_ACCESS_PRODUCT_IDS and WHOP_TIERS."""
     settings = services.settings
-    products = {pid: settings.whop_tiers.get(pid, "member") for pid in settings.whop_access_product_ids}
+    products = {
+        pid: settings.whop_tiers.get(pid, "member") for pid in settings.whop_access_product_ids
+    }
     for pid, tier in settings.whop_tiers.items():
         products.setdefault(pid, tier)
     async with transaction(services.sessionmaker, write=True) as db:

@@ -283,3 +283,24 @@ async def test_m04_interleaved_users_see_their_own_result(
     assert await live_sessions(services, alice.user_id) == 1
     assert set(await audit_reasons(services)) == {"expired"}
     assert await creator_id(services) == alice.creator_id
+
+
+async def test_signed_in_member_sees_the_content_page(
+    client: httpx.AsyncClient, signin: Any, emulator: Any
+) -> None:
+    """End to end: sign in through Whop, then the gated page renders without asking Whop again."""
+    response = await signin.sign_in("user_demo_member", next_path="/content")
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/content"
+    emulator.reset_call_counts()
+    page = await client.get("/content")
+    assert page.status_code == 200
+    assert 'id="access-content"' in page.text
+    assert emulator.call_count("/api/v1/users/") == 0
+
+
+async def test_signed_in_guest_never_gets_a_session(client: httpx.AsyncClient, signin: Any) -> None:
+    """A Whop user without membership is refused at sign-in, so the gate sees no session (401)."""
+    response = await signin.sign_in("user_demo_guest")
+    assert response.status_code == 403
+    assert (await client.get("/api/content")).status_code == 401

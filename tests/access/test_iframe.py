@@ -212,3 +212,14 @@ def test_claims_check_is_strict_about_audience_type(clock: FrozenClock) -> None:
     assert check_claims({**base, "aud": "app_demo"}, app_id="app_demo", now=clock.now()).user_id
     with pytest.raises(EmbeddedTokenInvalid):
         check_claims({**base, "aud": ["app_demo"]}, app_id="app_demo", now=clock.now())
+
+
+async def test_token_without_kid_tries_every_key(
+    services: Services, client: httpx.AsyncClient, emulator: Any
+) -> None:
+    """A token naming no kid is checked against every published key (O08), and accepted."""
+    emulator.rotate_signing_key()
+    active = emulator.keys._keys[-1]  # the emulator's signing key, used here without its kid
+    token = jwt.encode({"alg": "ES256", "typ": "JWT"}, claims_for(emulator), active)
+    response = await embedded(client, token)
+    assert response.status_code == 200, response.text

@@ -309,3 +309,18 @@ def test_admin_past_grace_is_refused() -> None:
     """The creator role also ends when Whop cannot confirm it past the grace window."""
     decision = run([], WhopAnswer("admin", NOW - timedelta(hours=1)), unreachable=True)
     assert (decision.allowed, decision.reason) == (False, "stale_whop_unreachable")
+
+
+def test_answer_before_period_end_does_not_revive_a_canceled_period() -> None:
+    """Whop's customer answer given before a canceling period ended cannot override its end."""
+    end = NOW - timedelta(seconds=30)
+    row = m(
+        "active",
+        cancel_at_period_end=True,
+        current_period_end=end,
+        source_updated_at=NOW - timedelta(days=3),
+    )
+    before_end = WhopAnswer("customer", end - timedelta(seconds=60))
+    after_end = WhopAnswer("customer", end + timedelta(seconds=10))
+    assert run([row], before_end).reason == "expired"
+    assert run([row], after_end).reason == "whop_customer"  # renewed since: Whop says so

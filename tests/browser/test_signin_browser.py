@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 async def test_member_signs_in_and_out_in_chromium(
     browser: Any, sqlite_url: str, shot: Any
 ) -> None:
-    """Landing → Whop sign-in page → dashboard → sign out, with the __Host- cookie stored (S02, S03)."""
+    """Landing → Whop sign-in → dashboard → sign out; the __Host- cookie is stored (S02, S03)."""
     async with running_stack(sqlite_url) as stack:
         context = await browser.new_context()
         page = await context.new_page()

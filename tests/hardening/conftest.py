@@ -26,7 +26,7 @@ def settings(database_url: str, tmp_path: Path, overrides: dict[str, Any]) -> Se
 
 
 @pytest.fixture
-def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[CapturedLogs]:
-    """Logging configured as in production (JSON, redaction), captured from stderr."""
-    with configured_logging("json", lambda: capsys.readouterr().err) as logs:
+def json_logs() -> Iterator[CapturedLogs]:
+    """Logging configured as in production (JSON, redaction), every line captured."""
+    with configured_logging("json") as logs:
         yield logs

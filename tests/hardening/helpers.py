@@ -3,9 +3,12 @@ a scriptable transport in front of the emulator, and captured, really-configured
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import logging
 import re
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,11 +17,13 @@ from typing import Any
 import httpx
 import structlog
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from mentora.cli import app as cli
 from mentora.db.models import AuditEvent
 from mentora.logging import configure_logging
 from mentora.services import Services
-from tests.conftest import APP_URL
+from tests.conftest import APP_URL, TEST_ENV
 from tests.support.signin import SignIn
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -41,17 +46,6 @@ async def csrf_token(client: httpx.AsyncClient) -> str:
     found = CSRF_INPUT.search(page.text)
     assert found is not None
     return found.group(1)
-
-
-@contextmanager
-def browser(app: Any, emulator: Any) -> Iterator[tuple[httpx.AsyncClient, SignIn]]:
-    """Another browser (its own cookie jar) for the same app and emulator."""
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-        base_url=APP_URL,
-        follow_redirects=False,
-    )
-    yield client, SignIn(client, emulator)
 
 
 async def signed_in_browser(app: Any, emulator: Any, user_id: str) -> httpx.AsyncClient:
@@ -95,14 +89,14 @@ class ScriptedTransport(httpx.AsyncBaseTransport):
 
 @dataclass
 class CapturedLogs:
-    """Everything the configured loggers wrote to stderr during a test."""
+    """Everything the configured loggers (structlog and stdlib) wrote during a test."""
 
-    read_stderr: Callable[[], str]
+    stream: io.StringIO
     text: str = ""
 
     def refresh(self) -> str:
-        """Collect what was written since the last call; return everything so far."""
-        self.text += self.read_stderr()
+        """Everything written so far."""
+        self.text = self.stream.getvalue()
         return self.text
 
     def json_lines(self) -> list[dict[str, Any]]:
@@ -118,9 +112,9 @@ _LOGGER_NAMES = ("uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "httpcor
 
 
 @contextmanager
-def configured_logging(fmt: str, read_stderr: Callable[[], str]) -> Iterator[CapturedLogs]:
-    """Run `configure_logging` for real (its output goes to the captured stderr), then put
-    the logging setup back as it was for the tests that follow."""
+def configured_logging(fmt: str) -> Iterator[CapturedLogs]:
+    """Run `configure_logging` for real, with stderr pointed at a buffer while it binds its
+    stream, then put the logging setup back as it was for the tests that follow."""
     root = logging.getLogger()
     saved_root = (list(root.handlers), root.level)
     saved = {
@@ -133,10 +127,14 @@ def configured_logging(fmt: str, read_stderr: Callable[[], str]) -> Iterator[Cap
         )
         for name in _LOGGER_NAMES
     }
-    read_stderr()  # start from a clean capture
-    configure_logging(fmt=fmt, level="INFO")
+    stream = io.StringIO()
+    real_stderr, sys.stderr = sys.stderr, stream
     try:
-        yield CapturedLogs(read_stderr)
+        configure_logging(fmt=fmt, level="INFO")  # binds sys.stderr, i.e. our buffer
+    finally:
+        sys.stderr = real_stderr
+    try:
+        yield CapturedLogs(stream)
     finally:
         structlog.reset_defaults()
         root.handlers[:] = saved_root[0]
@@ -148,3 +146,13 @@ def configured_logging(fmt: str, read_stderr: Callable[[], str]) -> Iterator[Cap
             logger.disabled = disabled
             logger.filters[:] = filters
             logger.setLevel(level)
+
+
+async def run_cli(database_url: str, *args: str, input: str | None = None, **env: str) -> Any:
+    """Run `mentora ARGS` through Typer's CliRunner, in a thread (the CLI runs its own event
+    loop), as OS user "alice", with the test settings and `database_url` in its environment
+    (plus `env`, e.g. token_encryption_keys=...) and `input` on its stdin."""
+    environ = {**TEST_ENV, "DATABASE_URL": database_url, "USER": "alice", "LOGNAME": "alice"}
+    environ.update({key.upper(): value for key, value in env.items()})
+    runner = CliRunner()
+    return await asyncio.to_thread(runner.invoke, cli, list(args), input=input, env=environ)

@@ -69,18 +69,20 @@ async def test_w17_lost_revocation_is_repaired_by_reconciliation(
     assert kinds.count("membership_reconciled") == 1
     assert kinds.count("session_revoked") == 1
     async with services.sessionmaker() as db:
-        run = (await db.execute(select(SyncRun))).scalar_one()
+        run = (await db.execute(select(SyncRun).where(SyncRun.trigger == "schedule"))).scalar_one()
+        triggers = sorted((await db.execute(select(SyncRun.trigger))).scalars())
     assert run.outcome == "ok" and run.finished_at is not None
     assert run.report["corrected"] == 1
+    assert triggers == ["schedule", "signin"]  # the sign-in also reconciled that one user
 
 
 async def test_first_sync_discovers_members_without_greeting_them(
     client: httpx.AsyncClient, signin: SignIn, services: Services
 ) -> None:
     """Existing memberships found by a first sync are stored; nobody gets a welcome email."""
-    await signin.sign_in("user_demo_member")
     result = await reconcile(services, trigger="manual")
     assert result.outcome == "ok" and result.report.created == 1
+    await signin.sign_in("user_demo_member")
     row = await _row(services, "mem_demo_member")
     assert row is not None and row.status == "active"
     async with services.sessionmaker() as db:

@@ -82,7 +82,7 @@ async def test_c03_missing_or_wrong_state_rejected(
 async def test_c03_state_from_another_browser_rejected(
     signin: SignIn, services: Services, emulator: Any, app: Any
 ) -> None:
-    """A valid state from another browser's transaction does not match this browser's (C03c, C04)."""
+    """Another browser's valid state does not match this browser's transaction (C03c, C04)."""
     victim = await _authorized(signin)  # this browser's own transaction, never completed
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=APP_URL) as other:
         attacker = SignIn(other, emulator)
@@ -96,7 +96,7 @@ async def test_c03_state_from_another_browser_rejected(
 async def test_c03_transaction_is_single_use(
     signin: SignIn, services: Services, emulator: Any, client: httpx.AsyncClient
 ) -> None:
-    """Replaying a completed callback finds no transaction: 400, no second token call (C03d, C12)."""
+    """A replayed callback finds no transaction: 400, no second token call (C03d, C12)."""
     authorized = await _authorized(signin)
     first = await signin.callback(authorized)
     assert first.status_code == 303
@@ -261,7 +261,7 @@ async def test_c15_ten_concurrent_requests_refresh_once(
 
 
 async def test_c15_forced_refresh_rotates_and_is_single_flight(
-    signin: SignIn, client: httpx.AsyncClient, emulator: Any
+    signin: SignIn, client: httpx.AsyncClient, emulator: Any, clock: FrozenClock
 ) -> None:
     """Ten concurrent POST /refresh with the CSRF token rotate the grant once; all succeed."""
     import asyncio
@@ -270,6 +270,7 @@ async def test_c15_forced_refresh_rotates_and_is_single_flight(
     page = await client.get("/dashboard")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token
+    clock.advance(60)  # past the minimum interval between forced rotations
     before = emulator.call_count("/oauth/token")
     headers = {"x-csrf-token": token.group(1), "origin": APP_URL}
     responses = await asyncio.gather(
@@ -325,7 +326,7 @@ async def test_s01_unknown_cookie_is_never_adopted(
 
 
 async def test_s02_session_cookie_attributes(signin: SignIn) -> None:
-    """The session cookie is __Host-, Secure, HttpOnly, SameSite=Lax, Path=/, no Domain, no Max-Age."""
+    """Session cookie: __Host-, Secure, HttpOnly, SameSite=Lax, Path=/, no Domain or Max-Age."""
     response = await signin.sign_in(DEMO.member_user_id)
     cookies = [c for c in response.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE)]
     assert len(cookies) == 1

@@ -29,8 +29,14 @@ PUBLIC = KeySet([ECKey.import_key(GOOD.as_dict(private=False))])
 
 
 def _claims(**overrides: Any) -> dict[str, Any]:
-    claims: dict[str, Any] = {"iss": ISSUER, "sub": "user_1", "aud": CLIENT, "iat": int(NOW.timestamp()),
-                              "exp": int(NOW.timestamp()) + 3600, "nonce": NONCE}
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "sub": "user_1",
+        "aud": CLIENT,
+        "iat": int(NOW.timestamp()),
+        "exp": int(NOW.timestamp()) + 3600,
+        "nonce": NONCE,
+    }
     for key, value in overrides.items():
         if value is None:
             claims.pop(key, None)
@@ -44,8 +50,15 @@ def _sign(claims: dict[str, Any], key: Any = GOOD, header: dict[str, Any] | None
 
 
 def _verify(token: str, keys: KeySet = PUBLIC) -> dict[str, Any]:
-    return verify_id_token(token, key_set=keys, algorithms=("ES256",), issuer=ISSUER, client_id=CLIENT,
-                           nonce=NONCE, now=NOW)
+    return verify_id_token(
+        token,
+        key_set=keys,
+        algorithms=("ES256",),
+        issuer=ISSUER,
+        client_id=CLIENT,
+        nonce=NONCE,
+        now=NOW,
+    )
 
 
 def test_valid_token_accepted() -> None:
@@ -63,7 +76,9 @@ def test_o01_attacker_key_reusing_kid_rejected() -> None:
 
 def test_o02_alg_none_rejected() -> None:
     """An unsigned (`alg: none`) token is refused."""
-    header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "kid": "k1"}).encode()).rstrip(b"=")
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "kid": "k1"}).encode()).rstrip(
+        b"="
+    )
     body = base64.urlsafe_b64encode(json.dumps(_claims()).encode()).rstrip(b"=")
     with pytest.raises(IdTokenInvalid) as err:
         _verify(f"{header.decode()}.{body.decode()}.")
@@ -104,8 +119,12 @@ def test_o04_audience_and_azp(aud: Any, azp: Any) -> None:
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"exp": int(NOW.timestamp()) - 3600}, {"iat": None}, {"iat": int(NOW.timestamp()) + 86400},
-     {"exp": None}],
+    [
+        {"exp": int(NOW.timestamp()) - 3600},
+        {"iat": None},
+        {"iat": int(NOW.timestamp()) + 86400},
+        {"exp": None},
+    ],
 )
 def test_o05_exp_and_iat(overrides: dict[str, Any]) -> None:
     """Expired, missing iat, future iat or missing exp is refused."""
@@ -139,7 +158,12 @@ def test_o08_unknown_kid_signals_refetch_and_kid_absent_single_key_accepted() ->
 def test_o08_kid_absent_multiple_keys_tries_each() -> None:
     """With several keys and no kid, each key is tried."""
     other = _key("k0")
-    keys = KeySet([ECKey.import_key(other.as_dict(private=False)), ECKey.import_key(GOOD.as_dict(private=False))])
+    keys = KeySet(
+        [
+            ECKey.import_key(other.as_dict(private=False)),
+            ECKey.import_key(GOOD.as_dict(private=False)),
+        ]
+    )
     assert _verify(_sign(_claims(), GOOD, header={"alg": "ES256"}), keys)["sub"] == "user_1"
 
 

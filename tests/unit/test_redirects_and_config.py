@@ -11,16 +11,22 @@ from mentora.oauth.errors import DiscoveryError
 from mentora.oauth.pkce import make_verifier, s256_challenge
 
 ISSUER = "https://whop.test"
-DOC = {"issuer": ISSUER, "code_challenge_methods_supported": ["S256"],
-       "id_token_signing_alg_values_supported": ["ES256"]}
+DOC = {
+    "issuer": ISSUER,
+    "code_challenge_methods_supported": ["S256"],
+    "id_token_signing_alg_values_supported": ["ES256"],
+}
 
 
 def test_c01_verifiers_are_unique_and_long() -> None:
-    """1,000 verifiers are distinct, at least 43 chars, and the challenge is 43 chars of base64url."""
+    """1,000 verifiers are distinct and ≥ 43 chars; the S256 challenge matches RFC 7636's vector."""
     verifiers = {make_verifier() for _ in range(1000)}
     assert len(verifiers) == 1000
     assert all(len(v) >= 43 for v in verifiers)
-    assert s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    assert (
+        s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
+        == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    )
 
 
 @pytest.mark.parametrize("issuer", ["https://whop.test/", "https://evil.test"])
@@ -44,11 +50,15 @@ def test_c02_discovery_without_s256_is_refused(methods: list[str] | None) -> Non
 
 def test_o02_discovery_algorithms_are_intersected_with_allowlist() -> None:
     """`none` and HS256 from metadata never become allowed algorithms."""
-    meta = parse_metadata({**DOC, "id_token_signing_alg_values_supported": ["none", "HS256", "ES256"]},
-                          expected_issuer=ISSUER)
+    meta = parse_metadata(
+        {**DOC, "id_token_signing_alg_values_supported": ["none", "HS256", "ES256"]},
+        expected_issuer=ISSUER,
+    )
     assert meta.id_token_algs == ("ES256",)
     with pytest.raises(DiscoveryError):
-        parse_metadata({**DOC, "id_token_signing_alg_values_supported": ["none"]}, expected_issuer=ISSUER)
+        parse_metadata(
+            {**DOC, "id_token_signing_alg_values_supported": ["none"]}, expected_issuer=ISSUER
+        )
 
 
 PROD = {
@@ -75,15 +85,19 @@ def test_production_config_accepted_when_complete() -> None:
 
 @pytest.mark.parametrize(
     ("change", "named"),
-    [({"APP_URL": "http://learn.mentora.example"}, "APP_URL"),
-     ({"WHOP_API_KEY": "changeme"}, "WHOP_API_KEY"),
-     ({"SECRET_KEY": "dev-secret-key-do-not-use-in-production"}, "SECRET_KEY"),
-     ({"EMULATOR_ENABLED": "true"}, "EMULATOR_ENABLED"),
-     ({"WHOP_OAUTH_ISSUER": "http://127.0.0.1:8765"}, "WHOP_OAUTH_ISSUER"),
-     ({"WHOP_WEBHOOK_SECRET": "ws_dev_webhook_secret"}, "WHOP_WEBHOOK_SECRET"),
-     ({"SESSION_IDLE_MINUTES": "soon"}, "SESSION_IDLE_MINUTES")],
+    [
+        ({"APP_URL": "http://learn.mentora.example"}, "APP_URL"),
+        ({"WHOP_API_KEY": "changeme"}, "WHOP_API_KEY"),
+        ({"SECRET_KEY": "dev-secret-key-do-not-use-in-production"}, "SECRET_KEY"),
+        ({"EMULATOR_ENABLED": "true"}, "EMULATOR_ENABLED"),
+        ({"WHOP_OAUTH_ISSUER": "http://127.0.0.1:8765"}, "WHOP_OAUTH_ISSUER"),
+        ({"WHOP_WEBHOOK_SECRET": "ws_dev_webhook_secret"}, "WHOP_WEBHOOK_SECRET"),
+        ({"SESSION_IDLE_MINUTES": "soon"}, "SESSION_IDLE_MINUTES"),
+    ],
 )
-def test_c18_production_refuses_unsafe_settings_naming_them(change: dict[str, str], named: str) -> None:
+def test_c18_production_refuses_unsafe_settings_naming_them(
+    change: dict[str, str], named: str
+) -> None:
     """Each unsafe production setting is refused with its name in the message."""
     with pytest.raises(ConfigError) as err:
         load_settings({**PROD, **change})

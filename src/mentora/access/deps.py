@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from mentora.access.cache import Entry, gate_cache
+from mentora.access.cache import Entry, GateCache, gate_cache
 from mentora.access.errors import AccessDenied, EmbeddedTokenInvalid
 from mentora.access.iframe import USER_TOKEN_HEADER, embedded_identity
 from mentora.access.policy import Decision, Requirement
@@ -117,12 +117,15 @@ async def _admit(
 
 
 def _from_cache(
-    services: Services, request: Request, version: int | None, requirement: Requirement
+    services: Services,
+    cache: GateCache,
+    request: Request,
+    version: int | None,
+    requirement: Requirement,
 ) -> Access | None:
     """The steady-state path: the same session, and nothing committed since it was read."""
-    cache = gate_cache(services)
     token = request.cookies.get(SESSION_COOKIE)
-    if cache is None or not token or not plausible(token):
+    if not token or not plausible(token):
         return None
     hit = cache.admit(
         version,
@@ -135,10 +138,11 @@ def _from_cache(
         return None
     principal = hit.principal
     # What load_principal leaves on the request, so later dependencies and templates agree.
-    request.state.principal_loaded = True
-    request.state.principal = principal
-    request.state.csrf_token = principal.csrf_token
-    request.state.access = hit.decision
+    state = request.state
+    state.principal_loaded = True
+    state.principal = principal
+    state.csrf_token = principal.csrf_token
+    state.access = hit.decision
     bind_actor(principal.user.whop_user_id)
     return Access(principal.user, principal.creator, principal.student, hit.decision, "session")
 
@@ -156,12 +160,13 @@ def member_gate(
         # Services are read directly: a sync dependency would cost a threadpool hop per request.
         services = get_services(request)
         cache = gate_cache(services)
-        loaded = getattr(request.state, "principal_loaded", False)
-        # The version is read before any state, so an entry can only be older than it says.
-        version = cache.version() if cache is not None and not loaded else None
-        cached = _from_cache(services, request, version, requirement)
-        if cached is not None:
-            return cached
+        version: int | None = None
+        if cache is not None and not request.scope.get("state", {}).get("principal_loaded"):
+            # The version is read before any state, so an entry can only be older than it says.
+            version = cache.version()
+            cached = _from_cache(services, cache, request, version, requirement)
+            if cached is not None:
+                return cached
         principal = await require_session(await load_principal(request, services))
         access, evaluation = await _admit(services, request, principal, requirement, "session")
         if cache is not None and not evaluation.revalidated and not access.decision.degraded:

@@ -77,6 +77,9 @@ GUIDANCE: dict[str, Guidance] = {
     "creator_required": Guidance(
         "Creators only", "Only the creator's team can open this page.", "none"
     ),
+    "embedded_token_invalid": Guidance(
+        "Open from Whop", "Open this page from inside Whop to continue.", "none"
+    ),
     "stale_whop_unreachable": Guidance(
         "Whop unavailable",
         "We cannot confirm your membership with Whop right now, so access is paused. "
@@ -132,13 +135,10 @@ class EmbeddedTokenInvalid(AccessDenied):
 
     status = 401
 
-    def __init__(self, detail: str, *, code: str = "embedded_token_invalid") -> None:
+    def __init__(self, detail: str, *, code: str = "invalid") -> None:
         """`code` names the failed check for the audit trail; the client sees one message."""
         super().__init__("embedded_token_invalid", detail=detail)
-        self.code = "embedded_token_invalid"
         self.check = code
-        self.public_message = "Open this page from inside Whop to continue."
-        self.guidance = Guidance("Open from Whop", self.public_message, "none")
 
 
 class EmbeddedUnavailable(AccessDenied):

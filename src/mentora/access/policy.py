@@ -197,6 +197,18 @@ def _meets(m: MembershipFacts, requirement: Requirement, policy: AccessPolicy) -
     return tier_satisfies(tier_of(m, policy), requirement.tier, policy.tier_order)
 
 
+def _evidence_at(m: MembershipFacts, now: datetime) -> datetime:
+    """When the row's verdict began: its last update, or the period end a canceling row passed.
+
+    A Whop answer given before a canceling membership's period end knows nothing of the
+    expiry at that instant, so it must not override it.
+    """
+    canceling = m.status == "canceling" or m.cancel_at_period_end
+    if canceling and m.current_period_end is not None and m.current_period_end <= now:
+        return max(m.source_updated_at, m.current_period_end)
+    return m.source_updated_at
+
+
 def _rank(tier: str, order: Sequence[str]) -> int:
     return order.index(tier) if tier in order else -1
 
@@ -220,7 +232,7 @@ def _from_state(
     covered = [m for m in ours if _covered(m, policy)]
     judged = [(m, status_verdict(m, policy, now)) for m in covered]
     whop_newer = answer.checked_at is not None and all(
-        answer.checked_at > m.source_updated_at for m in covered
+        answer.checked_at > _evidence_at(m, now) for m in covered
     )
     allowing = [(m, v) for m, v in judged if v.allowed]
     fitting = [(m, v) for m, v in allowing if _meets(m, requirement, policy)]

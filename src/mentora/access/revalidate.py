@@ -183,7 +183,7 @@ class Revalidator:
                 )
         except (WhopError, TimeoutError) as exc:
             self.breaker.failure(now)
-            await self._release_failed(row.id, self.services.clock.now())
+            await self._release(row.id, failed_at=self.services.clock.now())
             log.warning(
                 "access_revalidation_failed",
                 code=exc.code if isinstance(exc, WhopError) else "whop_timeout",
@@ -193,7 +193,9 @@ class Revalidator:
             )
             return Revalidation(row.answer, unreachable=True, called_whop=True)
         except BaseException:
-            await self._release_failed(row.id, self.services.clock.now())
+            # Cancelled (the client went away) or a bug: free the claim for the next request,
+            # without the failure back-off; if even this fails, the lease runs out.
+            await self._release(row.id, failed_at=None)
             raise
         self.breaker.success()
         stored = await self._store(
@@ -287,12 +289,15 @@ class Revalidator:
                 return Revalidation(row.answer, unreachable=True)
             await asyncio.sleep(POLL_SECONDS)
 
-    async def _release_failed(self, row_id: int, now: datetime) -> None:
+    async def _release(self, row_id: int, *, failed_at: datetime | None) -> None:
+        values: dict[str, Any] = {"access_check_claimed_until": None}
+        if failed_at is not None:
+            values["access_check_failed_at"] = failed_at
         async with transaction(self.services.sessionmaker, write=True) as db:
             await db.execute(
                 update(Student)
                 .where(Student.id == row_id)
-                .values(access_check_claimed_until=None, access_check_failed_at=now)
+                .values(**values)
                 .execution_options(synchronize_session=False)
             )
 

@@ -68,7 +68,7 @@ def _body(access: Access) -> dict[str, object]:
 @router.get("/api/content", summary="Gated content (JSON)")
 async def content_api(access: RequireMember) -> JSONResponse:
     """The creator's name and the member's tier; members and the creator's team only."""
-    return JSONResponse(_body(access), headers={"cache-control": "no-store"})
+    return JSONResponse(_body(access))  # no-store: the middleware marks every /api/ answer
 
 
 @router.get("/content", summary="Gated content (page)", include_in_schema=False)
@@ -82,4 +82,4 @@ async def content_page(request: Request, access: RequireMember) -> Response:
 @router.get("/api/embed/content", summary="Gated content inside Whop's iframe (JSON)")
 async def content_embedded(access: EmbeddedMember) -> JSONResponse:
     """As /api/content, for a request carrying Whop's `x-whop-user-token` instead of a cookie."""
-    return JSONResponse(_body(access), headers={"cache-control": "no-store"})
+    return JSONResponse(_body(access))  # no-store: the middleware marks every /api/ answer

@@ -30,7 +30,10 @@ class AuditContext:
     actor: str | None = None
 
 
-_context: ContextVar[AuditContext] = ContextVar("audit_context", default=AuditContext())
+_context: ContextVar[AuditContext] = ContextVar(
+    "audit_context",
+    default=AuditContext(),  # noqa: B039 - a frozen dataclass, never mutated
+)
 
 
 def audit_context() -> AuditContext:

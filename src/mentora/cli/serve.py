@@ -10,6 +10,7 @@ import typer
 import uvicorn
 
 from mentora.cli.common import fail, settings_or_exit
+from mentora.services import Services
 
 DEV_APP_HOST = "localhost"
 DEV_EMULATOR_URL = "http://127.0.0.1:8765"
@@ -141,13 +142,10 @@ async def _dev(
     try:
         await asyncio.gather(*tasks)
     finally:
-        if worker_task is not None:
-            worker_task.cancel()
+        worker_task.cancel()
 
 
-def _start_worker(services: object) -> asyncio.Task[None] | None:
-    try:
-        from mentora.worker import run_worker  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
+def _start_worker(services: Services) -> asyncio.Task[None]:
+    from mentora.worker import run_worker
+
     return asyncio.create_task(run_worker(services))

@@ -49,6 +49,10 @@ def store_tokens(
     return row
 
 
+# A forced refresh this soon after the last rotation returns the fresh token instead: bursts of
+# "refresh now" from several tabs or processes rotate the grant once.
+FORCED_REFRESH_MIN_INTERVAL = timedelta(seconds=10)
+
 _locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
 
@@ -96,7 +100,9 @@ async def _refresh_locked(
         if row is None:
             raise RefreshFailed("session has no Whop grant")
         rotated_meanwhile = row.version != seen_version
-        if rotated_meanwhile or (not force and row.expires_at - leeway > now):
+        just_rotated = now - row.updated_at < FORCED_REFRESH_MIN_INTERVAL
+        still_valid = row.expires_at - leeway > now
+        if rotated_meanwhile or (force and just_rotated) or (not force and still_valid):
             return services.tokens.decrypt(row.access_token_enc)
         if row.refresh_token_enc is None:
             raise RefreshFailed("grant has no refresh token")

@@ -107,6 +107,7 @@ def limited(name: str) -> Any:
     """A route dependency that enforces rule `name` before any other dependency runs."""
 
     async def dependency(request: Request) -> None:
+        """Enforce the rule for this request."""
         services: Services = request.app.state.services
         await enforce(request, services, name)
 

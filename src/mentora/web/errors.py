@@ -92,7 +92,18 @@ async def _mentora_error(request: Request, exc: Exception) -> Response:
     if exc.status >= 500:
         log.warning("request_failed", code=exc.code, detail=exc.detail, path=request.url.path)
     headers = getattr(exc, "headers", None)
-    return error_response(request, exc.status, exc.code, exc.public_message, headers=headers)
+    # Errors that know their page (access denials: why, and what to do) bring it along.
+    template = getattr(exc, "template", None) or "error.html"
+    context = getattr(exc, "context", None)
+    return error_response(
+        request,
+        exc.status,
+        exc.code,
+        exc.public_message,
+        headers=headers,
+        template=template,
+        context=context if isinstance(context, dict) else None,
+    )
 
 
 async def _csrf_error(request: Request, exc: Exception) -> Response:

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mentora.audit.record import AuditContext, set_audit_context
 from mentora.errors import MentoraError
+from mentora.sessions.cookie import SESSION_COOKIE
 from mentora.web.client_ip import client_ip
 
 access_log = structlog.get_logger("mentora.access")
@@ -48,6 +49,7 @@ def _capped(receive: Receive, limit: int) -> Receive:
     seen = 0
 
     async def wrapped() -> Message:
+        """The next message, counted."""
         nonlocal seen
         message = await receive()
         if message["type"] == "http.request":
@@ -119,6 +121,11 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status_holder: dict[str, Any] = {"status": 500}
         max_body, https_origin = _limits(scope)
+        # Anything answered to a signed-in browser is private, whatever its path (X02).
+        private = path.startswith(NO_STORE_PREFIXES) or (
+            SESSION_COOKIE.encode() in raw_headers.get(b"cookie", b"")
+            and not path.startswith("/static/")
+        )
         refusal: Response | None = None
         proto = raw_headers.get(b"x-forwarded-proto", b"").decode("latin-1").split(",")[-1]
         peer_trusted = peer is not None and peer[0] in self.trusted
@@ -152,7 +159,7 @@ class RequestContextMiddleware:
                     for name, value in self.headers.html:
                         if name.decode() not in headers:
                             headers.append(name.decode(), value.decode())
-                if path.startswith(NO_STORE_PREFIXES) and "cache-control" not in headers:
+                if private and "cache-control" not in headers:
                     headers.append("cache-control", "no-store")
             await send(message)
 

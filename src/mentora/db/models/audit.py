@@ -19,6 +19,8 @@ class AuditEvent(Base):
         Index("ix_audit_event_at", "at"),
         Index("ix_audit_event_kind_at", "kind", "at"),
         Index("ix_audit_event_subject_at", "subject", "at"),
+        # The creator's audit page and activity chart: one creator's events, newest first.
+        Index("ix_audit_event_creator_at", "creator_id", "at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

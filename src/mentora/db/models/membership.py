@@ -14,7 +14,11 @@ class Membership(Base):
     """One Whop membership; `source_updated_at` orders competing updates (W13)."""
 
     __tablename__ = "membership"
-    __table_args__ = (Index("ix_membership_user_creator", "whop_user_id", "creator_id"),)
+    __table_args__ = (
+        Index("ix_membership_user_creator", "whop_user_id", "creator_id"),
+        # Per-creator counts by status (creator pages) and reconciliation's re-check.
+        Index("ix_membership_creator_status", "creator_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     whop_membership_id: Mapped[str] = mapped_column(String(64), unique=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mentora.db.base import Base
@@ -28,7 +28,11 @@ class Student(Base):
     """A user at a creator: role, Whop's last access answer, onboarding and activity."""
 
     __tablename__ = "student"
-    __table_args__ = (UniqueConstraint("user_id", "creator_id"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "creator_id"),
+        # The creator's students page: newest first, paged.
+        Index("ix_student_creator_created", "creator_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(

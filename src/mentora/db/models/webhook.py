@@ -18,6 +18,11 @@ class WebhookDelivery(Base):
     __table_args__ = (
         Index("ix_webhook_delivery_status_next", "status", "next_attempt_at"),
         Index("ix_webhook_delivery_received_at", "received_at"),
+        # The creator's deliveries page: newest first, optionally by status (keyset paging).
+        Index("ix_webhook_delivery_company_received", "company_id", "received_at", "id"),
+        Index(
+            "ix_webhook_delivery_company_status", "company_id", "status", "received_at", "id"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -12,10 +12,12 @@ from urllib.parse import urlencode
 
 import structlog
 from fastapi import APIRouter
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from mentora import metrics
+from mentora.access.service import decide_for
 from mentora.accounts import record_access, upsert_user
 from mentora.audit.record import record
 from mentora.creators import creator_by_company
@@ -31,7 +33,7 @@ from mentora.ratelimit import limited, penalize
 from mentora.services import Services
 from mentora.sessions import store
 from mentora.sessions.cookie import LOGIN_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
-from mentora.sessions.deps import CurrentSession, OptionalSession
+from mentora.sessions.deps import CurrentSession, OptionalSession, Principal
 from mentora.web.csrf import CsrfError, require_csrf
 from mentora.web.deps import ServicesDep
 from mentora.web.errors import error_response
@@ -252,9 +254,22 @@ async def callback(request: Request, services: ServicesDep) -> Response:
             context={"purchase_url": services.settings.purchase_url},
         )
     response = RedirectResponse(verified.return_to, status_code=303, headers=NO_STORE)
+    # Pull this user's memberships after the answer is sent: a webhook that raced the
+    # redirect (or was lost) is repaired without slowing the sign-in down.
+    response.background = BackgroundTask(_sync_user, services, verified.subject)
     clear_cookie(response, LOGIN_COOKIE)
     set_cookie(response, SESSION_COOKIE, new.token, max_age=None)
     return response
+
+
+async def _sync_user(services: Services, subject: str) -> None:
+    """Reconcile one user's memberships with Whop (best effort; the worker's schedule backs it)."""
+    from mentora.sync.reconcile import reconcile
+
+    try:
+        await reconcile(services, trigger="signin", user_id=subject)
+    except Exception as exc:
+        log.warning("signin_sync_failed", error=type(exc).__name__)
 
 
 @router.post("/logout", summary="Sign out", dependencies=[limited("logout")])
@@ -337,13 +352,8 @@ async def verify(services: ServicesDep, principal: CurrentSession) -> Response:
     return JSONResponse(body, headers=NO_STORE)
 
 
-async def _membership_view(services: Services, principal: object) -> dict[str, object]:
-    try:
-        from mentora.access.service import decide_for  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # the access package is optional until it lands
-        student = getattr(principal, "student", None)
-        valid = bool(student and student.access_level in ("customer", "admin"))
-        return {"valid": valid, "reason": "whop_check_access", "tier": None}
+async def _membership_view(services: Services, principal: Principal) -> dict[str, object]:
+    """The access decision for the session's user at its creator (revalidating if stale)."""
     decision = await decide_for(services, principal)
     return {"valid": decision.allowed, "reason": decision.reason, "tier": decision.tier}
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 02:46:58.487856
+Create Date: 2026-11-27 03:10:38.738780
 """
 
 from collections.abc import Sequence
@@ -39,6 +39,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.create_index("ix_audit_event_at", ["at"], unique=False)
+        batch_op.create_index("ix_audit_event_creator_at", ["creator_id", "at", "id"], unique=False)
         batch_op.create_index("ix_audit_event_kind_at", ["kind", "at"], unique=False)
         batch_op.create_index("ix_audit_event_subject_at", ["subject", "at"], unique=False)
 
@@ -154,6 +155,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("webhook_id", name=op.f("uq_webhook_delivery_webhook_id")),
     )
     with op.batch_alter_table("webhook_delivery", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_webhook_delivery_company_received",
+            ["company_id", "received_at", "id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_webhook_delivery_company_status",
+            ["company_id", "status", "received_at", "id"],
+            unique=False,
+        )
         batch_op.create_index("ix_webhook_delivery_received_at", ["received_at"], unique=False)
         batch_op.create_index(
             "ix_webhook_delivery_status_next", ["status", "next_attempt_at"], unique=False
@@ -192,6 +203,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("whop_membership_id", name=op.f("uq_membership_whop_membership_id")),
     )
     with op.batch_alter_table("membership", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_membership_creator_status", ["creator_id", "status"], unique=False
+        )
         batch_op.create_index(
             "ix_membership_user_creator", ["whop_user_id", "creator_id"], unique=False
         )
@@ -248,6 +262,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("user_id", "creator_id", name=op.f("uq_student_user_id_creator_id")),
     )
     with op.batch_alter_table("student", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_student_creator_created", ["creator_id", "created_at", "id"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_student_creator_id"), ["creator_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_student_user_id"), ["user_id"], unique=False)
 
@@ -349,6 +366,7 @@ def downgrade() -> None:
     with op.batch_alter_table("student", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_student_user_id"))
         batch_op.drop_index(batch_op.f("ix_student_creator_id"))
+        batch_op.drop_index("ix_student_creator_created")
 
     op.drop_table("student")
     with op.batch_alter_table("product", schema=None) as batch_op:
@@ -357,12 +375,15 @@ def downgrade() -> None:
     op.drop_table("product")
     with op.batch_alter_table("membership", schema=None) as batch_op:
         batch_op.drop_index("ix_membership_user_creator")
+        batch_op.drop_index("ix_membership_creator_status")
 
     op.drop_table("membership")
     op.drop_table("worker_heartbeat")
     with op.batch_alter_table("webhook_delivery", schema=None) as batch_op:
         batch_op.drop_index("ix_webhook_delivery_status_next")
         batch_op.drop_index("ix_webhook_delivery_received_at")
+        batch_op.drop_index("ix_webhook_delivery_company_status")
+        batch_op.drop_index("ix_webhook_delivery_company_received")
 
     op.drop_table("webhook_delivery")
     op.drop_table("user_account")
@@ -381,6 +402,7 @@ def downgrade() -> None:
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_event_subject_at")
         batch_op.drop_index("ix_audit_event_kind_at")
+        batch_op.drop_index("ix_audit_event_creator_at")
         batch_op.drop_index("ix_audit_event_at")
 
     op.drop_table("audit_event")

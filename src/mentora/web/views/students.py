@@ -1,0 +1,196 @@
+"""A creator's students: search, status filter and numbered pages (LIMIT/OFFSET).
+
+A student is a user who signed in at this creator (a `student` row). Their status is that of
+their most recently updated membership at the creator, with `canceling` for a running
+membership set to end. The filter computes that in SQL (a correlated subquery over
+ix_membership_user_creator); the page's rows are then completed with two small IN queries
+(memberships, last session activity), so the cost of a page does not grow with the creator.
+Every query is scoped to one creator: that is the isolation between creators.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
+
+from mentora.access.policy import MembershipFacts, tier_of
+from mentora.access.service import policy_for
+from mentora.db.models import Membership, Student, User, UserSession
+from mentora.services import Services
+from mentora.web.views.status import RUNNING, StatusLabel, describe
+
+PER_PAGE_CHOICES = (25, 50, 100)
+
+
+@dataclass(frozen=True)
+class StudentQuery:
+    """What the page asks for (already validated by the route)."""
+
+    q: str | None = None
+    status: str | None = None
+    page: int = 1
+    per_page: int = 50
+
+
+@dataclass(frozen=True)
+class StudentRow:
+    """One student as the table shows them."""
+
+    whop_user_id: str
+    name: str
+    username: str | None
+    email: str | None
+    team: bool
+    status: StatusLabel
+    tier: str | None
+    joined: datetime
+    last_active: datetime | None
+
+
+@dataclass(frozen=True)
+class StudentPage:
+    """One page of students and where it sits in the whole list."""
+
+    rows: list[StudentRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages the filtered list has (at least one)."""
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def first_index(self) -> int:
+        """The 1-based position of the first row shown (0 when empty)."""
+        return (self.page - 1) * self.per_page + 1 if self.rows else 0
+
+
+def latest_status(creator_id: int) -> Any:
+    """SQL: the status key of the user's latest membership at the creator (NULL: none)."""
+    m = Membership.__table__.alias("latest_m")
+    key = case(
+        (and_(m.c.cancel_at_period_end, m.c.status.in_(RUNNING)), literal("canceling")),
+        else_=m.c.status,
+    )
+    return (
+        select(key)
+        .where(m.c.whop_user_id == User.whop_user_id, m.c.creator_id == creator_id)
+        .order_by(m.c.source_updated_at.desc(), m.c.id.desc())
+        .limit(1)
+        .correlate(User)
+        .scalar_subquery()
+    )
+
+
+def _conditions(creator_id: int, query: StudentQuery) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [Student.creator_id == creator_id]
+    if query.q:
+        text = query.q
+        where.append(
+            or_(
+                User.whop_user_id.icontains(text, autoescape=True),
+                User.username.icontains(text, autoescape=True),
+                User.name.icontains(text, autoescape=True),
+                User.email.icontains(text, autoescape=True),
+            )
+        )
+    if query.status == "team":
+        where.append(Student.access_level == "admin")
+    elif query.status == "none":
+        where.append(latest_status(creator_id).is_(None))
+    elif query.status:
+        where.append(latest_status(creator_id) == query.status)
+    return where
+
+
+def _rows_query(creator_id: int, query: StudentQuery, offset: int) -> Select[Any]:
+    return (
+        select(Student, User)
+        .join(User, User.id == Student.user_id)
+        .where(*_conditions(creator_id, query))
+        .order_by(Student.created_at.desc(), Student.id.desc())
+        .offset(offset)
+        .limit(query.per_page)
+    )
+
+
+async def student_page(services: Services, creator_id: int, query: StudentQuery) -> StudentPage:
+    """One page of the creator's students; a page past the end shows the last page."""
+    async with services.sessionmaker() as db:
+        total = (
+            await db.execute(
+                select(func.count())
+                .select_from(Student)
+                .join(User, User.id == Student.user_id)
+                .where(*_conditions(creator_id, query))
+            )
+        ).scalar_one()
+        pages = max(1, math.ceil(total / query.per_page))
+        page = min(query.page, pages)
+        found = (
+            await db.execute(_rows_query(creator_id, query, (page - 1) * query.per_page))
+        ).all()
+        user_ids = [user.id for _, user in found]
+        whop_ids = [user.whop_user_id for _, user in found]
+        latest: dict[str, Membership] = {}
+        if whop_ids:
+            memberships = (
+                await db.execute(
+                    select(Membership)
+                    .where(
+                        Membership.whop_user_id.in_(whop_ids),
+                        Membership.creator_id == creator_id,
+                    )
+                    .order_by(Membership.source_updated_at.desc(), Membership.id.desc())
+                )
+            ).scalars()
+            for m in memberships:
+                if m.whop_user_id is not None:
+                    latest.setdefault(m.whop_user_id, m)
+        seen: dict[int, datetime] = {}
+        if user_ids:
+            activity = await db.execute(
+                select(UserSession.user_id, func.max(UserSession.last_seen_at))
+                .where(UserSession.user_id.in_(user_ids), UserSession.creator_id == creator_id)
+                .group_by(UserSession.user_id)
+            )
+            seen = {user_id: at for user_id, at in activity.all() if at is not None}
+    policy = await policy_for(services, creator_id)
+    rows = []
+    for student, user in found:
+        m = latest.get(user.whop_user_id)
+        tier = None
+        if m is not None:
+            facts = MembershipFacts(
+                membership_id=m.whop_membership_id,
+                status=m.status,
+                creator_id=m.creator_id,
+                source_updated_at=m.source_updated_at,
+                product_id=m.whop_product_id,
+                plan_id=m.whop_plan_id,
+            )
+            tier = tier_of(facts, policy)
+        rows.append(
+            StudentRow(
+                whop_user_id=user.whop_user_id,
+                name=user.name or user.username or user.whop_user_id,
+                username=user.username,
+                email=user.email,
+                team=student.access_level == "admin",
+                status=describe(
+                    m.status if m else None,
+                    bool(m and m.cancel_at_period_end),
+                    m.access_hold if m else None,
+                ),
+                tier=tier,
+                joined=student.created_at,
+                last_active=seen.get(user.id),
+            )
+        )
+    return StudentPage(rows=rows, total=total, page=page, per_page=query.per_page)
