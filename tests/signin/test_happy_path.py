@@ -93,3 +93,20 @@ async def test_logout_ends_session_and_revokes_grant(
     assert again.status_code == 401
     async with services.sessionmaker() as db:
         assert (await db.execute(select(func.count()).select_from(WhopToken))).scalar_one() == 1
+
+
+async def test_signin_reconciles_the_user_only_when_local_state_disagrees(
+    signin: SignIn, services: Services, emulator: Any
+) -> None:
+    """First sign-in (no membership row yet) pulls the user's memberships; the next does not."""
+    from mentora.db.models import Membership, SyncRun
+
+    await signin.sign_in(DEMO.member_user_id)
+    async with services.sessionmaker() as db:
+        runs = (await db.execute(select(SyncRun.trigger))).scalars().all()
+        rows = (await db.execute(select(Membership.whop_membership_id))).scalars().all()
+    assert runs == ["signin"]
+    assert rows == [DEMO.member_membership_id]
+    await signin.sign_in(DEMO.member_user_id)
+    async with services.sessionmaker() as db:
+        assert (await db.execute(select(func.count()).select_from(SyncRun))).scalar_one() == 1

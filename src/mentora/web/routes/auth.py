@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 
 import structlog
 from fastapi import APIRouter
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -21,7 +23,9 @@ from mentora.access.service import decide_for
 from mentora.accounts import record_access, upsert_user
 from mentora.audit.record import record
 from mentora.creators import creator_by_company
+from mentora.db.models import Membership
 from mentora.db.uow import transaction
+from mentora.memberships.policy import grants as membership_grants
 from mentora.errors import MentoraError
 from mentora.oauth import callback as cb
 from mentora.oauth import grants
@@ -177,6 +181,7 @@ async def callback(request: Request, services: ServicesDep) -> Response:
             raise MentoraError("configured creator missing; run `mentora db upgrade`")
         user = await upsert_user(db, subject=verified.subject, userinfo=verified.userinfo, now=now)
         await record_access(db, user=user, creator=creator, answer=answer, now=now)
+        drift = await _local_state_disagrees(db, verified.subject, creator.id, answer)
         if not answer.has_access:
             record(
                 db,
@@ -254,12 +259,28 @@ async def callback(request: Request, services: ServicesDep) -> Response:
             context={"purchase_url": services.settings.purchase_url},
         )
     response = RedirectResponse(verified.return_to, status_code=303, headers=NO_STORE)
-    # Pull this user's memberships after the answer is sent: a webhook that raced the
-    # redirect (or was lost) is repaired without slowing the sign-in down.
-    response.background = BackgroundTask(_sync_user, services, verified.subject)
+    if drift:
+        # Whop's answer and our membership rows disagree (first sign-in, a webhook that raced
+        # the redirect or was lost): pull this user's memberships after the answer is sent.
+        response.background = BackgroundTask(_sync_user, services, verified.subject)
     clear_cookie(response, LOGIN_COOKIE)
     set_cookie(response, SESSION_COOKIE, new.token, max_age=None)
     return response
+
+
+async def _local_state_disagrees(
+    db: AsyncSession, subject: str, creator_id: int, answer: AccessAnswer
+) -> bool:
+    """True when no stored membership of the user matches Whop's check-access answer."""
+    if answer.access_level == "admin":
+        return False
+    rows = await db.execute(
+        select(Membership.status, Membership.access_hold).where(
+            Membership.whop_user_id == subject, Membership.creator_id == creator_id
+        )
+    )
+    locally_granted = any(membership_grants(status, hold) for status, hold in rows.all())
+    return locally_granted != answer.has_access
 
 
 async def _sync_user(services: Services, subject: str) -> None:
