@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from mentora.clock import Clock
-from mentora.config import Settings, load_settings
+from mentora.config import Environment, Settings, load_settings
 from mentora.services import Services, build_services
 from mentora.web import errors
 from mentora.web.middleware import RequestContextMiddleware, SecurityHeaders
@@ -64,5 +64,6 @@ def create_app(
             form_action=settings.issuer,
         ),
         trusted_proxies=frozenset(settings.trusted_proxies),
+        served_by=settings.mentora_env is Environment.test,
     )
     return app

@@ -57,3 +57,8 @@ SYNC_LAST_SUCCESS = Gauge(
     "When the last reconciliation finished.",
     registry=REGISTRY,
 )
+
+
+def count_decision(allowed: bool, reason: str) -> None:
+    """Count one access decision of the gate (cached or not) by result and reason code."""
+    ACCESS_DECISIONS.labels(allowed="true" if allowed else "false", reason=reason).inc()

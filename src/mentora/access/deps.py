@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from mentora import metrics
 from mentora.access.cache import Entry, GateCache, gate_cache
 from mentora.access.errors import AccessDenied, EmbeddedTokenInvalid
 from mentora.access.iframe import USER_TOKEN_HEADER, embedded_identity
@@ -99,6 +100,7 @@ async def _admit(
 ) -> tuple[Access, Evaluation]:
     evaluation = await evaluate(services, subject, requirement)
     decision = evaluation.decision
+    metrics.count_decision(decision.allowed, decision.reason)
     if not decision.allowed:
         await deny(
             services,
@@ -144,6 +146,7 @@ def _from_cache(
     state.csrf_token = principal.csrf_token
     state.access = hit.decision
     bind_actor(principal.user.whop_user_id)
+    metrics.count_decision(hit.decision.allowed, hit.decision.reason)
     return Access(principal.user, principal.creator, principal.student, hit.decision, "session")
 
 

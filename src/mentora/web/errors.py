@@ -9,6 +9,8 @@ from __future__ import annotations
 import structlog
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -123,9 +125,21 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(request, 400, "invalid_request")
 
 
+# The database is unreachable, restarting or out of connections: the request may well succeed
+# in a few seconds, so it is a 503 with Retry-After, not a 500 (which would read as a bug).
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    log.error("database_unavailable", path=request.url.path, error=type(exc).__name__)
+    return error_response(request, 503, "database_unavailable", headers={"retry-after": "5"})
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on `app`."""
     app.add_exception_handler(MentoraError, _mentora_error)
     app.add_exception_handler(CsrfError, _csrf_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for database_error in DATABASE_DOWN:
+        app.add_exception_handler(database_error, _database_unavailable)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from typing import Any
@@ -90,12 +91,18 @@ class RequestContextMiddleware:
     """Bind request id and client address, add headers, log one line without the query string."""
 
     def __init__(
-        self, app: ASGIApp, *, headers: SecurityHeaders, trusted_proxies: frozenset[str]
+        self,
+        app: ASGIApp,
+        *,
+        headers: SecurityHeaders,
+        trusted_proxies: frozenset[str],
+        served_by: bool = False,
     ) -> None:
-        """Wrap `app`."""
+        """Wrap `app`; `served_by` (MENTORA_ENV=test only) adds `x-served-by: <pid>`."""
         self.app = app
         self.headers = headers
         self.trusted = trusted_proxies
+        self.served_by = served_by
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one HTTP request."""
@@ -152,6 +159,9 @@ class RequestContextMiddleware:
                 status_holder["started"] = True
                 headers = MutableHeaders(scope=message)
                 headers.append("x-request-id", request_id)
+                if self.served_by:
+                    # Which worker process answered: multi-process tests need the evidence.
+                    headers.append("x-served-by", str(os.getpid()))
                 for name, value in self.headers.common:
                     if name.decode() not in headers:
                         headers.append(name.decode(), value.decode())

@@ -20,9 +20,7 @@ class WebhookDelivery(Base):
         Index("ix_webhook_delivery_received_at", "received_at"),
         # The creator's deliveries page: newest first, optionally by status (keyset paging).
         Index("ix_webhook_delivery_company_received", "company_id", "received_at", "id"),
-        Index(
-            "ix_webhook_delivery_company_status", "company_id", "status", "received_at", "id"
-        ),
+        Index("ix_webhook_delivery_company_status", "company_id", "status", "received_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

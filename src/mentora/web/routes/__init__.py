@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from mentora.access import routes as access_routes
-from mentora.web.routes import account, auth, health, pages, webhooks
+from mentora.web.routes import account, auth, creator, dev, health, pages, webhooks
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -13,4 +13,6 @@ ROUTERS: list[APIRouter] = [
     pages.router,
     webhooks.router,
     account.router,
+    creator.router,
+    dev.router,
 ]

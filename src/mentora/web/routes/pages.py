@@ -1,42 +1,48 @@
-"""Student pages: landing and dashboard (gated)."""
+"""Student pages: the landing page and the member dashboard (behind the access gate).
+
+The dashboard is gated with `RequireMember`: a refusal renders the access page (why, and what
+to do), and a browser without a session is sent to sign in, or told that its membership
+ended when that is why the session was closed (see page_route.py).
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
+from mentora.access.deps import RequireMember
 from mentora.sessions.deps import OptionalSession
 from mentora.web.deps import ServicesDep
-from mentora.web.routes.auth import _membership_view
+from mentora.web.page_route import PageRoute
 from mentora.web.templating import render
+from mentora.web.views.dashboard import membership_cards
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRoute)
 
 
 @router.get("/")
 async def landing(request: Request, principal: OptionalSession) -> Response:
-    """The landing page with "Sign in with Whop"."""
+    """The landing page with "Sign in with Whop" (or the way to the dashboard)."""
     return render(request, "index.html", {})
 
 
 @router.get("/dashboard")
-async def dashboard(
-    request: Request, services: ServicesDep, principal: OptionalSession
-) -> Response:
-    """The member dashboard; anonymous visitors are sent to sign in."""
-    if principal is None:
-        return RedirectResponse("/api/whop/auth?next=/dashboard", status_code=303)
-    membership = await _membership_view(services, principal)
-    if not membership["valid"]:
-        from mentora.web.errors import error_response
-
-        return error_response(
-            request,
-            403,
-            str(membership["reason"]),
-            "Your membership does not give access right now.",
-            template="no_access.html",
-            context={"purchase_url": services.settings.purchase_url},
-        )
-    return render(request, "dashboard.html", {"membership": membership, "principal": principal})
+async def dashboard(request: Request, services: ServicesDep, access: RequireMember) -> Response:
+    """The member's creator(s), membership status, tier and renewal or end date."""
+    user = access.user
+    cards = await membership_cards(services, user.whop_user_id, access.creator.id)
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "display_name": user.name or user.username or user.whop_user_id,
+            "creator_name": access.creator.name,
+            "decision": access.decision,
+            "degraded": access.decision.degraded,
+            "is_creator": access.is_creator,
+            "tier": access.tier,
+            "cards": cards,
+            "purchase_url": services.settings.purchase_url,
+        },
+    )

@@ -9,4 +9,6 @@ audit.py        a creator's audit trail: filters, keyset paging
 activity.py     sign-ins, deliveries and denials per day, and the SVG bar chart geometry
 sync.py         the last reconciliation runs, narrowed to one creator
 mailbox.py      the development outbox (.eml files in MAIL_DIR)
+paging.py       keyset paging helpers (newest first by time and id)
+params.py       checks for query and form values (bad input is a 400)
 """

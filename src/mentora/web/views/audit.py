@@ -41,6 +41,9 @@ SINCE_CHOICES: dict[str, timedelta] = {
     "30d": timedelta(days=30),
 }
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+KIND = re.compile(r"^[a-z_]{1,64}$")
+# A Whop user id, or an actor such as `cli:alice` or `worker`.
+USER = re.compile(r"^[A-Za-z0-9_:@.\-]{1,128}$")
 DETAILS_PREVIEW = 240
 
 
@@ -89,10 +92,17 @@ class AuditPage:
 
 
 def _details(value: dict[str, Any] | None) -> str:
-    """Compact JSON, cut short for the table."""
+    """`after: active · membership: mem_1`: set fields only, cut short for the table."""
     if not value:
         return ""
-    text = json.dumps(value, sort_keys=True, separators=(", ", ": "), default=str)
+    parts = []
+    for key in sorted(value):
+        item = value[key]
+        if item is None or item is False or item in ("", [], {}):
+            continue
+        shown = item if isinstance(item, str) else json.dumps(item, sort_keys=True, default=str)
+        parts.append(f"{key}: {shown}")
+    text = " · ".join(parts)
     return text if len(text) <= DETAILS_PREVIEW else text[: DETAILS_PREVIEW - 1] + "…"
 
 

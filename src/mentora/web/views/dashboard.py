@@ -8,6 +8,7 @@ or ends. Memberships of companies Mentora does not serve (`creator_id` null) are
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from sqlalchemy import select
 
 from mentora.access.policy import MembershipFacts, tier_of
@@ -106,4 +107,3 @@ async def membership_cards(
         )
     cards.sort(key=lambda card: (not card.current, card.creator_name.lower()))
     return cards
-

@@ -109,7 +109,7 @@ def _conditions(creator_id: int, query: StudentQuery) -> list[ColumnElement[bool
     return where
 
 
-def _rows_query(creator_id: int, query: StudentQuery, offset: int) -> Select[Any]:
+def _rows_query(creator_id: int, query: StudentQuery, offset: int) -> Select[Student, User]:
     return (
         select(Student, User)
         .join(User, User.id == Student.user_id)
@@ -164,9 +164,10 @@ async def student_page(services: Services, creator_id: int, query: StudentQuery)
     policy = await policy_for(services, creator_id)
     rows = []
     for student, user in found:
-        m = latest.get(user.whop_user_id)
+        found_m = latest.get(user.whop_user_id)
         tier = None
-        if m is not None:
+        if found_m is not None:
+            m = found_m
             facts = MembershipFacts(
                 membership_id=m.whop_membership_id,
                 status=m.status,
@@ -184,9 +185,9 @@ async def student_page(services: Services, creator_id: int, query: StudentQuery)
                 email=user.email,
                 team=student.access_level == "admin",
                 status=describe(
-                    m.status if m else None,
-                    bool(m and m.cancel_at_period_end),
-                    m.access_hold if m else None,
+                    found_m.status if found_m else None,
+                    bool(found_m and found_m.cancel_at_period_end),
+                    found_m.access_hold if found_m else None,
                 ),
                 tier=tier,
                 joined=student.created_at,

@@ -1,0 +1,126 @@
+"""`PageRoute`: gated pages answer a missing session like a person expects, not with a bare 401.
+
+A browser that navigates to a gated page without a usable session is sent to sign in and
+brought back afterwards. One case gets a page instead: a session that was closed because
+access ended (a `membership.deactivated` webhook or a payment hold revokes the user's
+sessions, M02). Then the person learns why in plain words (expired, canceled, payment failed,
+...) with the renew link, rather than landing on Whop's sign-in page without explanation.
+Refusals by the gate itself (`AccessDenied`) keep the access pages of `AccessPageRoute`.
+Non-GET requests and API clients keep the 401.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from mentora.access.errors import GUIDANCE, Guidance
+from mentora.access.routes import AccessPageRoute
+from mentora.db.models import Membership, User, UserSession
+from mentora.sessions.cookie import SESSION_COOKIE, clear_cookie
+from mentora.sessions.errors import SessionError
+from mentora.sessions.tokens import hash_token, plausible
+from mentora.web.deps import get_services
+from mentora.web.errors import error_response, wants_json
+
+MEMBERSHIP_ENDED = "membership_ended"
+SIGNED_OUT = "We signed you out; once it is sorted out on Whop, sign in again."
+ENDED = Guidance(
+    "Your membership has ended",
+    "Whop told us your membership no longer gives access.",
+    "renew",
+)
+
+
+@dataclass(frozen=True)
+class Ended:
+    """Why a session was closed because access ended: the reason code and what to say."""
+
+    reason: str
+    guidance: Guidance
+
+
+async def ended_access(request: Request) -> Ended | None:
+    """When the request's session was closed because access ended, why (else None).
+
+    The reason is read from the user's latest membership at the session's creator: a payment
+    hold, or the status Whop reported (expired, canceled, ...), with the access layer's words.
+    """
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token or not plausible(token):
+        return None
+    services = get_services(request)
+    async with services.sessionmaker() as db:
+        session = (
+            await db.execute(
+                select(UserSession.revoked_reason, User.whop_user_id, UserSession.creator_id)
+                .join(User, User.id == UserSession.user_id)
+                .where(UserSession.token_hash == hash_token(token))
+            )
+        ).one_or_none()
+        if session is None or session[0] != MEMBERSHIP_ENDED:
+            return None
+        latest = (
+            await db.execute(
+                select(Membership.access_hold, Membership.status)
+                .where(Membership.whop_user_id == session[1], Membership.creator_id == session[2])
+                .order_by(Membership.source_updated_at.desc(), Membership.id.desc())
+                .limit(1)
+            )
+        ).one_or_none()
+    code = (latest[0] or latest[1]) if latest is not None else MEMBERSHIP_ENDED
+    return Ended(code, GUIDANCE.get(code, ENDED))
+
+
+async def signed_out_response(request: Request) -> Response:
+    """The access-ended page, or a redirect to sign in that returns to this page."""
+    services = get_services(request)
+    ended = await ended_access(request)
+    if ended is not None:
+        response = error_response(
+            request,
+            403,
+            MEMBERSHIP_ENDED,
+            f"{ended.guidance.message} {SIGNED_OUT}",
+            template="access_denied.html",
+            context={
+                "reason": ended.reason,
+                "title": ended.guidance.title,
+                "action": ended.guidance.action,
+                "purchase_url": services.settings.purchase_url,
+            },
+        )
+    else:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        query = urlencode({"next": target})
+        response = RedirectResponse(
+            f"/api/whop/auth?{query}", status_code=303, headers={"cache-control": "no-store"}
+        )
+    if request.cookies.get(SESSION_COOKIE):
+        clear_cookie(response, SESSION_COOKIE)  # a dead cookie is only noise on every request
+    return response
+
+
+class PageRoute(AccessPageRoute):
+    """An AccessPageRoute whose GET pages send signed-out browsers to sign in (see above)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap the handler (dependencies, the gate included, run inside it)."""
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            """Run the route; a GET page without a session gets the signed-out answer."""
+            try:
+                return await handler(request)
+            except SessionError:
+                if request.method != "GET" or wants_json(request):
+                    raise
+                return await signed_out_response(request)
+
+        return route_handler

@@ -1,0 +1,130 @@
+"""The student dashboard: behind RequireMember, showing creators, status, tier and dates; and
+what a browser sees once its membership has ended (M02)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+
+from mentora.db.models import Membership
+from mentora.emulator import DEMO
+from mentora.services import Services
+from mentora.sessions.cookie import SESSION_COOKIE
+from tests.pages.helpers import BROWSER, person
+from tests.support.signin import SignIn
+
+
+async def test_dashboard_shows_creator_status_tier_and_renewal_date(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """An active member sees the creator, "Active", the tier and when it renews."""
+    member = await person(services, "user_ada", name="Ada", period_end_days=30)
+    page = await client.get("/dashboard", headers={**BROWSER, **member.cookie})
+    assert page.status_code == 200
+    assert "Welcome, Ada" in page.text and "<h3>Demo Academy</h3>" in page.text
+    assert 'data-status="active">Active<' in page.text
+    assert "Renews on</dt><dd>27 Dec 2026" in page.text
+    assert 'id="access-tier">member<' in page.text
+
+
+async def test_dashboard_warns_before_a_canceled_membership_ends(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """Cancel at period end: still allowed, with the end date and a renew notice."""
+    member = await person(services, "user_c", cancel_at_period_end=True, period_end_days=3)
+    page = await client.get("/dashboard", headers={**BROWSER, **member.cookie})
+    assert page.status_code == 200
+    assert 'data-status="canceling">Cancels at period end<' in page.text
+    assert "Access ends on</dt><dd>30 Nov 2026" in page.text
+    assert 'id="membership-notice">Your membership is set to end on 30 Nov 2026.' in page.text
+
+
+async def test_dashboard_tells_a_past_due_member_to_update_payment(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """Past due within the grace period: allowed, with the payment notice."""
+    member = await person(services, "user_p", status="past_due", period_end_days=0)
+    page = await client.get("/dashboard", headers={**BROWSER, **member.cookie})
+    assert page.status_code == 200
+    assert "Payment overdue" in page.text and "Update your payment method" in page.text
+
+
+async def test_dashboard_lists_the_students_memberships_at_other_creators(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """The same Whop user at a second creator: both memberships, the session's creator first."""
+    member = await person(services, "user_both")
+    await person(services, "user_both_other", company_id="biz_other", session=False)
+    async with services.sessionmaker() as db:
+        await db.execute(
+            update(Membership)
+            .where(Membership.whop_user_id == "user_both_other")
+            .values(whop_user_id="user_both")
+        )
+        await db.commit()
+    page = await client.get("/dashboard", headers={**BROWSER, **member.cookie})
+    assert page.text.index("<h3>Demo Academy</h3>") < page.text.index("<h3>biz_other</h3>")
+
+
+async def test_dashboard_for_the_creator_team_links_to_the_creator_pages(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """A team member without a membership is admitted and pointed to /creator."""
+    team = await person(services, "user_team", level="admin", status=None)
+    page = await client.get("/dashboard", headers={**BROWSER, **team.cookie})
+    assert page.status_code == 200
+    assert "Creator team" in page.text and 'href="/creator"' in page.text
+
+
+async def test_anonymous_dashboard_redirects_to_sign_in_and_back(
+    client: httpx.AsyncClient,
+) -> None:
+    """No session: 303 to the sign-in start, which returns to the dashboard."""
+    response = await client.get("/dashboard", headers=BROWSER)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/api/whop/auth?next=%2Fdashboard"
+
+
+async def test_expired_membership_with_a_live_session_gets_the_access_page(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """The gate refuses an expired membership with the access page (403, reason, renew)."""
+    member = await person(services, "user_e", level="no_access", status="expired")
+    page = await client.get("/dashboard", headers={**BROWSER, **member.cookie})
+    assert page.status_code == 403
+    assert 'data-reason="expired"' in page.text and "Renew on Whop" in page.text
+
+
+async def test_m02_after_deactivation_the_next_page_says_the_membership_expired(
+    client: httpx.AsyncClient, signin: SignIn, emulator: Any
+) -> None:
+    """Whop deactivates the membership; its webhook ends the session; the next navigation
+    explains why (403), offers renewal, and drops the dead cookie."""
+    assert (await signin.sign_in(DEMO.member_user_id)).status_code == 303
+    assert (await client.get("/dashboard", headers=BROWSER)).status_code == 200
+    emulator.set_membership_status(DEMO.member_membership_id, "expired")
+    await emulator.flush_webhooks()
+    page = await client.get("/dashboard", headers=BROWSER)
+    assert page.status_code == 403
+    assert "<h1>Membership expired</h1>" in page.text
+    assert "Your membership has expired. We signed you out" in page.text
+    assert 'id="access-renew"' in page.text
+    assert f'{SESSION_COOKIE}=""' in page.headers["set-cookie"]
+    again = await client.get("/dashboard", headers=BROWSER)
+    assert again.status_code == 303  # the cookie is gone: an ordinary sign-in redirect
+
+
+async def test_a_payment_hold_that_ends_the_session_says_payment_failed(
+    client: httpx.AsyncClient, signin: SignIn, emulator: Any, services: Services
+) -> None:
+    """With PAYMENT_FAILED_PAUSES_ACCESS, a failed payment closes the session; the next page
+    says the payment failed (not merely "ended")."""
+    services.settings.payment_failed_pauses_access = True
+    assert (await signin.sign_in(DEMO.member_user_id)).status_code == 303
+    emulator.trigger("payment.failed", user_id=DEMO.member_user_id)
+    await emulator.flush_webhooks()
+    page = await client.get("/dashboard", headers=BROWSER)
+    assert page.status_code == 403
+    assert "<h1>Payment failed</h1>" in page.text and 'data-reason="payment_failed"' in page.text
