@@ -160,6 +160,7 @@ async def test_l02_canaries_never_reach_logs_or_responses(
     for path in ("/dashboard", "/api/whop/verify", "/account/sessions", "/content"):
         await client.get(path)
     token = canaries.add("csrf", await csrf_token(client))
+    clock.advance(30)  # past the minimum interval between forced rotations: really rotate
     refreshed = await client.post(
         "/api/whop/refresh", headers={**SAME_ORIGIN, "x-csrf-token": token}
     )

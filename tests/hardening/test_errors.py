@@ -83,7 +83,11 @@ def _explode(request: httpx.Request) -> httpx.Response:
 
 
 async def test_x03_unexpected_exception_is_a_generic_500(
-    client: httpx.AsyncClient, signin: Any, scripted: ScriptedTransport, json_logs: CapturedLogs
+    client: httpx.AsyncClient,
+    signin: Any,
+    scripted: ScriptedTransport,
+    json_logs: CapturedLogs,
+    clock: Any,
 ) -> None:
     """An unexpected exception is a generic 500; its traceback goes to the log, redacted."""
     started = await signin.start()
@@ -94,6 +98,7 @@ async def test_x03_unexpected_exception_is_a_generic_500(
     scripted.rules.clear()
     assert (await signin.sign_in("user_demo_member")).status_code == 303
     token = await csrf_token(client)
+    clock.advance(30)  # past the minimum interval between forced rotations
     scripted.rules["/oauth/token"] = _explode
     api = await client.post("/api/whop/refresh", headers={**SAME_ORIGIN, "x-csrf-token": token})
     assert_generic(api, 500)
