@@ -208,16 +208,21 @@ async def reconcile(
     *,
     trigger: str,
     user_id: str | None = None,
+    creator_id: int | None = None,
     sleep: Sleep = asyncio.sleep,
 ) -> SyncResult:
-    """Run one reconciliation (all creators; one Whop user only if `user_id` is given)."""
+    """Run one reconciliation: every creator, or only `creator_id`; one Whop user only if
+    `user_id` is given."""
     started = services.clock.now()
     async with transaction(services.sessionmaker, write=True) as db:
         run = SyncRun(started_at=started, trigger=trigger[:32], outcome="running", report={})
         db.add(run)
         await db.flush()
         run_id = run.id
-        creators = list((await db.execute(select(Creator).order_by(Creator.id))).scalars())
+        query = select(Creator).order_by(Creator.id)
+        if creator_id is not None:
+            query = query.where(Creator.id == creator_id)
+        creators = list((await db.execute(query)).scalars())
     report = SyncReport()
     outcome = "ok"
     try:

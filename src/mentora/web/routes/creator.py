@@ -324,7 +324,7 @@ async def sync_now(request: Request, services: ServicesDep, access: RequireCreat
     await enforce(request, services, "account")  # each run costs Whop API calls: keep it rare
     if await sync.busy(services):
         return RedirectResponse("/creator?notice=sync_busy#sync", status_code=303)
-    result = await sync.run_now(services, trigger="creator_page")
+    result = await sync.run_now(services, trigger="creator_page", creator_id=access.creator.id)
     await _audit(
         services,
         access,

@@ -1,8 +1,8 @@
 """The sync button's side: run a reconciliation for the team, and show recent runs' reports.
 
-`reconcile()` walks every creator Mentora serves (there is one per deployment today). What a
-creator sees of a run is narrowed to their own memberships: the corrections whose membership
-belongs to them, and the outcome. Deployment-wide totals stay with the operator's CLI.
+The button reconciles only the team's own creator. What a creator sees of past runs (the
+worker's scheduled ones cover every creator) is narrowed to their own memberships: the
+corrections whose membership belongs to them, and the outcome.
 """
 
 from __future__ import annotations
@@ -59,9 +59,9 @@ async def busy(services: Services) -> bool:
         return found.scalar_one_or_none() is not None
 
 
-async def run_now(services: Services, trigger: str) -> SyncResult:
-    """Reconcile now, in this request (429 waits capped at MAX_WAIT_SECONDS each)."""
-    return await reconcile(services, trigger=trigger, sleep=_capped_sleep)
+async def run_now(services: Services, trigger: str, *, creator_id: int) -> SyncResult:
+    """Reconcile one creator now, in this request (429 waits capped at MAX_WAIT_SECONDS each)."""
+    return await reconcile(services, trigger=trigger, creator_id=creator_id, sleep=_capped_sleep)
 
 
 def _error_code(error: object) -> str | None:
