@@ -1,10 +1,14 @@
-"""Webhook acknowledgement latency at a fixed rate over real sockets (checklist W15).
+"""Webhook throughput beside a trivial POST, then latency at a fixed rate (W15), over real sockets.
 
-Run: .venv/bin/python -m bench.webhooks [--rate 50] [--seconds 20] [--duplicates 0.1]
+Run: .venv/bin/python -m bench.webhooks [--throughput-seconds 10] [--concurrency 32]
+      [--rate 50] [--seconds 20] [--duplicates 0.1]
       [--database-url postgresql://postgres@127.0.0.1/mentora_bench]
-The app runs as its own process; this process signs and sends `membership.updated` deliveries
-at `rate` per second (a share of them repeats an earlier webhook-id, as Whop's retries do),
-then prints latency percentiles, non-2xx answers, and whether every unique id was stored.
+The app runs as its own process. Phase 1 (closed loop, `concurrency` keep-alive connections):
+the same server's trivial `POST /api/ping`, then signed `membership.updated` deliveries, each
+verified, stored and applied before its 2xx; prints both rates, their ratio and p50/p99.
+Phase 2 sends deliveries at `rate` per second (a share repeating an earlier webhook-id, as
+Whop's retries do) and prints latency percentiles, non-2xx answers, and whether every unique
+id was stored.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sqlalchemy import create_engine, func, select
 from standardwebhooks import Webhook
 
 from bench.procs import percentile, running
+from bench.rawhttp import LoadResult, closed_loop, encode_request
 from mentora.db.engine import sync_url
 from mentora.db.models import WebhookDelivery
 
@@ -94,6 +99,22 @@ async def run(app_url: str, rate: float, seconds: float, duplicates: float) -> d
     }
 
 
+async def throughput(app_url: str, seconds: float, concurrency: int) -> dict[str, LoadResult]:
+    """Closed-loop rate of the trivial POST, then of signed deliveries (unique ids)."""
+    signer = Webhook(base64.b64encode(SECRET.encode()).decode())
+    ping = encode_request(
+        f"{app_url}/api/ping", "POST", {"content-type": "application/json"}, b"{}"
+    )
+    trivial = await closed_loop(app_url, lambda n: ping, concurrency=concurrency, seconds=seconds)
+
+    def delivery(n: int) -> bytes:
+        body, headers = _delivery(signer, f"msg_tp_{n}", n)
+        return encode_request(f"{app_url}/api/whop/webhooks", "POST", headers, body)
+
+    hooks = await closed_loop(app_url, delivery, concurrency=concurrency, seconds=seconds)
+    return {"trivial POST /api/ping": trivial, "webhook deliveries": hooks}
+
+
 def main() -> None:
     """Start the app, run the load, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -101,12 +122,53 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--duplicates", type=float, default=0.1)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--throughput-seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
     with running(database_url=args.database_url, SYNC_INTERVAL_SECONDS="0") as procs:
+        rates = asyncio.run(throughput(procs.app_url, args.throughput_seconds, args.concurrency))
+        print(
+            f"phase 1: closed loop, {args.concurrency} connections, {args.throughput_seconds:.0f} s each, 1 app process"
+        )
+        print(
+            f"{'endpoint':<24} {'requests':>9} {'non-2xx':>8} {'per second':>11} {'p50 ms':>8} {'p99 ms':>8}"
+        )
+        for name, r in rates.items():
+            print(
+                f"{name:<24} {r.requests:>9} {r.non_2xx:>8} {r.per_second:>11.0f} "
+                f"{percentile(r.latencies_ms, 50):>8.1f} {percentile(r.latencies_ms, 99):>8.1f}"
+            )
+        ratio = rates["webhook deliveries"].per_second / max(
+            rates["trivial POST /api/ping"].per_second, 1
+        )
+        print(f"{'ratio webhooks/trivial':<24} {ratio:>41.2f}")
+        engine = create_engine(sync_url(procs.database_url))
+        with engine.connect() as conn:
+            applied = conn.execute(
+                select(func.count())
+                .select_from(WebhookDelivery)
+                .where(
+                    WebhookDelivery.webhook_id.like("msg_tp_%"),
+                    WebhookDelivery.status == "processed",
+                )
+            ).scalar_one()
+        engine.dispose()
+        print(
+            f"{'stored and applied':<24} {applied:>9} (= webhook requests answered 2xx: "
+            f"{applied == rates['webhook deliveries'].requests - rates['webhook deliveries'].non_2xx})"
+        )
+        print()
+        print(
+            f"phase 2: {args.rate:.0f} deliveries/s for {args.seconds:.0f} s, {args.duplicates:.0%} repeated ids"
+        )
         figures = asyncio.run(run(procs.app_url, args.rate, args.seconds, args.duplicates))
         engine = create_engine(sync_url(procs.database_url))
         with engine.connect() as conn:
-            stored = conn.execute(select(func.count()).select_from(WebhookDelivery)).scalar_one()
+            stored = conn.execute(
+                select(func.count())
+                .select_from(WebhookDelivery)
+                .where(WebhookDelivery.webhook_id.like("msg_bench_%"))
+            ).scalar_one()
         engine.dispose()
     figures["stored_rows"] = float(stored)
     for key, value in figures.items():

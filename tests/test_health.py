@@ -56,3 +56,9 @@ async def test_metrics_token_required_when_set(
         ok = await c.get("/metrics", headers={"authorization": "Bearer scrape-me"})
         assert ok.status_code == 200
     await services.aclose()
+
+
+async def test_ping_is_a_trivial_post(client: httpx.AsyncClient) -> None:
+    """POST /api/ping answers 204 with no body (the benchmarks' baseline)."""
+    response = await client.post("/api/ping", json={})
+    assert response.status_code == 204 and response.content == b""

@@ -35,6 +35,12 @@ async def healthz() -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+@router.post("/api/ping", summary="A trivial POST", status_code=204)
+async def ping() -> Response:
+    """Answers 204 and does nothing: a baseline for load balancers and benchmarks."""
+    return Response(status_code=204)
+
+
 @router.get("/readyz", summary="Ready to serve")
 async def readyz(services: ServicesDep) -> JSONResponse:
     """Database reachable, migrations current, a worker heartbeat within two minutes."""
