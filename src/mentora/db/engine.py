@@ -24,7 +24,9 @@ def async_url(database_url: str) -> str:
     url = make_url(database_url)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        url = url.set(drivername="sqlite+aiosqlite")
+        import mentora.db.sqlite_onehop  # noqa: F401 - registers the dialect
+
+        url = url.set(drivername="sqlite+mentora_aiosqlite")
     elif backend == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     else:
