@@ -167,6 +167,23 @@ async def pinned_clients(
         await asyncio.gather(*(c.aclose() for c in every), return_exceptions=True)
 
 
+async def from_each_worker(
+    app_url: str, path: str, headers: dict[str, str], pids: set[str], tries: int = 200
+) -> list[httpx.Response]:
+    """GET `path` on new connections until each worker in `pids` has answered; every answer.
+
+    Keep-alive connections close after 5 s idle, so a check made after a slow step (a CLI
+    process starting) asks on fresh connections instead of trusting an old pinned one.
+    """
+    answers: list[httpx.Response] = []
+    for _ in range(tries):
+        async with httpx.AsyncClient(base_url=app_url, timeout=60) as client:
+            answers.append(await client.get(path, headers=headers))
+        if pids <= {a.headers[SERVED_BY] for a in answers}:
+            return answers
+    raise AssertionError(f"not every worker answered in {tries} tries: {pids}")
+
+
 def deactivation(member: Member, *, msg_id: str | None = None) -> tuple[bytes, dict[str, str]]:
     """A signed `membership.deactivated` for `member`, newer than anything stored."""
     now = datetime.now(UTC)  # a real server checks the timestamp against its real clock

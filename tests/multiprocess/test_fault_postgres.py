@@ -19,6 +19,7 @@ import pytest
 from tests.multiprocess.helpers import (
     SERVED_BY,
     admin,
+    eventually,
     new_member,
     scalar,
     sent_webhooks,
@@ -151,6 +152,15 @@ async def test_w16_postgres_down_mid_burst_503_then_every_retry_applied_once(
     # The processes rode the outage out: same app workers, and the worker beats again.
     assert sorted(cluster.app_pids()) == pids_before
     assert cluster.workers[0].alive()
+    back_at = scalar(url, "SELECT now()")
+    await eventually(
+        lambda: (
+            scalar(url, "SELECT max(beat_at) FROM worker_heartbeat WHERE name LIKE 'worker:%'")
+            > back_at
+        ),
+        timeout=30,
+        what="a worker heartbeat after the outage",
+    )
     assert {r.headers[SERVED_BY] for r in during} <= {str(p) for p in pids_before}
     app_log = cluster.app.log(10**8) if cluster.app else ""
     assert "unhandled_error" not in app_log and "Traceback" not in app_log

@@ -22,6 +22,7 @@ from tests.multiprocess.helpers import (
     Member,
     admin,
     calls,
+    from_each_worker,
     new_member,
     pinned_clients,
     sent_webhooks,
@@ -138,17 +139,21 @@ async def test_m03_whop_slow_signin_503_gate_degrades_then_refuses_bounded(
         # One slow call to Whop for six requests in two processes: the failure is shared.
         assert await calls(http, cluster, CHECK_ACCESS) - before == 1
 
-        await asyncio.sleep(max(0.0, GRACE + 0.5 - (time.monotonic() - signed_in)))
-        for group in pinned.values():
-            (client,) = group
-            api = await client.get("/api/content", headers=session_headers(session))
-            page = await client.get("/content", headers={**session_headers(session), **NAVIGATE})
-            _no_500(api, page)
-            assert api.status_code == 503
-            assert api.json()["error"]["code"] == "stale_whop_unreachable"
-            assert "retry-after" in api.headers
-            assert page.status_code == 503 and "text/html" in page.headers["content-type"]
-            assert "Whop" in page.text
+    await asyncio.sleep(max(0.0, GRACE + 0.5 - (time.monotonic() - signed_in)))
+    # Past the grace period, in both workers (new connections: the old ones idled out).
+    pids = set(pinned)
+    apis = await from_each_worker(cluster.app_url, "/api/content", session_headers(session), pids)
+    pages = await from_each_worker(
+        cluster.app_url, "/content", {**session_headers(session), **NAVIGATE}, pids
+    )
+    _no_500(*apis, *pages)
+    for api in apis:
+        assert api.status_code == 503
+        assert api.json()["error"]["code"] == "stale_whop_unreachable"
+        assert "retry-after" in api.headers
+    for page in pages:
+        assert page.status_code == 503 and "text/html" in page.headers["content-type"]
+        assert "Whop" in page.text
     assert await calls(http, cluster, CHECK_ACCESS) - before == 1  # still within the back-off
 
 

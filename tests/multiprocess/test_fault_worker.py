@@ -9,6 +9,9 @@ Two claims are tested, one per queue:
 
 Workers run in their own processes; the test makes the kill land mid-batch deterministically
 by holding a lock the worker needs (a membership row) or an SMTP answer (the inbox's hold).
+
+A third test has no kill: a slow SMTP server makes one worker's batch outlast its lease while
+a second worker is polling; no email may be sent twice (this found a bug, now fixed).
 """
 
 from __future__ import annotations
@@ -64,6 +67,17 @@ def quiet_cluster(
         ) as running,
     ):
         yield running
+
+
+def _sent(url: str, run: str) -> int:
+    """How many of this test's outbox rows are marked sent."""
+    return int(
+        scalar(
+            url,
+            "SELECT count(*) FROM outbox_message WHERE dedupe_key LIKE %s AND status = 'sent'",
+            f"{run}:%",
+        )
+    )
 
 
 def _iso(moment: datetime) -> str:
@@ -234,14 +248,7 @@ async def test_w12_worker_killed_mid_send_leased_emails_sent_once_after_the_leas
         f"{run}:%",
     )
     await eventually(
-        lambda: (
-            scalar(
-                url,
-                "SELECT count(*) FROM outbox_message WHERE dedupe_key LIKE %s AND status = 'sent'",
-                f"{run}:%",
-            )
-            == 20
-        ),
+        lambda: _sent(url, run) == 20,
         timeout=60,
         what="the leased emails are sent",
     )
@@ -257,3 +264,41 @@ async def test_w12_worker_killed_mid_send_leased_emails_sent_once_after_the_leas
         )
     ]
     assert attempts == [1] * 7 + [2] * 13
+
+
+SHORT_LEASE = (
+    "import datetime, mentora.outbox.delivery as d; d.LEASE = datetime.timedelta(seconds=2)"
+)
+
+
+async def test_w12_batch_outlasting_its_lease_is_not_sent_twice_by_two_workers(
+    quiet_cluster: Cluster, held_inbox: Inbox
+) -> None:
+    """A slow SMTP server makes a batch outlast its lease: still one email per row, 2 workers."""
+    cluster, url, run = quiet_cluster, quiet_cluster.database_url, new_id("slow")
+    held_inbox.delay = 0.4  # 12 messages take about 5 s; the lease (shortened) is 2 s
+    keys = [f"{run}:{n}" for n in range(12)]
+    now = datetime.now(UTC)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for n, key in enumerate(keys):
+            conn.execute(
+                "INSERT INTO outbox_message (dedupe_key, kind, template, recipient, subject, body,"
+                " status, attempts, next_attempt_at, created_at)"
+                " VALUES (%s, 'email', 'welcome', %s, 'Hello', 'Body', 'pending', 0, %s, %s)",
+                (key, f"{run}.{n}@example.test", now - timedelta(seconds=60 - n), now),
+            )
+    workers = [cluster.start_worker(prelude=SHORT_LEASE) for _ in range(2)]
+    try:
+        await eventually(
+            lambda: _sent(url, run) == 12,
+            timeout=60,
+            what="the 12 emails are sent",
+        )
+        await asyncio.sleep(1.0)  # a second sender, if any, finishes its message meanwhile
+    finally:
+        held_inbox.delay = 0.0
+        for worker in workers:
+            cluster.kill(worker)
+    expected = [message_id_for(key) for key in keys]
+    received = Counter(m for m in held_inbox.ids() if m in expected)
+    assert received == dict.fromkeys(expected, 1)

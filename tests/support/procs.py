@@ -5,8 +5,9 @@ a PostgreSQL database (and optionally Redis) that the caller names, with bounded
 teardown. Every process runs in its own session (process group), so teardown reaches uvicorn's
 worker children too: SIGTERM first (graceful), SIGKILL for whatever is left after the grace
 period. Nothing is left behind, even when the test fails or is interrupted: the context
-managers clean up in `finally`, an `atexit` hook catches what escaped them, and each direct
-child gets PR_SET_PDEATHSIG so it dies with the test process.
+managers clean up in `finally`, an `atexit` hook catches what escaped them, each direct child
+gets PR_SET_PDEATHSIG, and a watchdog process kills the rest (uvicorn's workers, a private
+PostgreSQL) if the test runner itself is SIGKILLed.
 
 Also here: a private PostgreSQL cluster (initdb + pg_ctl in a temp dir, as the `postgres` OS
 user when we are root) and a private Redis server, for fault tests that stop them, and the
@@ -55,6 +56,101 @@ _live: set[Proc] = set()
 _live_lock = threading.Lock()
 
 
+class _Watchdog:
+    """A sidecar process that cleans up if this interpreter is SIGKILLed (no `finally` runs).
+
+    PR_SET_PDEATHSIG only reaches our direct children; uvicorn's workers and a daemonized
+    PostgreSQL would survive. The watchdog (its own session, no death signal) polls its parent
+    and, once it is gone, SIGKILLs every process group and stops every private cluster listed
+    in a state file that this process keeps current. A normal exit removes the file, and the
+    watchdog leaves quietly.
+    """
+
+    def __init__(self) -> None:
+        """Nothing starts until the first process does."""
+        self.groups: set[int] = set()
+        self.pg_dirs: set[str] = set()
+        self.state: Path | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.lock = threading.Lock()
+
+    def _write(self) -> None:
+        if self.state is None:
+            fd, name = tempfile.mkstemp(prefix="mentora-watchdog-", suffix=".state")
+            os.close(fd)
+            self.state = Path(name)
+        lines = [f"pgid {g}" for g in sorted(self.groups)] + [f"pgdata {d}" for d in self.pg_dirs]
+        temp = self.state.with_suffix(".tmp")
+        temp.write_text("\n".join(lines) + "\n")
+        os.replace(temp, self.state)
+        if self.proc is None:
+            self.proc = subprocess.Popen(  # noqa: S603
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.support.procs",
+                    "watchdog",
+                    "--parent",
+                    str(os.getpid()),
+                    "--state",
+                    str(self.state),
+                ],
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def track(self, *, group: int | None = None, pg_dir: str | None = None) -> None:
+        """Remember a process group or a private PostgreSQL data dir."""
+        with self.lock:
+            if group is not None:
+                self.groups.add(group)
+            if pg_dir is not None:
+                self.pg_dirs.add(pg_dir)
+            self._write()
+
+    def forget(self, *, group: int | None = None, pg_dir: str | None = None) -> None:
+        """Stop tracking what has been cleaned up normally."""
+        with self.lock:
+            self.groups.discard(group or -1)
+            self.pg_dirs.discard(pg_dir or "")
+            if self.state is not None:
+                self._write()
+
+    def close(self) -> None:
+        """Normal exit: the watchdog sees its state file gone and exits."""
+        with self.lock:
+            if self.state is not None:
+                self.state.unlink(missing_ok=True)
+            if self.proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(timeout=5)
+
+
+_watchdog = _Watchdog()
+
+
+def watch(parent: int, state: Path) -> None:
+    """The watchdog's loop: once `parent` is gone, kill and stop whatever `state` lists."""
+    while state.exists() and os.getppid() == parent:
+        time.sleep(0.5)
+    if not state.exists():
+        return
+    for line in state.read_text().splitlines():
+        kind, _, value = line.partition(" ")
+        if kind == "pgid":
+            with contextlib.suppress(OSError, ValueError):
+                os.killpg(int(value), signal.SIGKILL)
+        elif kind == "pgdata":
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                pid = int((Path(value) / "postmaster.pid").read_text().split()[0])
+                os.kill(pid, signal.SIGKILL)  # its backends exit when the postmaster dies
+            shutil.rmtree(Path(value).parent, ignore_errors=True)
+    state.unlink(missing_ok=True)
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
     with socket.socket() as sock:
@@ -62,10 +158,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Looked up here, in the parent: the child of a threaded process must not dlopen after fork.
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: no death signal, the watchdog still cleans up
+    _prctl = None
+
+
 def _die_with_parent() -> None:
     """In the child, before exec: SIGKILL me when the process that started me dies."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass(eq=False)
@@ -153,12 +256,13 @@ def spawn(name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> Pro
             start_new_session=True,
             # PDEATHSIG fires when the *thread* that forked exits, so only from the main thread.
             preexec_fn=_die_with_parent
-            if threading.current_thread() is threading.main_thread()
+            if _prctl is not None and threading.current_thread() is threading.main_thread()
             else None,
         )
     proc = Proc(name=name, popen=popen, log_path=log_path)
     with _live_lock:
         _live.add(proc)
+    _watchdog.track(group=popen.pid)
     return proc
 
 
@@ -184,6 +288,7 @@ def kill(proc: Proc) -> None:
         proc.popen.wait(timeout=STOP_GRACE)
     with _live_lock:
         _live.discard(proc)
+    _watchdog.forget(group=proc.pid)
 
 
 @atexit.register
@@ -193,6 +298,7 @@ def _kill_leftovers() -> None:
         leftovers = list(_live)
     for proc in leftovers:
         kill(proc)
+    _watchdog.close()
 
 
 def wait_until(
@@ -290,13 +396,22 @@ class Cluster:
             return []
         return [pid for pid in self.app.children() if b"spawn_main" in cmdline(pid)]
 
-    def start_worker(self, *, interval: float | None = None, **env: str) -> Proc:
-        """Start one more `mentora worker` process."""
+    def start_worker(
+        self, *, interval: float | None = None, prelude: str | None = None, **env: str
+    ) -> Proc:
+        """Start one more `mentora worker` process.
+
+        `prelude` is Python run before the CLI in that process, for a test that must shorten
+        a constant (e.g. the outbox lease) to stay bounded in time.
+        """
         every = interval if interval is not None else float(self.env["MP_WORKER_INTERVAL"])
         number = len([p for p in self._started if p.name.startswith("worker")]) + 1
+        command = [MENTORA]
+        if prelude:
+            command = [sys.executable, "-c", f"{prelude}\nfrom mentora.cli import main\nmain()"]
         proc = spawn(
             f"worker{number}",
-            [MENTORA, "worker", "--interval", str(every)],
+            [*command, "worker", "--interval", str(every)],
             {**self.env, "LOG_LEVEL": "INFO", **env},
             self.log_dir,
         )
@@ -548,6 +663,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     if os.geteuid() == 0:
         shutil.chown(directory, user="postgres", group="postgres")
     server = PrivatePostgres(directory=directory, port=free_port())
+    _watchdog.track(pg_dir=str(server.data))
     try:
         done = subprocess.run(  # noqa: S603
             _as_postgres(
@@ -573,6 +689,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         yield server
     finally:
         server.destroy()
+        _watchdog.forget(pg_dir=str(server.data))
 
 
 @dataclass
@@ -657,14 +774,20 @@ def run_emulator(port: int, app_url: str, retry_delays: tuple[float, ...]) -> No
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m tests.support.procs emulator --port P --app-url U [--retry-delays 1,2,4]`."""
+    """`python -m tests.support.procs emulator|watchdog ...` (started by this module only)."""
     parser = argparse.ArgumentParser(prog="tests.support.procs")
     commands = parser.add_subparsers(dest="command", required=True)
     emu = commands.add_parser("emulator", help="run the Whop emulator for a cluster")
     emu.add_argument("--port", type=int, required=True)
     emu.add_argument("--app-url", required=True)
     emu.add_argument("--retry-delays", default="10,20,40")
+    dog = commands.add_parser("watchdog", help="clean up after a killed parent")
+    dog.add_argument("--parent", type=int, required=True)
+    dog.add_argument("--state", type=Path, required=True)
     args = parser.parse_args(argv)
+    if args.command == "watchdog":
+        watch(args.parent, args.state)
+        return
     delays = tuple(float(d) for d in args.retry_delays.split(",") if d)
     run_emulator(args.port, args.app_url, delays)
 

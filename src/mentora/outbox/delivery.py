@@ -4,6 +4,10 @@ Sending talks to an SMTP server, so it cannot share a transaction with the claim
 `claimed_until` (a lease) and commits; the result is written in a second transaction. A worker
 that dies mid-send leaves the lease to expire and another worker sends again: delivery is at
 least once, and the stable Message-ID lets the receiving side spot the duplicate.
+
+A batch can outlast its lease (a slow SMTP server may take up to its timeout per message), so
+each message's lease is renewed just before it is sent, and only if it is still this worker's:
+a row whose lease ran out and was claimed by another worker is skipped, never sent twice.
 """
 
 from __future__ import annotations
@@ -69,6 +73,30 @@ async def _claim(services: Services, limit: int) -> list[OutboxMessage]:
         return list(rows)
 
 
+async def _renew(services: Services, row: OutboxMessage) -> bool:
+    """Extend this worker's lease on `row` before sending it; False when it is no longer ours.
+
+    The UPDATE matches only the lease this worker wrote. If another worker claimed the row
+    after the lease ran out, it wrote its own `claimed_until`, and the match fails (on
+    PostgreSQL the row lock makes the two serialise, and the WHERE is re-checked).
+    """
+    until = services.clock.now() + LEASE
+    async with transaction(services.sessionmaker, write=True) as db:
+        result = await db.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == row.id,
+                OutboxMessage.status == "pending",
+                OutboxMessage.claimed_until == row.claimed_until,
+            )
+            .values(claimed_until=until)
+        )
+    if int(getattr(result, "rowcount", 0)) != 1:
+        return False
+    row.claimed_until = until
+    return True
+
+
 async def _finish(
     services: Services, row: OutboxMessage, error: str | None, rng: random.Random | None
 ) -> str:
@@ -112,6 +140,9 @@ async def deliver_due(
     while True:
         rows = await _claim(services, limit)
         for row in rows:
+            if not await _renew(services, row):
+                log.info("outbox_lease_lost", message_id=row.id)
+                continue
             email = Email(
                 key=row.dedupe_key,
                 sender=sender,
