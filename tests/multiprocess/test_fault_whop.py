@@ -176,9 +176,10 @@ async def test_whop_500_signin_503_token_500_refused_sync_fails_once(
     before = await calls(http, cluster, "/oauth/token")
     refused, cookie = await sign_in_response(http, cluster, member.user_id)
     _no_500(refused)
-    # The code is single-use, so it is never retried: the user is asked to sign in again.
-    assert refused.status_code == 400 and cookie is None
-    assert "We could not sign you in" in refused.text
+    # The code is single-use, so it is never retried: Whop is said to be unavailable (503),
+    # and the user signs in again later.
+    assert refused.status_code == 503 and cookie is None
+    assert "Whop could not be reached" in refused.text
     assert await calls(http, cluster, "/oauth/token") - before == 1
 
     await admin(http, cluster, "DELETE", "/faults")

@@ -395,3 +395,19 @@ async def test_s11_cross_site_login_start_refused(client: httpx.AsyncClient) -> 
     )
     assert response.status_code == 403
     assert "location" not in response.headers
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+async def test_token_endpoint_outage_is_503_not_a_client_error(
+    signin: SignIn, services: Services, emulator: Any, status: int
+) -> None:
+    """Whop's token endpoint failing on its side gives a 503 page, one call, and no session."""
+    authorized = await _authorized(signin)
+    emulator.add_fault("/oauth/token", status=status, retry_after=1.0 if status == 429 else None)
+    before = emulator.call_count("/oauth/token")
+    response = await signin.callback(authorized)
+    assert response.status_code == 503
+    assert "Whop could not be reached" in response.text
+    assert emulator.call_count("/oauth/token") == before + 1
+    assert await _count(services, UserSession) == 0
+    assert "token_endpoint_unavailable" in await _fail_reasons(services)

@@ -110,3 +110,23 @@ async def test_signin_reconciles_the_user_only_when_local_state_disagrees(
     await signin.sign_in(DEMO.member_user_id)
     async with services.sessionmaker() as db:
         assert (await db.execute(select(func.count()).select_from(SyncRun))).scalar_one() == 1
+
+
+async def test_logout_of_an_ended_session_just_clears_the_cookie(
+    signin: SignIn, client: httpx.AsyncClient, services: Services
+) -> None:
+    """Signing out after the session already ended is a quiet success, not a CSRF refusal."""
+    from mentora.db.uow import transaction
+    from mentora.sessions import store
+
+    await signin.sign_in(DEMO.member_user_id)
+    async with transaction(services.sessionmaker, write=True) as db:
+        await store.revoke_all(db, now=services.clock.now(), reason="test")
+    out = await client.post("/api/whop/logout", headers={"origin": "https://mentora.test"})
+    assert out.status_code == 303 and out.headers["location"] == "/"
+    assert SESSION_COOKIE in out.headers["set-cookie"]
+    async with services.sessionmaker() as db:
+        kinds = (await db.execute(select(AuditEvent.kind))).scalars().all()
+    assert "malicious_csrf" not in kinds
+    cross = await client.post("/api/whop/logout", headers={"sec-fetch-site": "cross-site"})
+    assert cross.status_code == 403

@@ -61,6 +61,13 @@ class TokenSet:
         )
 
 
+def _refuse_server_errors(response: httpx.Response) -> httpx.Response:
+    """Authlib compliance hook: a 5xx or 429 token response becomes TokenEndpointUnavailable."""
+    if response.status_code >= 500 or response.status_code == 429:
+        raise TokenEndpointUnavailable(f"token endpoint answered {response.status_code}")
+    return response
+
+
 class OAuthClient:
     """Calls the issuer's token, revocation and userinfo endpoints for one registered client."""
 
@@ -88,6 +95,14 @@ class OAuthClient:
 
     def _client(self, meta: ProviderMetadata) -> AsyncOAuth2Client:
         # Not closed after use: closing would close the shared transport.
+        client = self._new_client(meta)
+        # A 5xx or 429 from the token endpoint is Whop's trouble, not a bad request: say so
+        # (503) instead of letting Authlib read it as an OAuth error.
+        client.register_compliance_hook("access_token_response", _refuse_server_errors)
+        client.register_compliance_hook("refresh_token_response", _refuse_server_errors)
+        return client
+
+    def _new_client(self, meta: ProviderMetadata) -> AsyncOAuth2Client:
         return AsyncOAuth2Client(
             client_id=self.client_id,
             client_secret=self._secret,
@@ -116,7 +131,9 @@ class OAuthClient:
                 f"token endpoint said {exc.error}", code="token_exchange_failed"
             ) from None
         except httpx.HTTPError as exc:
-            raise ExchangeFailed(f"token endpoint unreachable: {type(exc).__name__}") from None
+            raise TokenEndpointUnavailable(
+                f"token endpoint unreachable: {type(exc).__name__}"
+            ) from None
         except (ValueError, TypeError, KeyError) as exc:
             raise ExchangeFailed(f"unusable token response: {type(exc).__name__}") from None
 

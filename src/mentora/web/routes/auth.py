@@ -25,8 +25,8 @@ from mentora.audit.record import record
 from mentora.creators import creator_by_company
 from mentora.db.models import Membership
 from mentora.db.uow import transaction
-from mentora.memberships.policy import grants as membership_grants
 from mentora.errors import MentoraError
+from mentora.memberships.policy import grants as membership_grants
 from mentora.oauth import callback as cb
 from mentora.oauth import grants
 from mentora.oauth import transaction as login_tx
@@ -38,7 +38,7 @@ from mentora.services import Services
 from mentora.sessions import store
 from mentora.sessions.cookie import LOGIN_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
 from mentora.sessions.deps import CurrentSession, OptionalSession, Principal
-from mentora.web.csrf import CsrfError, require_csrf
+from mentora.web.csrf import CsrfError, check_request_origin, require_csrf
 from mentora.web.deps import ServicesDep
 from mentora.web.errors import error_response
 from mentora.whop.errors import WhopError
@@ -297,13 +297,17 @@ async def _sync_user(services: Services, subject: str) -> None:
 async def logout(request: Request, services: ServicesDep, principal: OptionalSession) -> Response:
     """End the session server-side, revoke the Whop refresh token, clear the cookie (S08, C16)."""
     token = request.cookies.get(SESSION_COOKIE)
+    if principal is None:
+        # Nothing to end (timed out, revoked by a webhook, or never signed in): clear the
+        # cookie and say so. Not a CSRF attempt, so no `malicious_csrf` noise in the audit.
+        check_request_origin(request, services.settings.app_url)
+        return _signed_out(request)
     await require_csrf(
         request,
         app_url=services.settings.app_url,
         secret_key=services.secret_key,
-        session_token=token if principal else None,
+        session_token=token,
     )
-    assert principal is not None
     now = services.clock.now()
     revoked_at_whop = await grants.revoke_grant(services, principal.session.id)
     async with transaction(services.sessionmaker, write=True) as db:
@@ -326,6 +330,11 @@ async def logout(request: Request, services: ServicesDep, principal: OptionalSes
             subject=principal.user.whop_user_id,
             creator_id=principal.creator.id,
         )
+    return _signed_out(request)
+
+
+def _signed_out(request: Request) -> Response:
+    """The answer to a logout: JSON or a redirect home, with the cookie cleared."""
     wants_json = "application/json" in request.headers.get("accept", "")
     response: Response
     if wants_json:
