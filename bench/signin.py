@@ -56,6 +56,7 @@ async def run(seconds: float, concurrency: int, app_url: str, issuer: str) -> di
     """Drive sign-ins from `concurrency` browsers for `seconds`."""
     latencies: list[float] = []
     errors = 0
+    first_errors: list[str] = []
     deadline = time.monotonic() + seconds
 
     async def browser() -> None:
@@ -66,12 +67,16 @@ async def run(seconds: float, concurrency: int, app_url: str, issuer: str) -> di
             while time.monotonic() < deadline:
                 try:
                     latencies.append(await one_sign_in(http, app_url, issuer))
-                except (RuntimeError, httpx.HTTPError, KeyError):
+                except (RuntimeError, httpx.HTTPError, KeyError) as exc:
                     errors += 1
+                    if len(first_errors) < 3:
+                        first_errors.append(f"{type(exc).__name__}: {exc}"[:120])
 
     started = time.monotonic()
     await asyncio.gather(*(browser() for _ in range(concurrency)))
     wall = time.monotonic() - started
+    for error in first_errors:
+        print("error:", error)
     return {
         "sign_ins": len(latencies),
         "errors": errors,
