@@ -59,10 +59,13 @@ async def run(seconds: float, concurrency: int, app_url: str, issuer: str) -> di
     first_errors: list[str] = []
     deadline = time.monotonic() + seconds
 
-    async def browser() -> None:
+    async def browser(n: int) -> None:
         nonlocal errors
+        # Each browser from its own loopback address, as separate people would be (the app
+        # caps pending sign-ins per client IP).
+        transport = httpx.AsyncHTTPTransport(local_address=f"127.0.{n // 250}.{n % 250 + 2}")
         async with httpx.AsyncClient(
-            timeout=30, limits=httpx.Limits(max_keepalive_connections=4)
+            timeout=30, transport=transport, limits=httpx.Limits(max_keepalive_connections=4)
         ) as http:
             while time.monotonic() < deadline:
                 try:
@@ -73,7 +76,7 @@ async def run(seconds: float, concurrency: int, app_url: str, issuer: str) -> di
                         first_errors.append(f"{type(exc).__name__}: {exc}"[:120])
 
     started = time.monotonic()
-    await asyncio.gather(*(browser() for _ in range(concurrency)))
+    await asyncio.gather(*(browser(n) for n in range(concurrency)))
     wall = time.monotonic() - started
     for error in first_errors:
         print("error:", error)
@@ -92,8 +95,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp folder")
     args = parser.parse_args()
-    with running(workers=args.workers) as procs:
+    with running(workers=args.workers, database_url=args.database_url) as procs:
         result = asyncio.run(run(args.seconds, args.concurrency, procs.app_url, procs.issuer))
     print(
         f"sign-in benchmark: {args.seconds:.0f}s, {args.concurrency} browsers, app workers={args.workers}, SQLite"
