@@ -28,6 +28,11 @@ class UnknownKeyId(IdTokenInvalid):
 
     code = "id_token_unknown_kid"
 
+    def __init__(self, kid: str) -> None:
+        """Remember which kid was asked for."""
+        super().__init__(f"unknown kid {kid!r}")
+        self.kid = kid
+
 
 def read_header(token: str) -> dict[str, Any]:
     """The token's protected header, unverified (to choose the key)."""
@@ -61,7 +66,7 @@ def verify_id_token(
     if kid is not None:
         candidates = [key for key in key_set.keys if key.kid == kid]
         if not candidates:
-            raise UnknownKeyId(f"unknown kid {kid!r}")
+            raise UnknownKeyId(str(kid))
     else:
         candidates = list(key_set.keys)
     claims: dict[str, Any] | None = None

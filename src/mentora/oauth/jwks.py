@@ -24,6 +24,9 @@ class JwksCache:
         self._clock = clock
         self._keys: dict[str, KeySet] = {}
         self._fetched_at: dict[str, datetime] = {}
+        # When an unknown kid last forced a refetch: such refetches are limited to one a
+        # minute, so a flood of tokens with random kids cannot hammer the issuer (O08).
+        self._forced_at: dict[str, datetime] = {}
         self._lock = asyncio.Lock()
         self.fetches = 0
 
@@ -41,14 +44,14 @@ class JwksCache:
             fetched = self._fetched_at.get(jwks_uri)
             now = self._clock.now()
             if cached is not None and fetched is not None:
-                if (
-                    want_kid is not None
-                    and _has_kid(cached, want_kid)
-                    and now - fetched < CACHE_FOR
-                ):
+                fresh = now - fetched < CACHE_FOR
+                if fresh and (want_kid is None or _has_kid(cached, want_kid)):
                     return cached
-                if now - fetched < REFETCH_COOLDOWN:
+                forced = self._forced_at.get(jwks_uri)
+                if fresh and forced is not None and now - forced < REFETCH_COOLDOWN:
                     return cached
+                if fresh:
+                    self._forced_at[jwks_uri] = now
             try:
                 response = await self._http.get(jwks_uri)
                 response.raise_for_status()

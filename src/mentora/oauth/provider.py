@@ -39,8 +39,7 @@ class Provider:
         try:
             return verify_id_token(token, key_set=keys, **common)  # type: ignore[arg-type]
         except UnknownKeyId as exc:
-            kid = str(exc.detail).split("'")[1] if "'" in exc.detail else None
-            keys = await self.jwks.keys(meta.jwks_uri, want_kid=kid)
+            keys = await self.jwks.keys(meta.jwks_uri, want_kid=exc.kid)
             return verify_id_token(token, key_set=keys, **common)  # type: ignore[arg-type]
 
 
