@@ -222,7 +222,7 @@ async def test_o08_rotated_signing_key_is_fetched_once(
 async def test_o08_random_kids_cannot_hammer_the_jwks_endpoint(
     signin: SignIn, services: Services, emulator: Any, tamper: Tamper
 ) -> None:
-    """Ten tokens with random unknown kids are refused after at most one JWKS refetch."""
+    """Tokens with random unknown kids are refused after at most one JWKS refetch."""
     import secrets
 
     assert (await signin.sign_in(DEMO.member_user_id)).status_code == 303
@@ -233,6 +233,6 @@ async def test_o08_random_kids_cannot_hammer_the_jwks_endpoint(
         return jwt.encode({"alg": "ES256", "kid": key.kid}, claims, key)
 
     tamper.id_token = random_kid
-    for _ in range(10):
+    for _ in range(6):  # stays under the per-IP sign-in rate limits
         assert (await signin.sign_in(DEMO.member_user_id)).status_code == 400
     assert emulator.call_count("/.well-known/jwks.json") - jwks_before <= 1
