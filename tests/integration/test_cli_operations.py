@@ -63,7 +63,7 @@ def _store_failing_delivery(env: dict[str, str]) -> None:
 
 
 def test_webhooks_commands(cli_env: dict[str, str]) -> None:
-    """list shows a failed delivery; replay and reprocess run it; unknown ids exit 1."""
+    """list shows a failed delivery; replay and reprocess run it; unknown ids exit 2."""
     _store_failing_delivery(cli_env)
     runner = CliRunner()
     listed = runner.invoke(app, ["webhooks", "list", "--status", "failed"])
@@ -72,11 +72,33 @@ def test_webhooks_commands(cli_env: dict[str, str]) -> None:
     replayed = runner.invoke(app, ["webhooks", "replay", "msg_cli"])
     assert replayed.exit_code == 1 and "msg_cli: failed" in replayed.output
     unknown = runner.invoke(app, ["webhooks", "replay", "msg_nope"])
-    assert unknown.exit_code == 1 and "no delivery with webhook-id msg_nope" in unknown.output
+    assert unknown.exit_code == 2 and "no delivery with webhook-id msg_nope" in unknown.output
     reprocessed = runner.invoke(app, ["webhooks", "reprocess"])
     assert reprocessed.exit_code == 0 and "failed: 1" in reprocessed.output
     pruned = runner.invoke(app, ["webhooks", "prune", "--days", "1"])
     assert pruned.exit_code == 0 and "deleted 0 deliveries" in pruned.output
+
+
+def test_webhooks_commands_json_show_and_failed(cli_env: dict[str, str]) -> None:
+    """`--json` output, `show` with the raw body, `list --failed`, `reprocess --failed`."""
+    _store_failing_delivery(cli_env)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["webhooks", "list", "--failed", "--json"])
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.stdout)
+    assert [(r["webhook_id"], r["status"], r["type"]) for r in rows] == [
+        ("msg_cli", "failed", "dispute.created")
+    ]
+    shown = runner.invoke(app, ["webhooks", "show", "msg_cli", "--json"])
+    assert shown.exit_code == 0, shown.output
+    detail = json.loads(shown.stdout)
+    assert detail["status"] == "failed" and '"dspt_1"' in detail["body"]
+    assert detail["last_error"]
+    assert runner.invoke(app, ["webhooks", "show", "msg_nope"]).exit_code == 2
+    again = runner.invoke(app, ["webhooks", "reprocess", "--failed", "--json"])
+    assert again.exit_code == 0 and json.loads(again.stdout) == {"failed": 1}
+    replayed = runner.invoke(app, ["webhooks", "replay", "msg_cli", "--json"])
+    assert json.loads(replayed.stdout) == {"webhook_id": "msg_cli", "status": "failed"}
 
 
 def test_outbox_sync_and_worker_commands(cli_env: dict[str, str]) -> None:

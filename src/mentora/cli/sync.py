@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
 
@@ -22,13 +23,32 @@ app = typer.Typer(help="Reconciliation with Whop's API.", no_args_is_help=True)
 @app.command("run")
 def run_sync(
     user: Annotated[str | None, typer.Option(help="Only this Whop user id (user_...).")] = None,
+    progress: Annotated[
+        bool, typer.Option(help="Show a progress line on stderr (the report stays on stdout).")
+    ] = True,
 ) -> None:
-    """Read memberships from Whop, repair local state, print the report; exit 1 unless ok."""
+    """Read memberships from Whop, repair local state, print the report; exit 1 unless ok.
+
+    Pages through every membership of each creator, waiting as Whop asks on 429.
+    """
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=not progress,
+    )
+    task = bar.add_task("reading memberships from Whop", total=None)
+
+    def on_page(company_id: str, seen: int) -> None:
+        bar.update(task, description=f"{company_id}: {seen} memberships read")
 
     async def action(services: Services) -> SyncResult:
-        return await reconcile(services, trigger="manual", user_id=user)
+        return await reconcile(services, trigger="manual", user_id=user, on_page=on_page)
 
-    result = run(with_services(command_settings(), action))
+    with bar:
+        result = run(with_services(command_settings(), action))
     typer.echo(
         json.dumps(
             {"run": result.run_id, "outcome": result.outcome, **result.report.as_json()}, indent=2

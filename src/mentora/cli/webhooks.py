@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -19,18 +20,45 @@ from mentora.webhooks.process import replay as replay_delivery
 app = typer.Typer(help="Stored Whop webhook deliveries.", no_args_is_help=True)
 
 
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _as_json(row: WebhookDelivery, *, body: bool = False) -> dict[str, object]:
+    data: dict[str, object] = {
+        "webhook_id": row.webhook_id,
+        "type": row.event_type,
+        "company_id": row.company_id,
+        "status": row.status,
+        "attempts": row.attempts,
+        "received_at": row.received_at.isoformat(),
+        "processed_at": row.processed_at.isoformat() if row.processed_at else None,
+        "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,
+        "last_error": row.last_error,
+    }
+    if body:
+        data["headers"] = row.headers
+        data["body"] = row.body
+    return data
+
+
 @app.command("list")
 def list_deliveries(
     status: Annotated[list[str] | None, typer.Option(help="Only these statuses.")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Only failed and dead ones.")] = False,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    as_json: JsonOption = False,
 ) -> None:
-    """Show the newest deliveries (e.g. `--status failed --status dead`)."""
+    """Show the newest deliveries (e.g. `--status failed --status dead`, or `--failed`)."""
+    statuses = tuple(status or ()) + (("failed", "dead") if failed else ())
 
     async def action(services: Services) -> list[WebhookDelivery]:
         async with services.sessionmaker() as db:
-            return await store.recent(db, statuses=status or (), limit=limit)
+            return await store.recent(db, statuses=statuses, limit=limit)
 
     rows = run(with_services(command_settings(), action))
+    if as_json:
+        typer.echo(json.dumps([_as_json(row) for row in rows], indent=2))
+        return
     table = Table("received", "webhook id", "type", "status", "attempts", "last error")
     for row in rows:
         table.add_row(
@@ -45,22 +73,55 @@ def list_deliveries(
 
 
 @app.command()
-def replay(webhook_id: Annotated[str, typer.Argument(help="Whop's webhook-id.")]) -> None:
+def show(
+    webhook_id: Annotated[str, typer.Argument(help="Whop's webhook-id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """One stored delivery: status, attempts, last error, kept headers and the raw body."""
+
+    async def action(services: Services) -> WebhookDelivery | None:
+        async with services.sessionmaker() as db:
+            return await store.find(db, webhook_id)
+
+    row = run(with_services(command_settings(), action))
+    if row is None:
+        fail(f"no delivery with webhook-id {webhook_id}", 2)
+    data = _as_json(row, body=True)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    for key, value in data.items():
+        typer.echo(f"{key:>16}: {value}")
+
+
+@app.command()
+def replay(
+    webhook_id: Annotated[str, typer.Argument(help="Whop's webhook-id.")],
+    as_json: JsonOption = False,
+) -> None:
     """Process one stored delivery again now (after fixing why it failed)."""
     status = run(with_services(command_settings(), lambda s: replay_delivery(s, webhook_id)))
     if status is None:
-        fail(f"no delivery with webhook-id {webhook_id}")
-    typer.echo(f"{webhook_id}: {status}")
+        fail(f"no delivery with webhook-id {webhook_id}", 2)
+    if as_json:
+        typer.echo(json.dumps({"webhook_id": webhook_id, "status": status}))
+    else:
+        typer.echo(f"{webhook_id}: {status}")
     if status in ("failed", "dead"):
         raise typer.Exit(1)
 
 
 @app.command()
 def reprocess(
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Replay the failed (and dead) ones: the default.")
+    ] = True,
     dead: Annotated[bool, typer.Option(help="Include dead deliveries.")] = True,
     limit: Annotated[int, typer.Option(min=1)] = 1000,
+    as_json: JsonOption = False,
 ) -> None:
-    """Replay every failed (and dead) delivery now, oldest first."""
+    """Replay every failed (and dead) delivery now, oldest first (`--failed`)."""
+    del failed  # the only selection today; the flag keeps `reprocess --failed` explicit
 
     async def action(services: Services) -> dict[str, int]:
         async with services.sessionmaker() as db:
@@ -74,6 +135,9 @@ def reprocess(
         return counts
 
     counts = run(with_services(command_settings(), action))
+    if as_json:
+        typer.echo(json.dumps(counts))
+        return
     typer.echo(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "nothing to do")
 
 

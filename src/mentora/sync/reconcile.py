@@ -39,6 +39,8 @@ MAX_RATE_LIMIT_WAITS = 5
 MAX_WAIT_SECONDS = 60.0
 MAX_LISTED_CORRECTIONS = 100
 Sleep = Callable[[float], Awaitable[None]]
+# Called after each page: (company id, memberships seen so far), for progress displays.
+OnPage = Callable[[str, int], None]
 
 
 class SyncIncomplete(Exception):
@@ -133,6 +135,7 @@ async def _list_creator(
     run_id: int,
     report: SyncReport,
     sleep: Sleep,
+    on_page: OnPage | None = None,
 ) -> set[str]:
     """Walk all pages for one creator; returns the membership ids Whop listed."""
     seen: set[str] = set()
@@ -154,6 +157,8 @@ async def _list_creator(
         ]
         seen.update(s.id for s in snapshots)
         await _apply(services, snapshots, run_id, report)
+        if on_page is not None:
+            on_page(creator.whop_company_id, report.seen)
         if not cursor or not snapshots:
             return seen
 
@@ -210,6 +215,7 @@ async def reconcile(
     user_id: str | None = None,
     creator_id: int | None = None,
     sleep: Sleep = asyncio.sleep,
+    on_page: OnPage | None = None,
 ) -> SyncResult:
     """Run one reconciliation: every creator, or only `creator_id`; one Whop user only if
     `user_id` is given."""
@@ -227,7 +233,7 @@ async def reconcile(
     outcome = "ok"
     try:
         for creator in creators:
-            seen = await _list_creator(services, creator, user_id, run_id, report, sleep)
+            seen = await _list_creator(services, creator, user_id, run_id, report, sleep, on_page)
             await _recheck_unlisted(services, creator, user_id, seen, run_id, report, sleep)
     except SyncIncomplete as exc:
         outcome, report.error = "partial", str(exc)
