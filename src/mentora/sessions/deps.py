@@ -71,8 +71,14 @@ async def load_principal(request: Request, services: ServicesDep) -> Principal |
     if row is None:
         # A cookie we never issued (or long purged): never adopt it (S01).
         async with transaction(services.sessionmaker, write=True) as db:
-            record(db, kind="session_invalid", outcome="failure", reason="unknown_session",
-                   now=now, details={"session": fingerprint(token_hash)})
+            record(
+                db,
+                kind="session_invalid",
+                outcome="failure",
+                reason="unknown_session",
+                now=now,
+                details={"session": fingerprint(token_hash)},
+            )
         return None
     session, user, creator, student = row
     reason = store.expiry_reason(session, now=now, policy=services.session_policy)
@@ -80,8 +86,15 @@ async def load_principal(request: Request, services: ServicesDep) -> Principal |
         if session.revoked_at is None:
             async with transaction(services.sessionmaker, write=True) as db:
                 await store.revoke(db, session.id, now=now, reason=reason)
-                record(db, kind="session_expired", outcome="success", reason=reason, now=now,
-                       subject=user.whop_user_id, creator_id=creator.id)
+                record(
+                    db,
+                    kind="session_expired",
+                    outcome="success",
+                    reason=reason,
+                    now=now,
+                    subject=user.whop_user_id,
+                    creator_id=creator.id,
+                )
         return None
     if store.needs_touch(session, now):
         async with transaction(services.sessionmaker, write=True) as db:
