@@ -227,6 +227,11 @@ class Settings(BaseSettings):
                 f"WHOP_ENV must be one of {sorted(WHOP_PRESETS)} "
                 "(or set WHOP_OAUTH_ISSUER and WHOP_API_BASE_URL)"
             )
+        backend = self.database_url.split(":", 1)[0].split("+", 1)[0].lower()
+        if backend not in ("sqlite", "postgresql", "postgres"):
+            raise ConfigError(
+                f"DATABASE_URL must be sqlite:///path or postgresql://..., not {backend}://"
+            )
         if "openid" not in self.scopes:
             raise ConfigError("WHOP_OAUTH_SCOPES must include 'openid'")
         if not self.webhook_secrets:

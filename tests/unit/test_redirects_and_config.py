@@ -102,3 +102,19 @@ def test_c18_production_refuses_unsafe_settings_naming_them(
     with pytest.raises(ConfigError) as err:
         load_settings({**PROD, **change})
     assert named in str(err.value)
+
+
+@pytest.mark.parametrize("url", ["mysql://u@h/db", "oracle://x", "nonsense"])
+def test_unsupported_database_url_is_refused_by_name(url: str) -> None:
+    """DATABASE_URL other than SQLite or PostgreSQL is a clear configuration error."""
+    with pytest.raises(ConfigError) as err:
+        load_settings({**PROD, "DATABASE_URL": url})
+    assert "DATABASE_URL" in str(err.value)
+
+
+def test_postgres_scheme_alias_is_accepted() -> None:
+    """`postgres://` (as many hosts print it) means PostgreSQL through psycopg."""
+    from mentora.db.engine import async_url, sync_url
+
+    assert async_url("postgres://u@h/db").startswith("postgresql+psycopg://")
+    assert sync_url("postgres://u@h/db").startswith("postgresql+psycopg://")

@@ -77,6 +77,13 @@ def dev(
     settings = settings_or_exit(overrides)
     if settings.is_production:
         fail("`mentora dev` never runs in production")
+    for name, host, number in (
+        ("app", DEV_APP_HOST, port),
+        ("emulator", "127.0.0.1", emulator_port),
+    ):
+        if not _port_free(host, number):
+            option = "--port" if name == "app" else "--emulator-port"
+            fail(f"port {number} on {host} is in use (the {name}'s); free it or pass {option}")
     # Authlib refuses http:// token endpoints unless told; only the local emulator is plain http.
     os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
     from mentora.logging import configure_logging
@@ -143,6 +150,19 @@ async def _dev(
         await asyncio.gather(*tasks)
     finally:
         worker_task.cancel()
+
+
+def _port_free(host: str, port: int) -> bool:
+    """True when nothing listens on host:port yet."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _start_worker(services: Services) -> asyncio.Task[None]:

@@ -27,7 +27,7 @@ def async_url(database_url: str) -> str:
         import mentora.db.sqlite_onehop  # noqa: F401 - registers the dialect
 
         url = url.set(drivername="sqlite+mentora_aiosqlite")
-    elif backend == "postgresql":
+    elif backend in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     else:
         raise ConfigError(f"DATABASE_URL must be sqlite:// or postgresql://, not {backend}://")
@@ -37,10 +37,13 @@ def async_url(database_url: str) -> str:
 def sync_url(database_url: str) -> str:
     """The same database through a synchronous driver (Alembic, CLI)."""
     url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
+    backend = url.get_backend_name()
+    if backend == "sqlite":
         url = url.set(drivername="sqlite")
-    else:
+    elif backend in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
+    else:
+        raise ConfigError(f"DATABASE_URL must be sqlite:// or postgresql://, not {backend}://")
     return url.render_as_string(hide_password=False)
 
 
