@@ -7,6 +7,8 @@ PROMETHEUS_MULTIPROC_DIR (prometheus-client's multiprocess mode) — see the REA
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -59,6 +61,15 @@ SYNC_LAST_SUCCESS = Gauge(
 )
 
 
+# Labelled children, looked up once: `labels()` costs more than the increment on the gate's
+# hot path. Reason codes are a small closed set, so this stays small.
+_decision_children: dict[tuple[bool, str], Any] = {}
+
+
 def count_decision(allowed: bool, reason: str) -> None:
     """Count one access decision of the gate (cached or not) by result and reason code."""
-    ACCESS_DECISIONS.labels(allowed="true" if allowed else "false", reason=reason).inc()
+    child = _decision_children.get((allowed, reason))
+    if child is None:
+        child = ACCESS_DECISIONS.labels(allowed="true" if allowed else "false", reason=reason)
+        _decision_children[(allowed, reason)] = child
+    child.inc()
