@@ -19,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from mentora import metrics
-from mentora.access.service import decide_for
+from mentora.access.revalidate import check_creator_access
+from mentora.access.service import decide_for, policy_for
 from mentora.accounts import record_access, upsert_user
 from mentora.audit.record import record
 from mentora.creators import creator_by_company
@@ -103,16 +104,16 @@ async def start_login(request: Request, services: ServicesDep, next: str | None 
 
 
 async def _check_membership(services: Services, subject: str) -> AccessAnswer:
-    """Ask Whop whether the user may reach the configured company (and products, if any)."""
-    settings = services.settings
-    answer = await services.whop.check_access(subject, settings.whop_company_id)
-    if answer.access_level == "admin" or not settings.whop_access_product_ids:
-        return answer
-    for product_id in settings.whop_access_product_ids:
-        product_answer = await services.whop.check_access(subject, product_id)
-        if product_answer.has_access:
-            return AccessAnswer(has_access=True, access_level="customer")
-    return AccessAnswer(has_access=False, access_level="no_access")
+    """Ask Whop whether the user may reach the configured creator, exactly as revalidation does
+    (its access products if any, else the company), so sign-in and the gate never disagree."""
+    async with services.sessionmaker() as db:
+        creator = await creator_by_company(db, services.settings.whop_company_id)
+    if creator is None:
+        raise MentoraError("configured creator missing; run `mentora db upgrade`")
+    policy = await policy_for(services, creator.id)
+    return await check_creator_access(
+        services.whop, subject, creator.whop_company_id, policy.access_products
+    )
 
 
 def _fail(
