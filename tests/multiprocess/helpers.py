@@ -288,3 +288,29 @@ def smtp_server(inbox: Inbox) -> Any:
         yield f"smtp://127.0.0.1:{port}"
     finally:
         controller.stop()
+
+
+def assert_each_applied_once(url: str, log: list[dict[str, Any]], active: int) -> None:
+    """Every delivery in the emulator's `log` is stored as processed and applied exactly once,
+    and the `active` memberships it carried are active in the database."""
+    ids = [w["webhook_id"] for w in log]
+    stored = dict(
+        sql(url, "SELECT webhook_id, status FROM webhook_delivery WHERE webhook_id = ANY(%s)", ids)
+    )
+    assert stored == dict.fromkeys(ids, "processed")  # none left half-applied ("received")
+    applied = dict(
+        sql(
+            url,
+            "SELECT subject, count(*) FROM audit_event WHERE kind = 'webhook_processed'"
+            " AND subject = ANY(%s) GROUP BY subject",
+            ids,
+        )
+    )
+    assert applied == dict.fromkeys(ids, 1)
+    memberships = [w["body"]["data"]["id"] for w in log]
+    rows = sql(
+        url,
+        "SELECT status, count(*) FROM membership WHERE whop_membership_id = ANY(%s) GROUP BY 1",
+        memberships,
+    )
+    assert rows == [("active", active)]

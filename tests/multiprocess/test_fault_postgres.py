@@ -19,13 +19,13 @@ import pytest
 from tests.multiprocess.helpers import (
     SERVED_BY,
     admin,
+    assert_each_applied_once,
     eventually,
     new_member,
     scalar,
     sent_webhooks,
     session_headers,
     sign_in,
-    sql,
 )
 from tests.support.procs import (
     Cluster,
@@ -124,31 +124,7 @@ async def test_w16_postgres_down_mid_burst_503_then_every_retry_applied_once(
     assert retried
     assert {w["outcome"] for w in log} == {"delivered"}, Counter(w["outcome"] for w in log)
     # Every delivery the emulator sent, retried or not, is stored once and applied once.
-    ids = [w["webhook_id"] for w in log]
-    stored = dict(
-        sql(
-            url,
-            "SELECT webhook_id, status FROM webhook_delivery WHERE webhook_id = ANY(%s)",
-            ids,
-        )
-    )
-    assert stored == dict.fromkeys(ids, "processed")
-    applied = dict(
-        sql(
-            url,
-            "SELECT subject, count(*) FROM audit_event WHERE kind = 'webhook_processed'"
-            " AND subject = ANY(%s) GROUP BY subject",
-            ids,
-        )
-    )
-    assert applied == dict.fromkeys(ids, 1)
-    memberships = [w["body"]["data"]["id"] for w in log]
-    active = scalar(
-        url,
-        "SELECT count(*) FROM membership WHERE whop_membership_id = ANY(%s) AND status = 'active'",
-        memberships,
-    )
-    assert active == BURST
+    assert_each_applied_once(url, log, active=BURST)
     # The processes rode the outage out: same app workers, and the worker beats again.
     assert sorted(cluster.app_pids()) == pids_before
     assert cluster.workers[0].alive()

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.multiprocess.helpers import admin, sent_webhooks, sql
+from tests.multiprocess.helpers import admin, assert_each_applied_once, sent_webhooks
 from tests.support.procs import Cluster, fresh_database, new_id, running_cluster
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
@@ -82,24 +82,4 @@ async def test_w16_restart_mid_burst_every_delivery_applied_once(
     print("attempt answers", dict(answers))
     assert answers[None] > 0, answers
     assert {w["outcome"] for w in log} == {"delivered"}
-    ids = [w["webhook_id"] for w in log]
-    stored = dict(
-        sql(url, "SELECT webhook_id, status FROM webhook_delivery WHERE webhook_id = ANY(%s)", ids)
-    )
-    assert stored == dict.fromkeys(ids, "processed")  # none left half-applied ("received")
-    applied = dict(
-        sql(
-            url,
-            "SELECT subject, count(*) FROM audit_event WHERE kind = 'webhook_processed'"
-            " AND subject = ANY(%s) GROUP BY subject",
-            ids,
-        )
-    )
-    assert applied == dict.fromkeys(ids, 1)
-    memberships = [w["body"]["data"]["id"] for w in log]
-    rows = sql(
-        url,
-        "SELECT status, count(*) FROM membership WHERE whop_membership_id = ANY(%s) GROUP BY 1",
-        memberships,
-    )
-    assert rows == [("active", BURST)]
+    assert_each_applied_once(url, log, active=BURST)
