@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,11 +15,9 @@ import httpx
 import pytest
 
 from mentora.clock import FrozenClock
-from mentora.config import Settings
-from mentora.creators import ensure_configured_creator
-from mentora.services import Services, build_services
 from tests.conftest import ISSUER
 from tests.hardening.helpers import SAME_ORIGIN, CapturedLogs, ScriptedTransport, csrf_token
+from tests.hardening.scripted import scripted, services  # noqa: F401 - fixtures
 from tests.support.webhooks import WEBHOOK_PATH, event_body, signed_headers
 
 CLIENT_SECRET = "CANARYclientsecret" + "x7Hq2"
@@ -102,23 +99,6 @@ def emulator_config(emulator_config: Any) -> Any:
     emulator_config.api_key = API_KEY
     emulator_config.webhook_secret = WEBHOOK_SECRET
     return emulator_config
-
-
-@pytest.fixture
-def scripted(emulator: Any) -> ScriptedTransport:
-    """The emulator behind a recording transport (to read the ID tokens it issues)."""
-    return ScriptedTransport(inner=httpx.ASGITransport(app=emulator.app))
-
-
-@pytest.fixture
-async def services(
-    settings: Settings, clock: FrozenClock, scripted: ScriptedTransport
-) -> AsyncIterator[Services]:
-    """The app's services, reaching the emulator through the recording transport."""
-    svc = build_services(settings, clock=clock, transport=scripted)
-    await ensure_configured_creator(svc)
-    yield svc
-    await svc.aclose()
 
 
 def _response_text(response: httpx.Response) -> str:

@@ -3,37 +3,15 @@ a generic page or JSON with a request id, never internal detail or a stack trace
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 
-from mentora.clock import FrozenClock
-from mentora.config import Settings
-from mentora.creators import ensure_configured_creator
-from mentora.services import Services, build_services
 from tests.hardening.helpers import SAME_ORIGIN, CapturedLogs, ScriptedTransport, csrf_token
+from tests.hardening.scripted import scripted, services  # noqa: F401 - fixtures
 
 NAVIGATE = {"sec-fetch-site": "same-origin", "sec-fetch-mode": "navigate"}
 LEAKS = ("Traceback", "Error", "evil.test", "jwks", "JWKS", "/srv/", "CANARY", 'File "')
-
-
-@pytest.fixture
-def scripted(emulator: Any) -> ScriptedTransport:
-    """The emulator behind a transport whose answers a test can replace."""
-    return ScriptedTransport(inner=httpx.ASGITransport(app=emulator.app))
-
-
-@pytest.fixture
-async def services(
-    settings: Settings, clock: FrozenClock, scripted: ScriptedTransport
-) -> AsyncIterator[Services]:
-    """The app's services, with Whop reached through the scripted transport."""
-    svc = build_services(settings, clock=clock, transport=scripted)
-    await ensure_configured_creator(svc)
-    yield svc
-    await svc.aclose()
 
 
 def assert_generic(response: httpx.Response, status: int) -> None:
