@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mentora.db.insert import insert_ignore
 from mentora.db.models import Creator, Student, User
 from mentora.whop.schemas import AccessAnswer
 
@@ -19,11 +20,18 @@ def _text(value: Any, limit: int) -> str | None:
 async def upsert_user(
     db: AsyncSession, *, subject: str, userinfo: dict[str, Any], now: datetime
 ) -> User:
-    """The user keyed by Whop's `sub` (never by email, O07), with fresh profile fields."""
-    user = (await db.execute(select(User).where(User.whop_user_id == subject))).scalar_one_or_none()
+    """The user keyed by Whop's `sub` (never by email, O07), with fresh profile fields.
+
+    Two first sign-ins of one person can run at once (two tabs, two devices); the row is
+    claimed with INSERT … ON CONFLICT DO NOTHING so the second waits for the first and finds
+    its row, instead of failing on the unique constraint.
+    """
+    query = select(User).where(User.whop_user_id == subject)
+    user = (await db.execute(query)).scalar_one_or_none()
     if user is None:
-        user = User(whop_user_id=subject, created_at=now, updated_at=now)
-        db.add(user)
+        values = {"whop_user_id": subject, "created_at": now, "updated_at": now}
+        await db.execute(insert_ignore(db, User, values, conflict_on=["whop_user_id"]))
+        user = (await db.execute(query)).scalar_one()
     user.username = _text(userinfo.get("preferred_username"), 200) or user.username
     user.name = _text(userinfo.get("name"), 200) or user.name
     user.email = _text(userinfo.get("email"), 320) or user.email
@@ -35,15 +43,16 @@ async def upsert_user(
 async def record_access(
     db: AsyncSession, *, user: User, creator: Creator, answer: AccessAnswer, now: datetime
 ) -> Student:
-    """Store Whop's access answer on the student row (creating it), for local decisions."""
-    student = (
-        await db.execute(
-            select(Student).where(Student.user_id == user.id, Student.creator_id == creator.id)
-        )
-    ).scalar_one_or_none()
+    """Store Whop's access answer on the student row (creating it), for local decisions.
+
+    Created the same race-free way as the user row (see `upsert_user`).
+    """
+    query = select(Student).where(Student.user_id == user.id, Student.creator_id == creator.id)
+    student = (await db.execute(query)).scalar_one_or_none()
     if student is None:
-        student = Student(user_id=user.id, creator_id=creator.id, created_at=now)
-        db.add(student)
+        values = {"user_id": user.id, "creator_id": creator.id, "created_at": now}
+        await db.execute(insert_ignore(db, Student, values, conflict_on=["user_id", "creator_id"]))
+        student = (await db.execute(query)).scalar_one()
     student.access_level = answer.access_level if answer.has_access else "no_access"
     student.access_checked_at = now
     if answer.has_access:
