@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     ratelimit_logout: str = "30/minute"
     ratelimit_account: str = "10/minute"
     ratelimit_webhook_rejections: str = "30/minute"
+    # Requests with a session cookie we never issued are audited up to this rate per client;
+    # past it they are only counted, so junk cookies cannot turn into unbounded DB writes.
+    ratelimit_invalid_session_audit: str = "20/minute"
     # Request bodies past this size get 413 before any route reads them (R04).
     max_body_bytes: int = 1_048_576
 
@@ -155,6 +158,7 @@ class Settings(BaseSettings):
         "ratelimit_logout",
         "ratelimit_account",
         "ratelimit_webhook_rejections",
+        "ratelimit_invalid_session_audit",
     )
     @classmethod
     def _rate_limit(cls, value: str) -> str:

@@ -19,6 +19,12 @@ SIGN_INS = Counter(
     ["outcome", "reason"],
     registry=REGISTRY,
 )
+AUDIT_SKIPPED = Counter(
+    "mentora_audit_events_skipped_total",
+    "Audit events not written because their per-client budget was spent (junk cookies).",
+    ["kind"],
+    registry=REGISTRY,
+)
 ACCESS_DECISIONS = Counter(
     "mentora_access_decisions_total",
     "Access decisions by result and reason.",

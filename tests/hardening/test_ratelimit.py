@@ -168,3 +168,40 @@ async def test_r03_valid_deliveries_never_limited_invalid_ones_are(
         WEBHOOK_PATH, content=body, headers=signed_headers(body, at=clock.now())
     )
     assert valid.status_code == 200
+
+
+async def test_junk_session_cookies_are_audited_within_a_per_client_budget(
+    app: Any, client: httpx.AsyncClient, services: Services, clock: FrozenClock
+) -> None:
+    """Unknown session cookies: 401 every time, but only 20 audit rows a minute per client."""
+    from mentora import metrics
+    from mentora.sessions.cookie import SESSION_COOKIE
+
+    def skipped() -> float:
+        labels = {"kind": "session_invalid"}
+        name = "mentora_audit_events_skipped_total"
+        return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = skipped()
+    answers = []
+    for n in range(30):
+        junk = f"{n:02d}" + "x" * 41  # plausible shape, never issued
+        answers.append(
+            await client.get("/api/whop/verify", headers={"cookie": f"{SESSION_COOKIE}={junk}"})
+        )
+    assert {r.status_code for r in answers} == {401}
+    assert {r.json()["error"]["code"] for r in answers} == {"session_invalid"}
+    assert len(await audit_rows(services, "session_invalid")) == 20
+    assert skipped() - before == 10
+    # Another client has its own budget, and the budget comes back with the next window.
+    other = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("203.0.113.9", 4000)),
+        base_url=client.base_url,
+    )
+    async with other:
+        await other.get("/api/whop/verify", headers={"cookie": f"{SESSION_COOKIE}={'y' * 43}"})
+    clock.advance(60)
+    await client.get("/api/whop/verify", headers={"cookie": f"{SESSION_COOKIE}={'z' * 43}"})
+    rows = await audit_rows(services, "session_invalid")
+    assert len(rows) == 22
+    assert sorted({row.ip for row in rows}) == ["127.0.0.1", "203.0.113.9"]

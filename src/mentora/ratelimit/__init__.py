@@ -2,11 +2,12 @@
 
 policy.py    the rules (from RATELIMIT_* settings) and window maths; pure
 limiter.py   counting in a `limits` storage (memory or Redis); `LimiterDown` on failure
-enforce.py   `enforce`, `penalize`, `webhook_rejections`, `limited` for routes
+enforce.py   `enforce`, `penalize`, `webhook_rejections`, `limited` for routes; `allowance`
 errors.py    `RateLimited` (429 + Retry-After), `RateLimiterUnavailable` (503)
 """
 
 from mentora.ratelimit.enforce import (
+    allowance,
     enforce,
     limited,
     limiter_for,
@@ -24,6 +25,7 @@ __all__ = [
     "RateLimiterUnavailable",
     "Rule",
     "Verdict",
+    "allowance",
     "enforce",
     "limited",
     "limiter_for",

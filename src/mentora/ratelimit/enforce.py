@@ -1,4 +1,5 @@
-"""Applying the rules to requests: `enforce`, `penalize`, `webhook_rejections`, `limited`.
+"""Applying the rules to requests: `enforce`, `penalize`, `webhook_rejections`, `limited`,
+and `allowance` (a budget for optional work, never a refusal).
 
 Keys are the client IP that the request middleware derived (`request.state.client_ip`):
 forwarded headers count only from TRUSTED_PROXIES, so a spoofed X-Forwarded-For is charged to
@@ -101,6 +102,26 @@ async def webhook_rejections(request: Request, services: Services) -> None:
     counted or limited, since Whop retries only three times in about 70 seconds (R03).
     """
     await enforce(request, services, "webhook_rejections")
+
+
+async def allowance(request: Request, services: Services, name: str) -> bool:
+    """Count this request against rule `name`; True while the client is within it.
+
+    For work that is optional past a limit (auditing junk cookies), not for refusals: it never
+    raises, and a store that is down or a disabled limiter answers True.
+    """
+    if not services.settings.ratelimit_enabled:
+        return True
+    limiter = limiter_for(services)
+    rule = limiter.rules[name]
+    try:
+        verdict = await limiter.hit(
+            rule.items, (rule.name, client_key(request)), services.clock.now()
+        )
+    except LimiterDown as exc:
+        log.warning("rate_limiter_unavailable_failing_open", rule=rule.name, error=exc.args[0])
+        return True
+    return verdict.allowed
 
 
 def limited(name: str) -> Any:

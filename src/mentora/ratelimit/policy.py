@@ -90,4 +90,9 @@ def rules_from(settings: Settings) -> dict[str, Rule]:
             parse_items(settings.ratelimit_webhook_rejections),
             fail_closed=False,
         ),
+        "invalid_session_audit": Rule(
+            "invalid_session_audit",
+            parse_items(settings.ratelimit_invalid_session_audit),
+            fail_closed=False,
+        ),
     }
