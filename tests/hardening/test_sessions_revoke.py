@@ -10,7 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
+from mentora.db.models import User, UserSession, WhopToken
 from mentora.services import Services
 from tests.hardening.helpers import SAME_ORIGIN, audit_rows, csrf_token, run_cli, signed_in_browser
 
@@ -32,6 +34,18 @@ async def _statuses(clients: list[httpx.AsyncClient]) -> list[int]:
     return [(await c.get("/api/whop/verify")).status_code for c in clients]
 
 
+async def _stored_grants(services: Services) -> dict[str, int]:
+    """Stored Whop token rows per Whop user id."""
+    async with services.sessionmaker() as db:
+        rows = await db.execute(
+            select(User.whop_user_id, func.count(WhopToken.id))
+            .join(UserSession, UserSession.user_id == User.id)
+            .join(WhopToken, WhopToken.session_id == UserSession.id)
+            .group_by(User.whop_user_id)
+        )
+        return {user: int(count) for user, count in rows.all()}
+
+
 async def test_s09_cli_revoke_user_ends_their_sessions_only(
     browsers: dict[str, list[httpx.AsyncClient]], services: Services, database_url: str
 ) -> None:
@@ -42,11 +56,13 @@ async def test_s09_cli_revoke_user_ends_their_sessions_only(
     users = sorted(json.loads(line)["user"] for line in listed.stdout.splitlines())
     assert users == ["user_demo_creator"] + ["user_demo_member"] * 3
 
+    assert await _stored_grants(services) == {"user_demo_member": 3, "user_demo_creator": 1}
     done = await run_cli(database_url, "sessions", "revoke", "--user", "user_demo_member")
     assert done.exit_code == 0, done.output
     assert "revoked 3 session(s) of user_demo_member" in done.stdout
     assert await _statuses(browsers["member"]) == [401, 401, 401]
     assert await _statuses(browsers["creator"]) == [200]
+    assert await _stored_grants(services) == {"user_demo_creator": 1}
     (event,) = await audit_rows(services, "session_revoked")
     assert (event.actor, event.subject, event.reason) == (
         "cli:alice",
@@ -69,6 +85,7 @@ async def test_s09_cli_revoke_all_signs_everyone_out(
     done = await run_cli(database_url, "sessions", "revoke-all", "--yes")
     assert done.exit_code == 0, done.output
     assert await _statuses(browsers["member"] + browsers["creator"]) == [401] * 4
+    assert await _stored_grants(services) == {}
     (event,) = await audit_rows(services, "session_revoked")
     assert (event.actor, event.subject, event.details) == ("cli:alice", "*", {"sessions": 4})
     listed = await run_cli(database_url, "sessions", "list")
@@ -93,6 +110,7 @@ async def test_s09_user_signs_out_everywhere(
     assert done.headers["clear-site-data"] == '"cookies"'
     assert await _statuses(browsers["member"]) == [401, 401, 401]
     assert await _statuses(browsers["creator"]) == [200]
+    assert await _stored_grants(services) == {"user_demo_creator": 1}
     (event,) = await audit_rows(services, "session_revoked")
     assert (event.actor, event.subject, event.reason) == (
         "user_demo_member", "user_demo_member", "user_revoke_all",

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
-from mentora.db.models import UserSession
+from mentora.db.models import UserSession, WhopToken
 from mentora.sessions.tokens import hash_token, new_token
 
 # Write last_seen at most this often, to keep gated requests read-only most of the time.
@@ -90,13 +91,24 @@ async def touch(db: AsyncSession, session_id: int, now: datetime) -> None:
     )
 
 
+async def _forget_grants(db: AsyncSession, *conditions: ColumnElement[bool]) -> None:
+    """Delete the stored Whop tokens of revoked sessions matching `conditions`.
+
+    A revoked session never uses its grant again, so keeping the (encrypted) refresh token
+    would only leave something to steal; whoever revokes at Whop reads it first.
+    """
+    ended = select(UserSession.id).where(UserSession.revoked_at.is_not(None), *conditions)
+    await db.execute(delete(WhopToken).where(WhopToken.session_id.in_(ended)))
+
+
 async def revoke(db: AsyncSession, session_id: int, *, now: datetime, reason: str) -> bool:
-    """End one session; True when it was live."""
+    """End one session and forget its Whop grant; True when it was live."""
     result = await db.execute(
         update(UserSession)
         .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
         .values(revoked_at=now, revoked_reason=reason)
     )
+    await _forget_grants(db, UserSession.id == session_id)
     return bool(getattr(result, "rowcount", 0))
 
 
@@ -108,21 +120,26 @@ async def revoke_for_user(
     reason: str,
     creator_id: int | None = None,
 ) -> int:
-    """End every live session of a user (at one creator, or everywhere); returns how many."""
-    stmt = update(UserSession).where(
-        UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
-    )
+    """End every live session of a user (at one creator, or everywhere) and forget their Whop
+    grants; returns how many sessions were live."""
+    scope: list[ColumnElement[bool]] = [UserSession.user_id == user_id]
     if creator_id is not None:
-        stmt = stmt.where(UserSession.creator_id == creator_id)
-    result = await db.execute(stmt.values(revoked_at=now, revoked_reason=reason))
+        scope.append(UserSession.creator_id == creator_id)
+    result = await db.execute(
+        update(UserSession)
+        .where(UserSession.revoked_at.is_(None), *scope)
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+    await _forget_grants(db, *scope)
     return int(getattr(result, "rowcount", 0))
 
 
 async def revoke_all(db: AsyncSession, *, now: datetime, reason: str) -> int:
-    """End every live session (incident response)."""
+    """End every live session and forget every stored Whop grant (incident response)."""
     result = await db.execute(
         update(UserSession)
         .where(UserSession.revoked_at.is_(None))
         .values(revoked_at=now, revoked_reason=reason)
     )
+    await _forget_grants(db)
     return int(getattr(result, "rowcount", 0))
