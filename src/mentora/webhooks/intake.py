@@ -60,13 +60,15 @@ async def store_and_apply(
     now = services.clock.now()
     try:
         async with transaction(services.sessionmaker, write=True) as db:
-            row = await store.claim(db, delivery, envelope, headers, now=now)
+            row = await store.claim(db, delivery, envelope, headers, now=now, attempts=1)
             if row is None:
                 log.info(
                     "webhook_duplicate", webhook_id=delivery.webhook_id, type=envelope.event_type
                 )
                 return DUPLICATE
-            return await run_effect(db, row, settings=services.settings, now=now, source="webhook")
+            return await run_effect(
+                db, row, settings=services.settings, now=now, source="webhook", counted=True
+            )
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         log.error("webhook_store_failed", webhook_id=delivery.webhook_id, error=type(exc).__name__)
         raise WebhookStoreUnavailable("store_failed", type(exc).__name__) from None

@@ -40,11 +40,16 @@ async def run_effect(
     now: datetime,
     source: str,
     rng: random.Random | None = None,
+    counted: bool = False,
 ) -> str:
-    """Apply `row`'s effect once and record how it ended; returns the row's new status."""
-    row.attempts += 1
-    # Flushed before the savepoint, so undoing the effect cannot undo the attempt count.
-    await db.flush()
+    """Apply `row`'s effect once and record how it ended; returns the row's new status.
+
+    `counted` says the caller already counted this attempt (intake does, in its INSERT).
+    """
+    if not counted:
+        row.attempts += 1
+        # Flushed before the savepoint, so undoing the effect cannot undo the attempt count.
+        await db.flush()
     ctx = ChangeContext(settings=settings, now=now, source=source, reference=row.webhook_id)
     try:
         envelope = parse_envelope(row.body.encode("utf-8"))

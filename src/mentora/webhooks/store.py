@@ -27,11 +27,14 @@ async def claim(
     headers: Mapping[str, str],
     *,
     now: datetime,
+    attempts: int = 0,
 ) -> WebhookDelivery | None:
     """Insert the delivery; None when its `webhook-id` is already stored (a duplicate).
 
     INSERT … ON CONFLICT DO NOTHING: of N concurrent copies exactly one gets the row, and
-    the others neither fail nor wait for a check-then-insert that could race.
+    the others neither fail nor wait for a check-then-insert that could race. RETURNING
+    hands back the whole row as an ORM object, so claiming is one statement. `attempts`
+    lets intake count the attempt it is about to make in the same INSERT.
     """
     kept = {name: headers[name][:200] for name in KEPT_HEADERS if name in headers}
     kept["scheme"] = delivery.scheme
@@ -45,15 +48,12 @@ async def claim(
             "body": delivery.body.decode("utf-8"),
             "headers": kept,
             "status": "received",
-            "attempts": 0,
+            "attempts": attempts,
             "received_at": now,
         },
         conflict_on=["webhook_id"],
-    ).returning(WebhookDelivery.id)
-    new_id = (await db.execute(statement)).scalar_one_or_none()
-    if new_id is None:
-        return None
-    return await db.get(WebhookDelivery, new_id)
+    ).returning(WebhookDelivery)
+    return (await db.scalars(statement)).one_or_none()
 
 
 async def find(db: AsyncSession, webhook_id: str, *, lock: bool = False) -> WebhookDelivery | None:
