@@ -4,19 +4,15 @@ SQLAlchemy's aiosqlite adapter opens a cursor, executes, fetches and closes it a
 to aiosqlite's thread, each waiting on the event loop. SQLite admits one writer at a time, so
 those waits sit inside the write lock and cap every write path (webhooks, sign-ins). This
 dialect runs the whole statement — execute, description, rows, rowcount, lastrowid, close —
-in one call on the connection's own thread. Once the connection holds SQLite's write lock
-(after BEGIN IMMEDIATE, until COMMIT or ROLLBACK), no statement can wait on a lock, so
-statements run inline on the event loop with no thread hop at all; BEGIN, COMMIT (which may
-checkpoint the WAL), ROLLBACK and every read transaction stay on the thread, because those
-can wait (busy_timeout) and must not stall the loop. Everything else is SQLAlchemy's
-aiosqlite dialect. Registered as `sqlite+mentora_aiosqlite`; `db.engine.async_url` selects it.
+in one call on the connection's own thread. Everything else is SQLAlchemy's aiosqlite dialect.
+Registered as `sqlite+mentora_aiosqlite`; `db.engine.async_url` selects it.
 """
 
 from __future__ import annotations
 
 import collections
 import sqlite3
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -80,19 +76,11 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         return self._lastrowid
 
     async def _call(self, operation: Any, parameters: Any, many: bool) -> None:
-        adapt = cast(OneHopConnection, self._adapt_connection)
-        raw = self._connection._conn
-        if adapt.holds_write_lock:
-            # Inside BEGIN IMMEDIATE nothing can wait on a lock, so the statement runs here and
-            # now: a thread round trip would cost several times the statement itself.
-            description, rows, rowcount, lastrowid = _run(raw, operation, parameters, many)
-        else:
-            async with adapt._execute_mutex:
-                description, rows, rowcount, lastrowid = await self._connection._execute(
-                    _run, raw, operation, parameters, many
-                )
-            if isinstance(operation, str) and operation.startswith("BEGIN IMMEDIATE"):
-                adapt.holds_write_lock = True
+        async with self._adapt_connection._execute_mutex:
+            raw = self._connection._conn
+            description, rows, rowcount, lastrowid = await self._connection._execute(
+                _run, raw, operation, parameters, many
+            )
         self._description, self._rowcount, self._lastrowid = description, rowcount, lastrowid
         self._rows = collections.deque(rows)
 
@@ -111,30 +99,10 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    """aiosqlite connection adapter that hands out one-hop cursors.
+    """aiosqlite connection adapter that hands out one-hop cursors."""
 
-    `holds_write_lock` is true between a successful BEGIN IMMEDIATE and the end of that
-    transaction; statements in between run inline on the event loop (see `OneHopCursor`).
-    COMMIT and ROLLBACK still go to the driver thread: a commit may run a WAL checkpoint.
-    """
-
-    __slots__ = ("holds_write_lock",)
+    __slots__ = ()
     _cursor_cls = OneHopCursor
-
-    def __init__(self, dbapi: Any, connection: Any) -> None:
-        """Wrap an open aiosqlite connection, outside any transaction."""
-        super().__init__(dbapi, connection)
-        self.holds_write_lock = False
-
-    def commit(self) -> None:
-        """Commit on the driver thread; the write lock is released."""
-        self.holds_write_lock = False
-        super().commit()
-
-    def rollback(self) -> None:
-        """Roll back on the driver thread; the write lock is released."""
-        self.holds_write_lock = False
-        super().rollback()
 
     def cursor(self, server_side: bool = False) -> Any:
         """Buffered one-hop cursors; server-side cursors keep SQLAlchemy's implementation."""
