@@ -7,6 +7,7 @@ PostgreSQL and Redis tests skip on a laptop where the service is unreachable, an
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -25,6 +26,10 @@ from mentora.db.migrate import upgrade
 from mentora.services import Services, build_services
 from tests.support.asgi import LateBoundASGI
 from tests.support.signin import SignIn
+
+# aiosmtpd logs every connection at INFO from its own thread, which can outlive pytest's
+# captured stream and print "--- Logging error ---" noise; its warnings still show.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 PG_ADMIN_URL = os.environ.get(
     "MENTORA_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -112,7 +112,9 @@ class Settings(BaseSettings):
     webhook_tolerance_seconds: int = 300
     webhook_max_body_bytes: int = 262_144
     webhook_legacy_signature: bool = False
-    webhook_max_attempts: int = 8
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    # Sends of one queued email or alert before it is dead-lettered (backoff in between).
+    outbox_max_attempts: int = Field(default=10, ge=1)
 
     smtp_url: str | None = None
     mail_from: str = "Mentora <no-reply@mentora.test>"

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from mentora.db.models import AuditEvent, OutboxMessage
 from mentora.db.uow import transaction
-from mentora.outbox.delivery import MAX_ATTEMPTS, deliver_due
+from mentora.outbox.delivery import deliver_due
 from mentora.outbox.mailer import FileMailer, SmtpMailer
 from mentora.outbox.queue import enqueue_email
 from mentora.services import Services
@@ -96,12 +96,14 @@ async def test_smtp_delivery_sends_once_with_a_stable_message_id(
 
 
 async def test_unreachable_smtp_backs_off_then_dead_letters(services: Services) -> None:
-    """A server that never answers: retries with growing delays, then `dead` and audited."""
+    """A server that never answers: retries with growing delays, then `dead` after
+    OUTBOX_MAX_ATTEMPTS sends, and audited."""
+    services.settings = services.settings.model_copy(update={"outbox_max_attempts": 4})
     await _queue(services)
     mailer = SmtpMailer.from_url(f"smtp://127.0.0.1:{_free_port()}")
     clock = services.clock
     delays = []
-    for _ in range(MAX_ATTEMPTS):
+    for _ in range(10):
         report = await deliver_due(services, mailer)
         row = await _row(services)
         if row.status == "dead":
@@ -110,9 +112,9 @@ async def test_unreachable_smtp_backs_off_then_dead_letters(services: Services) 
         clock.current = row.next_attempt_at  # type: ignore[attr-defined]
     assert report.dead == 1
     row = await _row(services)
-    assert (row.status, row.attempts) == ("dead", MAX_ATTEMPTS)
+    assert (row.status, row.attempts) == ("dead", 4)
     assert row.last_error
-    assert delays[0] < delays[-1]
+    assert len(delays) == 3 and delays[0] < delays[-1]
     async with services.sessionmaker() as db:
         kinds = list((await db.execute(select(AuditEvent.kind))).scalars())
     assert kinds == ["outbox_dead"]

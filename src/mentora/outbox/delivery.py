@@ -30,7 +30,6 @@ from mentora.services import Services
 log = structlog.get_logger("mentora.outbox")
 
 LEASE = timedelta(minutes=5)
-MAX_ATTEMPTS = 10
 BATCH = 50
 
 
@@ -105,7 +104,7 @@ async def _finish(
     if error is None:
         values: dict[str, object] = {"status": "sent", "sent_at": now, "last_error": None}
         outcome = "sent"
-    elif row.attempts >= MAX_ATTEMPTS:
+    elif row.attempts >= services.settings.outbox_max_attempts:
         values = {"status": "dead", "last_error": error}
         outcome = "dead"
     else:
