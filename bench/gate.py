@@ -1,6 +1,6 @@
 """The membership gate under load: a gated endpoint beside /healthz, over real sockets.
 
-Run: .venv/bin/python -m bench.gate [--seconds 4] [--rounds 3] [--concurrency 64]
+Run: .venv/bin/python -m bench.gate [--seconds 4] [--rounds 3] [--concurrency 64] [--workers 1]
 
 The app (uvicorn, SQLite) and the Whop emulator run as separate processes on free loopback
 ports (bench/procs.py). A member signs in through the emulator for real, then this process
@@ -149,8 +149,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="length of one round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per endpoint")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
-    with running(workers=1) as procs:
+    with running(workers=args.workers) as procs:
         ungated, gated, calls = asyncio.run(
             run(procs.app_url, procs.issuer, args.seconds, args.rounds, args.concurrency)
         )
@@ -158,7 +159,7 @@ def main() -> None:
     p99 = percentile(gated.latencies, 99)
     print(
         f"gate benchmark: {args.concurrency} connections, {args.rounds} x {args.seconds:.0f}s "
-        "per endpoint, 1 uvicorn worker, SQLite, loopback"
+        f"per endpoint, {args.workers} uvicorn worker(s), SQLite, loopback"
     )
     print(
         f"{'endpoint':<14} {'requests':>9} {'errors':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
