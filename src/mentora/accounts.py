@@ -60,3 +60,34 @@ async def record_access(
         student.onboarded_at = student.onboarded_at or now
     await db.flush()
     return student
+
+
+async def enroll(
+    db: AsyncSession,
+    *,
+    whop_user_id: str,
+    creator_id: int,
+    now: datetime,
+    user: User | None = None,
+    email: str | None = None,
+) -> User:
+    """The user and their student row at the creator, created on first news of a membership.
+
+    Whop tells us about members before they ever sign in (webhooks, reconciliation), and the
+    creator's students page should list them from then on. Race-free like `upsert_user`;
+    existing rows are left as they are, and the student gets no access level (the membership
+    decides access, and sign-in records Whop's check-access answer).
+    """
+    if user is None:
+        values: dict[str, object] = {
+            "whop_user_id": whop_user_id,
+            "email": _text(email, 320),
+            "created_at": now,
+            "updated_at": now,
+        }
+        await db.execute(insert_ignore(db, User, values, conflict_on=["whop_user_id"]))
+        query = select(User).where(User.whop_user_id == whop_user_id)
+        user = (await db.execute(query)).scalar_one()
+    student = {"user_id": user.id, "creator_id": creator_id, "created_at": now}
+    await db.execute(insert_ignore(db, Student, student, conflict_on=["user_id", "creator_id"]))
+    return user

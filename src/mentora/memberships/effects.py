@@ -1,6 +1,8 @@
 """What follows a membership change, in the same transaction as the change itself.
 
-Access turned on by someone joining or coming back: a welcome email is queued.
+Access turned on by someone joining or coming back: the user and their student row at the
+creator exist from then on (listed for the creator before any sign-in) and a welcome email is
+queued.
 Access turned off: the student's cached Whop answer is marked stale (so a newer-looking
 "customer" answer cannot outvote the change), the user's sessions at that creator are revoked
 (unless another membership or a team role still grants access) and an "ended" email queued.
@@ -16,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mentora.accounts import enroll
 from mentora.audit.record import record
 from mentora.config import Settings
 from mentora.db.models import Creator, Membership, Student, User
@@ -147,6 +150,16 @@ async def after_change(db: AsyncSession, change: MembershipChange, ctx: ChangeCo
         return
     ended = access_ended(change, ctx)
     user = await _user(db, membership.whop_user_id)
+    if change.granted and membership.creator_id is not None and membership.whop_user_id:
+        # A member from now on, signed in or not: the creator's students page lists them.
+        user = await enroll(
+            db,
+            whop_user_id=membership.whop_user_id,
+            creator_id=membership.creator_id,
+            now=ctx.now,
+            user=user,
+            email=ctx.email,
+        )
     revoked_sessions = 0
     if membership.creator_id is not None and user is not None:
         if ended:
