@@ -14,7 +14,6 @@ import structlog
 from fastapi import APIRouter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -259,11 +258,13 @@ async def callback(request: Request, services: ServicesDep) -> Response:
             template="no_access.html",
             context={"purchase_url": services.settings.purchase_url},
         )
-    response = RedirectResponse(verified.return_to, status_code=303, headers=NO_STORE)
     if drift:
         # Whop's answer and our membership rows disagree (first sign-in, a webhook that raced
-        # the redirect or was lost): pull this user's memberships after the answer is sent.
-        response.background = BackgroundTask(_sync_user, services, verified.subject)
+        # the redirect or was lost): pull this user's memberships before the redirect, so the
+        # page they land on shows them. Best effort and bounded by Whop's HTTP timeout; the
+        # scheduled sync repairs whatever this misses.
+        await _sync_user(services, verified.subject)
+    response = RedirectResponse(verified.return_to, status_code=303, headers=NO_STORE)
     clear_cookie(response, LOGIN_COOKIE)
     set_cookie(response, SESSION_COOKIE, new.token, max_age=None)
     return response
