@@ -3,10 +3,16 @@
 Sessions are read from the database on every request, so a revocation here takes effect on
 the next request in every app process. Each revocation writes one `session_revoked` audit
 event naming the actor (`cli:<os user>`) and the target (a Whop user id, or `*` for all).
+
+Before ending the sessions, `revoke` and `revoke-all` revoke the Whop grants stored with them
+at Whop (best effort, a few at a time; `--skip-whop` when Whop is unreachable or the grants
+are many), so refresh tokens copied from the database stop working too; the stored tokens
+are deleted either way. The outcome is one `authn_token_revoked` audit event.
 """
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 from collections.abc import AsyncIterator
@@ -21,16 +27,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mentora.audit.record import record
 from mentora.cli.common import fail, run, settings_or_exit
+from mentora.cli.services import with_services
 from mentora.clock import SystemClock
 from mentora.config import Settings
 from mentora.db.engine import make_engine, make_sessionmaker
-from mentora.db.models import User, UserSession
+from mentora.db.models import User, UserSession, WhopToken
 from mentora.db.uow import transaction
+from mentora.oauth import grants
+from mentora.services import Services
 from mentora.sessions import store
 from mentora.sessions.store import SessionPolicy
 
 app = typer.Typer(help="List and revoke sign-in sessions.", no_args_is_help=True)
 ALL_USERS = "*"
+# Grants revoked at Whop at once: enough to get through thousands quickly, few enough to stay
+# well inside Whop's rate limits.
+WHOP_PARALLEL = 8
 
 
 def cli_actor() -> str:
@@ -104,49 +116,97 @@ async def _list(settings: Settings, user: str | None, include_ended: bool) -> li
     return lines
 
 
-async def _revoke_user(settings: Settings, whop_user_id: str, actor: str) -> int | None:
-    now = SystemClock().now()
-    async with (
-        database(settings) as sessionmaker,
-        transaction(sessionmaker, write=True) as db,
-    ):
-        user = (
-            await db.execute(select(User).where(User.whop_user_id == whop_user_id))
-        ).scalar_one_or_none()
-        if user is None:
-            return None
-        count = await store.revoke_for_user(db, user.id, now=now, reason="admin_revoke")
-        record(
-            db,
-            kind="session_revoked",
-            outcome="success",
-            reason="admin_revoke",
-            now=now,
-            actor=actor,
-            subject=whop_user_id,
-            details={"sessions": count},
-        )
-        return count
+@dataclass(frozen=True)
+class Revocation:
+    """What a revoke command did: sessions ended, stored grants, and how many Whop revoked."""
+
+    sessions: int
+    grants: int
+    revoked_at_whop: int | None  # None with --skip-whop
+
+    def describe(self, target: str) -> str:
+        """One line for the operator."""
+        if not self.grants:
+            whop = "no stored Whop grants"
+        elif self.revoked_at_whop is None:
+            whop = f"{self.grants} stored Whop grant(s) deleted, not revoked at Whop (--skip-whop)"
+        else:
+            whop = f"Whop revoked {self.revoked_at_whop} of {self.grants} grant(s)"
+        return f"revoked {self.sessions} session(s) of {target}; {whop}"
 
 
-async def _revoke_all(settings: Settings, actor: str) -> int:
-    now = SystemClock().now()
-    async with (
-        database(settings) as sessionmaker,
-        transaction(sessionmaker, write=True) as db,
-    ):
-        count = await store.revoke_all(db, now=now, reason="admin_revoke_all")
-        record(
-            db,
-            kind="session_revoked",
-            outcome="success",
-            reason="admin_revoke_all",
-            now=now,
-            actor=actor,
-            subject=ALL_USERS,
-            details={"sessions": count},
-        )
-        return count
+async def _revoke_at_whop(settings: Settings, session_ids: list[int]) -> int:
+    """Revoke these sessions' grants at Whop, a few at a time; how many Whop confirmed."""
+
+    async def revoke_all(services: Services) -> int:
+        gate = asyncio.Semaphore(WHOP_PARALLEL)
+
+        async def one(session_id: int) -> bool:
+            async with gate:
+                try:
+                    return await grants.revoke_grant(services, session_id)
+                except Exception:  # best effort: the sessions end whatever Whop says
+                    return False
+
+        return sum(await asyncio.gather(*(one(sid) for sid in session_ids)))
+
+    return await with_services(settings, revoke_all)
+
+
+async def _revoke(
+    settings: Settings, actor: str, whop_user_id: str | None, *, whop: bool
+) -> Revocation | None:
+    """End the sessions of one user (or everyone), revoking their grants at Whop first."""
+    async with database(settings) as sessionmaker:
+        user_id: int | None = None
+        async with sessionmaker() as db:
+            if whop_user_id is not None:
+                user = (
+                    await db.execute(select(User).where(User.whop_user_id == whop_user_id))
+                ).scalar_one_or_none()
+                if user is None:
+                    return None
+                user_id = user.id
+            stored = select(WhopToken.session_id).join(
+                UserSession, UserSession.id == WhopToken.session_id
+            )
+            if user_id is not None:
+                stored = stored.where(UserSession.user_id == user_id)
+            session_ids = list((await db.execute(stored)).scalars())
+        revoked_at_whop: int | None = None
+        if whop:
+            revoked_at_whop = await _revoke_at_whop(settings, session_ids) if session_ids else 0
+        now = SystemClock().now()
+        reason = "admin_revoke" if user_id is not None else "admin_revoke_all"
+        async with transaction(sessionmaker, write=True) as db:
+            if user_id is not None:
+                count = await store.revoke_for_user(db, user_id, now=now, reason=reason)
+            else:
+                count = await store.revoke_all(db, now=now, reason=reason)
+            subject = whop_user_id or ALL_USERS
+            record(
+                db,
+                kind="session_revoked",
+                outcome="success",
+                reason=reason,
+                now=now,
+                actor=actor,
+                subject=subject,
+                details={"sessions": count},
+            )
+            if session_ids:
+                complete = revoked_at_whop == len(session_ids)
+                record(
+                    db,
+                    kind="authn_token_revoked",
+                    outcome="success" if complete else "failure",
+                    reason=reason if whop else "skipped_whop",
+                    now=now,
+                    actor=actor,
+                    subject=subject,
+                    details={"grants": len(session_ids), "revoked": revoked_at_whop or 0},
+                )
+        return Revocation(count, len(session_ids), revoked_at_whop)
 
 
 @app.command("list")
@@ -173,25 +233,33 @@ def list_sessions(
         typer.echo(f"{len(lines)} session(s)", err=True)
 
 
+SKIP_WHOP = typer.Option(
+    "--skip-whop", help="Do not revoke the grants at Whop (the stored tokens are still deleted)."
+)
+
+
 @app.command("revoke")
 def revoke(
     user: Annotated[str, typer.Option(help="The Whop user id (user_...) to sign out.")],
+    skip_whop: Annotated[bool, SKIP_WHOP] = False,
 ) -> None:
-    """Sign one user out everywhere: every live session of theirs ends now."""
+    """Sign one user out everywhere: their grants are revoked at Whop, every session ends now."""
     settings = settings_or_exit()
-    count = run(_revoke_user(settings, user, cli_actor()))
-    if count is None:
+    done = run(_revoke(settings, cli_actor(), user, whop=not skip_whop))
+    if done is None:
         fail(f"no user with Whop id {user!r}")
-    typer.echo(f"revoked {count} session(s) of {user}")
+    typer.echo(done.describe(user))
 
 
 @app.command("revoke-all")
 def revoke_all(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    skip_whop: Annotated[bool, SKIP_WHOP] = False,
 ) -> None:
-    """Sign everyone out: every live session ends now (incident response)."""
+    """Sign everyone out: every stored grant is revoked at Whop, every session ends now."""
     settings = settings_or_exit()
     if not yes:
         typer.confirm("Sign out every user of this Mentora now?", abort=True)
-    count = run(_revoke_all(settings, cli_actor()))
-    typer.echo(f"revoked {count} session(s) of all users")
+    done = run(_revoke(settings, cli_actor(), None, whop=not skip_whop))
+    assert done is not None  # only a named user can be missing
+    typer.echo(done.describe("all users"))
