@@ -132,6 +132,22 @@ async def load_memberships(
     ]
 
 
+def facts_of(row: Membership) -> MembershipFacts:
+    """A stored membership row as the plain values the policy reads."""
+    return MembershipFacts(
+        membership_id=row.whop_membership_id,
+        status=row.status,
+        creator_id=row.creator_id,
+        source_updated_at=row.source_updated_at,
+        product_id=row.whop_product_id,
+        plan_id=row.whop_plan_id,
+        cancel_at_period_end=bool(row.cancel_at_period_end),
+        current_period_end=row.current_period_end,
+        flagged=bool(row.flagged),
+        hold=row.access_hold,
+    )
+
+
 def answer_of(student: Student | None) -> WhopAnswer:
     """Whop's last answer as stored on the student row (none yet: never checked)."""
     if student is None:

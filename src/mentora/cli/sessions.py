@@ -12,7 +12,6 @@ are deleted either way. The outcome is one `authn_token_revoked` audit event.
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
 from collections.abc import AsyncIterator
@@ -34,15 +33,11 @@ from mentora.db.engine import make_engine, make_sessionmaker
 from mentora.db.models import User, UserSession, WhopToken
 from mentora.db.uow import transaction
 from mentora.oauth import grants
-from mentora.services import Services
 from mentora.sessions import store
 from mentora.sessions.store import SessionPolicy
 
 app = typer.Typer(help="List and revoke sign-in sessions.", no_args_is_help=True)
 ALL_USERS = "*"
-# Grants revoked at Whop at once: enough to get through thousands quickly, few enough to stay
-# well inside Whop's rate limits.
-WHOP_PARALLEL = 8
 
 
 def cli_actor() -> str:
@@ -136,21 +131,8 @@ class Revocation:
 
 
 async def _revoke_at_whop(settings: Settings, session_ids: list[int]) -> int:
-    """Revoke these sessions' grants at Whop, a few at a time; how many Whop confirmed."""
-
-    async def revoke_all(services: Services) -> int:
-        gate = asyncio.Semaphore(WHOP_PARALLEL)
-
-        async def one(session_id: int) -> bool:
-            async with gate:
-                try:
-                    return await grants.revoke_grant(services, session_id)
-                except Exception:  # best effort: the sessions end whatever Whop says
-                    return False
-
-        return sum(await asyncio.gather(*(one(sid) for sid in session_ids)))
-
-    return await with_services(settings, revoke_all)
+    """Revoke these sessions' grants at Whop; how many Whop confirmed."""
+    return await with_services(settings, lambda svc: grants.revoke_grants(svc, session_ids))
 
 
 async def _revoke(

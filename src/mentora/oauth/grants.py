@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -160,3 +161,22 @@ async def revoke_grant(services: Services, session_id: int) -> bool:
     except Exception:
         return False
     return await oauth.client.revoke(meta, refresh_token=refresh_token)
+
+
+# Grants revoked at Whop at once: enough to get through thousands quickly, few enough to stay
+# well inside Whop's rate limits.
+REVOKE_PARALLEL = 8
+
+
+async def revoke_grants(services: Services, session_ids: Sequence[int]) -> int:
+    """Best-effort `revoke_grant` for each session, a few at a time; how many Whop confirmed."""
+    gate = asyncio.Semaphore(REVOKE_PARALLEL)
+
+    async def one(session_id: int) -> bool:
+        async with gate:
+            try:
+                return await revoke_grant(services, session_id)
+            except Exception:  # best effort: the sessions end whatever Whop says
+                return False
+
+    return sum(await asyncio.gather(*(one(sid) for sid in session_ids)))

@@ -116,7 +116,7 @@ async def sign_out_everywhere(services: Services, principal: Principal) -> int:
     """Revoke the user's Whop grants (best effort), then every session; returns how many."""
     user = principal.user
     session_ids = [row.id for row in await live_sessions(services, user.id)]
-    revoked_at_whop = [await grants.revoke_grant(services, sid) for sid in session_ids]
+    revoked_at_whop = await grants.revoke_grants(services, session_ids)
     now = services.clock.now()
     async with transaction(services.sessionmaker, write=True) as db:
         ended = await store.revoke_for_user(db, user.id, now=now, reason="user_revoke_all")
@@ -135,12 +135,12 @@ async def sign_out_everywhere(services: Services, principal: Principal) -> int:
             record(
                 db,
                 kind="authn_token_revoked",
-                outcome="success" if all(revoked_at_whop) else "failure",
+                outcome="success" if revoked_at_whop == len(session_ids) else "failure",
                 reason="user_revoke_all",
                 now=now,
                 actor=user.whop_user_id,
                 subject=user.whop_user_id,
                 creator_id=principal.creator.id,
-                details={"grants": len(session_ids), "revoked": sum(revoked_at_whop)},
+                details={"grants": len(session_ids), "revoked": revoked_at_whop},
             )
     return ended

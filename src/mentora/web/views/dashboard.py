@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from mentora.access.policy import MembershipFacts, tier_of
-from mentora.access.service import policy_for
+from mentora.access.policy import tier_of
+from mentora.access.service import facts_of, policy_for
 from mentora.db.models import Creator, Membership
 from mentora.services import Services
 from mentora.web.views.formatting import day
@@ -83,14 +83,7 @@ async def membership_cards(
     cards: list[MembershipCard] = []
     for m, creator in rows:
         policy = await policy_for(services, creator.id)
-        facts = MembershipFacts(
-            membership_id=m.whop_membership_id,
-            status=m.status,
-            creator_id=m.creator_id,
-            source_updated_at=m.source_updated_at,
-            product_id=m.whop_product_id,
-            plan_id=m.whop_plan_id,
-        )
+        facts = facts_of(m)
         label = describe(m.status, m.cancel_at_period_end, m.access_hold)
         date_label, date = _date_line(m, label)
         cards.append(

@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
 
-from mentora.access.policy import MembershipFacts, tier_of
-from mentora.access.service import policy_for
+from mentora.access.policy import tier_of
+from mentora.access.service import facts_of, policy_for
 from mentora.db.models import Membership, Student, User, UserSession
 from mentora.services import Services
 from mentora.web.views.status import RUNNING, StatusLabel, describe
@@ -165,18 +165,7 @@ async def student_page(services: Services, creator_id: int, query: StudentQuery)
     rows = []
     for student, user in found:
         found_m = latest.get(user.whop_user_id)
-        tier = None
-        if found_m is not None:
-            m = found_m
-            facts = MembershipFacts(
-                membership_id=m.whop_membership_id,
-                status=m.status,
-                creator_id=m.creator_id,
-                source_updated_at=m.source_updated_at,
-                product_id=m.whop_product_id,
-                plan_id=m.whop_plan_id,
-            )
-            tier = tier_of(facts, policy)
+        tier = tier_of(facts_of(found_m), policy) if found_m is not None else None
         rows.append(
             StudentRow(
                 whop_user_id=user.whop_user_id,
