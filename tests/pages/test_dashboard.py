@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from mentora.db.models import Membership
+from mentora.db.models import AuditEvent, Membership
 from mentora.emulator import DEMO
 from mentora.services import Services
 from mentora.sessions.cookie import SESSION_COOKIE
@@ -98,10 +98,11 @@ async def test_expired_membership_with_a_live_session_gets_the_access_page(
 
 
 async def test_m02_after_deactivation_the_next_page_says_the_membership_expired(
-    client: httpx.AsyncClient, signin: SignIn, emulator: Any
+    client: httpx.AsyncClient, signin: SignIn, emulator: Any, services: Services
 ) -> None:
     """Whop deactivates the membership; its webhook ends the session; the next navigation
-    explains why (403), offers renewal, and drops the dead cookie."""
+    explains why (403, audited as `authz_fail` with the reason), offers renewal, and drops
+    the dead cookie."""
     assert (await signin.sign_in(DEMO.member_user_id)).status_code == 303
     assert (await client.get("/dashboard", headers=BROWSER)).status_code == 200
     emulator.set_membership_status(DEMO.member_membership_id, "expired")
@@ -112,6 +113,13 @@ async def test_m02_after_deactivation_the_next_page_says_the_membership_expired(
     assert "Your membership has expired. We signed you out" in page.text
     assert 'id="access-renew"' in page.text
     assert f'{SESSION_COOKIE}=""' in page.headers["set-cookie"]
+    async with services.sessionmaker() as db:
+        denials = (
+            await db.execute(
+                select(AuditEvent.reason, AuditEvent.subject).where(AuditEvent.kind == "authz_fail")
+            )
+        ).all()
+    assert [tuple(d) for d in denials] == [("expired", DEMO.member_user_id)]
     again = await client.get("/dashboard", headers=BROWSER)
     assert again.status_code == 303  # the cookie is gone: an ordinary sign-in redirect
 

@@ -20,9 +20,13 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from mentora import metrics
 from mentora.access.errors import GUIDANCE, Guidance
 from mentora.access.routes import AccessPageRoute
+from mentora.audit.record import record
 from mentora.db.models import Membership, User, UserSession
+from mentora.db.uow import transaction
+from mentora.ratelimit.enforce import allowance
 from mentora.sessions.cookie import SESSION_COOKIE, clear_cookie
 from mentora.sessions.errors import SessionError
 from mentora.sessions.tokens import hash_token, plausible
@@ -44,6 +48,8 @@ class Ended:
 
     reason: str
     guidance: Guidance
+    whop_user_id: str
+    creator_id: int
 
 
 async def ended_access(request: Request) -> Ended | None:
@@ -75,7 +81,7 @@ async def ended_access(request: Request) -> Ended | None:
             )
         ).one_or_none()
     code = (latest[0] or latest[1]) if latest is not None else MEMBERSHIP_ENDED
-    return Ended(code, GUIDANCE.get(code, ENDED))
+    return Ended(code, GUIDANCE.get(code, ENDED), session[1], session[2])
 
 
 async def signed_out_response(request: Request) -> Response:
@@ -83,6 +89,21 @@ async def signed_out_response(request: Request) -> Response:
     services = get_services(request)
     ended = await ended_access(request)
     if ended is not None:
+        # A denial like any other (within the per-client budget: an old cookie can be replayed).
+        if await allowance(request, services, "invalid_session_audit"):
+            async with transaction(services.sessionmaker, write=True) as db:
+                record(
+                    db,
+                    kind="authz_fail",
+                    outcome="failure",
+                    reason=ended.reason,
+                    now=services.clock.now(),
+                    subject=ended.whop_user_id,
+                    creator_id=ended.creator_id,
+                    details={"path": request.url.path, "via": "session_ended"},
+                )
+        else:
+            metrics.AUDIT_SKIPPED.labels(kind="authz_fail").inc()
         response = error_response(
             request,
             403,
