@@ -3,11 +3,13 @@
 policy.py    the rules (from RATELIMIT_* settings) and window maths; pure
 limiter.py   counting in a `limits` storage (memory or Redis); `LimiterDown` on failure
 enforce.py   `enforce`, `penalize`, `webhook_rejections`, `limited` for routes; `allowance`
+             and `audit_within_budget`
 errors.py    `RateLimited` (429 + Retry-After), `RateLimiterUnavailable` (503)
 """
 
 from mentora.ratelimit.enforce import (
     allowance,
+    audit_within_budget,
     enforce,
     limited,
     limiter_for,
@@ -26,6 +28,7 @@ __all__ = [
     "Rule",
     "Verdict",
     "allowance",
+    "audit_within_budget",
     "enforce",
     "limited",
     "limiter_for",

@@ -18,6 +18,7 @@ import structlog
 from fastapi import Depends
 from starlette.requests import Request
 
+from mentora import metrics
 from mentora.audit.record import record
 from mentora.db.uow import transaction
 from mentora.ratelimit.errors import RateLimited, RateLimiterUnavailable
@@ -122,6 +123,20 @@ async def allowance(request: Request, services: Services, name: str) -> bool:
         log.warning("rate_limiter_unavailable_failing_open", rule=rule.name, error=exc.args[0])
         return True
     return verdict.allowed
+
+
+async def audit_within_budget(
+    request: Request, services: Services, rule: str, *, kind: str, **fields: Any
+) -> bool:
+    """Write one `kind` audit row (outcome failure) while the client is within `rule`; past
+    it, only count the skipped row. For events a client can trigger at will by replaying a
+    cookie: each would otherwise buy one database write. True when the row was written."""
+    if not await allowance(request, services, rule):
+        metrics.AUDIT_SKIPPED.labels(kind=kind).inc()
+        return False
+    async with transaction(services.sessionmaker, write=True) as db:
+        record(db, kind=kind, outcome="failure", now=services.clock.now(), **fields)
+    return True
 
 
 def limited(name: str) -> Any:

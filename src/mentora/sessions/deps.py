@@ -13,11 +13,10 @@ from fastapi import Depends
 from sqlalchemy import select
 from starlette.requests import Request
 
-from mentora import metrics
 from mentora.audit.record import bind_actor, record
 from mentora.db.models import Creator, Student, User, UserSession
 from mentora.db.uow import transaction
-from mentora.ratelimit.enforce import allowance
+from mentora.ratelimit.enforce import audit_within_budget
 from mentora.sessions import store
 from mentora.sessions.cookie import SESSION_COOKIE
 from mentora.sessions.errors import SessionError
@@ -73,18 +72,14 @@ async def load_principal(request: Request, services: ServicesDep) -> Principal |
     if row is None:
         # A cookie we never issued (or long purged): never adopt it (S01). Audited within a
         # per-client budget: a client replaying junk cookies must not buy one DB write each.
-        if await allowance(request, services, "invalid_session_audit"):
-            async with transaction(services.sessionmaker, write=True) as db:
-                record(
-                    db,
-                    kind="session_invalid",
-                    outcome="failure",
-                    reason="unknown_session",
-                    now=now,
-                    details={"session": fingerprint(token_hash)},
-                )
-        else:
-            metrics.AUDIT_SKIPPED.labels(kind="session_invalid").inc()
+        await audit_within_budget(
+            request,
+            services,
+            "invalid_session_audit",
+            kind="session_invalid",
+            reason="unknown_session",
+            details={"session": fingerprint(token_hash)},
+        )
         return None
     session, user, creator, student = row
     reason = store.expiry_reason(session, now=now, policy=services.session_policy)

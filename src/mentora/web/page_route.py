@@ -20,13 +20,10 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from mentora import metrics
 from mentora.access.errors import GUIDANCE, Guidance
 from mentora.access.routes import AccessPageRoute
-from mentora.audit.record import record
 from mentora.db.models import Membership, User, UserSession
-from mentora.db.uow import transaction
-from mentora.ratelimit.enforce import allowance
+from mentora.ratelimit.enforce import audit_within_budget
 from mentora.sessions.cookie import SESSION_COOKIE, clear_cookie
 from mentora.sessions.errors import SessionError
 from mentora.sessions.tokens import hash_token, plausible
@@ -89,21 +86,17 @@ async def signed_out_response(request: Request) -> Response:
     services = get_services(request)
     ended = await ended_access(request)
     if ended is not None:
-        # A denial like any other (within the per-client budget: an old cookie can be replayed).
-        if await allowance(request, services, "invalid_session_audit"):
-            async with transaction(services.sessionmaker, write=True) as db:
-                record(
-                    db,
-                    kind="authz_fail",
-                    outcome="failure",
-                    reason=ended.reason,
-                    now=services.clock.now(),
-                    subject=ended.whop_user_id,
-                    creator_id=ended.creator_id,
-                    details={"path": request.url.path, "via": "session_ended"},
-                )
-        else:
-            metrics.AUDIT_SKIPPED.labels(kind="authz_fail").inc()
+        # A denial like any other, within the per-client budget: an old cookie can be replayed.
+        await audit_within_budget(
+            request,
+            services,
+            "invalid_session_audit",
+            kind="authz_fail",
+            reason=ended.reason,
+            subject=ended.whop_user_id,
+            creator_id=ended.creator_id,
+            details={"path": request.url.path, "via": "session_ended"},
+        )
         response = error_response(
             request,
             403,
