@@ -16,4 +16,10 @@ def get_services(request: Request) -> Services:
     return services
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+async def _services_dependency(request: Request) -> Services:
+    """`get_services` as a dependency: async, because FastAPI runs a sync dependency on a
+    worker thread, and that hop cost more than the whole webhook route's own work."""
+    return get_services(request)
+
+
+ServicesDep = Annotated[Services, Depends(_services_dependency)]
