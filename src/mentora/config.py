@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = 262_144
     webhook_legacy_signature: bool = False
     webhook_max_attempts: int = Field(default=8, ge=1)
+    # Deliveries stored and applied together in one transaction when they arrive together.
+    webhook_batch_max: int = Field(default=64, ge=1, le=1000)
     # Sends of one queued email or alert before it is dead-lettered (backoff in between).
     outbox_max_attempts: int = Field(default=10, ge=1)
 

@@ -43,6 +43,12 @@ WEBHOOK_PROCESSING_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
     registry=REGISTRY,
 )
+WEBHOOK_BATCH_SIZE = Histogram(
+    "mentora_webhook_batch_size",
+    "Deliveries stored and applied together in one transaction.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1000),
+    registry=REGISTRY,
+)
 OUTBOX_BACKLOG = Gauge(
     "mentora_outbox_backlog",
     "Outbox messages not yet sent, by status.",

@@ -7,12 +7,15 @@ variable set by the request middleware, so callers pass only what they know.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack, cast
 
 import structlog
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora.db.models import AuditEvent
@@ -46,6 +49,16 @@ def set_audit_context(context: AuditContext) -> None:
     _context.set(context)
 
 
+@contextmanager
+def audit_context_as(context: AuditContext) -> Iterator[None]:
+    """Audit under `context` for the block: work done on behalf of another request."""
+    token = _context.set(context)
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
 def bind_actor(actor: str) -> None:
     """Name the actor (a user id, `cli:<user>`, `whop`, `worker`) for later events."""
     ctx = _context.get()
@@ -53,44 +66,61 @@ def bind_actor(actor: str) -> None:
     _context.set(AuditContext(ctx.ip, ctx.user_agent, ctx.request_id, actor))
 
 
-def record(
-    session: AsyncSession,
-    *,
-    kind: str,
-    outcome: str,
-    now: datetime,
-    reason: str | None = None,
-    subject: str | None = None,
-    creator_id: int | None = None,
-    actor: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Add one audit row to `session` (committed with the caller's transaction) and log it."""
+class AuditFields(TypedDict, total=False):
+    """What a caller says about an audit event; the request context supplies the rest."""
+
+    kind: Required[str]
+    outcome: Required[str]
+    now: Required[datetime]
+    reason: str | None
+    subject: str | None
+    creator_id: int | None
+    actor: str | None
+    details: dict[str, Any] | None
+
+
+def audit_values(**fields: Unpack[AuditFields]) -> dict[str, Any]:
+    """One audit row's columns under the current request context; logs the event."""
     ctx = _context.get()
-    event = AuditEvent(
-        at=now,
-        kind=kind,
-        outcome=outcome,
-        reason=reason,
-        actor=actor or ctx.actor,
-        subject=subject,
-        creator_id=creator_id,
-        ip=ctx.ip,
-        user_agent=(ctx.user_agent or "")[:400] or None,
-        request_id=ctx.request_id,
-        details=details or {},
-    )
-    session.add(event)
+    kind, outcome, reason = fields["kind"], fields["outcome"], fields.get("reason")
+    subject, creator_id = fields.get("subject"), fields.get("creator_id")
+    details = fields.get("details") or {}
+    values = {
+        "at": fields["now"],
+        "kind": kind,
+        "outcome": outcome,
+        "reason": reason,
+        "actor": fields.get("actor") or ctx.actor,
+        "subject": subject,
+        "creator_id": creator_id,
+        "ip": ctx.ip,
+        "user_agent": (ctx.user_agent or "")[:400] or None,
+        "request_id": ctx.request_id,
+        "details": details,
+    }
     log.info(
         kind,
         outcome=outcome,
         reason=reason,
-        actor=event.actor,
+        actor=values["actor"],
         subject=subject,
         creator_id=creator_id,
         ip=ctx.ip,
-        user_agent=event.user_agent,
+        user_agent=values["user_agent"],
         request_id=ctx.request_id,
-        **(details or {}),
+        **details,
     )
+    return values
+
+
+def record(session: AsyncSession, **fields: Unpack[AuditFields]) -> AuditEvent:
+    """Add one audit row to `session` (committed with the caller's transaction) and log it."""
+    event = AuditEvent(**audit_values(**fields))
+    session.add(event)
     return event
+
+
+async def record_all(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert rows made by `audit_values` in one statement (no ORM objects: a batch's rows)."""
+    if rows:
+        await session.execute(insert(cast(Table, AuditEvent.__table__)), rows)

@@ -14,13 +14,19 @@ from sqlalchemy.sql.dml import Insert
 
 
 def insert_ignore(
-    session: AsyncSession, model: Any, values: dict[str, Any], *, conflict_on: list[str]
+    session: AsyncSession, model: Any, values: dict[str, Any] | None, *, conflict_on: list[str]
 ) -> Insert:
-    """An INSERT of `values` into `model` that does nothing when `conflict_on` already exists."""
+    """An INSERT of `values` into `model` that does nothing when `conflict_on` already exists.
+
+    With `values=None` the rows are passed at execution (`session.scalars(stmt, rows)`), which
+    the ORM sends as one multi-row statement.
+    """
     if session.get_bind().dialect.name == "postgresql":
-        return (
-            postgresql.insert(model)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=conflict_on)
-        )
-    return sqlite.insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict_on)
+        upsert: postgresql.Insert = postgresql.insert(model)
+        if values is not None:
+            upsert = upsert.values(**values)
+        return upsert.on_conflict_do_nothing(index_elements=conflict_on)
+    statement: sqlite.Insert = sqlite.insert(model)
+    if values is not None:
+        statement = statement.values(**values)
+    return statement.on_conflict_do_nothing(index_elements=conflict_on)

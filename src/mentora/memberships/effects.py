@@ -23,7 +23,7 @@ from mentora.audit.record import record
 from mentora.config import Settings
 from mentora.db.models import Creator, Membership, Student, User
 from mentora.memberships.policy import GRANTING_STATUSES
-from mentora.memberships.store import MembershipChange
+from mentora.memberships.store import MembershipChange, Preloaded
 from mentora.outbox.queue import enqueue_email
 from mentora.sessions import store as sessions
 
@@ -43,6 +43,7 @@ class ChangeContext:
     event: str | None = None  # the canonical webhook event name, when a webhook brought it
     email: str | None = None  # an address found in the payload, if any
     notify: bool = True  # False for local holds: the creator is alerted instead
+    preloaded: Preloaded | None = None  # rows a batch already read and locked
 
 
 async def _user(db: AsyncSession, whop_user_id: str | None) -> User | None:

@@ -3,12 +3,15 @@
 Webhooks, reconciliation and sign-in all call `apply_snapshot`. The row is created with
 INSERT … ON CONFLICT DO NOTHING and then locked (`SELECT … FOR UPDATE` on PostgreSQL; SQLite
 writers already hold the database lock), so concurrent writers of one membership serialise
-and the ordering guard sees the latest committed state.
+and the ordering guard sees the latest committed state. A caller applying many snapshots in
+one transaction (webhook batches) can `preload` their creators and rows, locked, in two
+statements; `apply_snapshot` then reads them from the `Preloaded` instead of the database.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -16,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora.creators import creator_by_company
 from mentora.db.insert import insert_ignore
-from mentora.db.models import Membership
+from mentora.db.models import Creator, Membership
 from mentora.memberships.policy import grants, supersedes
 from mentora.whop.schemas import MembershipSnapshot
 
@@ -68,12 +71,76 @@ async def lock_membership(db: AsyncSession, whop_membership_id: str) -> Membersh
     return result.scalar_one_or_none()
 
 
+@dataclass
+class Preloaded:
+    """Rows a transaction already holds: creators by company id, memberships by Whop id.
+
+    Every membership in it is locked by this transaction, so reading it is as good as
+    `lock_membership`; rows created later in the transaction are added as they appear.
+    """
+
+    creators: dict[str, Creator | None] = field(default_factory=dict)
+    memberships: dict[str, Membership] = field(default_factory=dict)
+
+
+async def preload(db: AsyncSession, snapshots: Iterable[MembershipSnapshot]) -> Preloaded:
+    """Read, and lock in id order, the creators and existing rows `snapshots` will touch."""
+    snapshots = list(snapshots)
+    companies = {s.company_id for s in snapshots if s.company_id}
+    ids = {s.id for s in snapshots}
+    loaded = Preloaded(creators=dict.fromkeys(companies))
+    if companies:
+        for creator in await db.scalars(
+            select(Creator).where(Creator.whop_company_id.in_(companies))
+        ):
+            loaded.creators[creator.whop_company_id] = creator
+    if ids:
+        rows = await db.scalars(
+            select(Membership)
+            .where(Membership.whop_membership_id.in_(ids))
+            .order_by(Membership.id)  # one lock order for every batch: no deadlocks
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        loaded.memberships = {row.whop_membership_id: row for row in rows}
+    return loaded
+
+
+async def _creator(
+    db: AsyncSession, company_id: str | None, preloaded: Preloaded | None
+) -> Creator | None:
+    if preloaded is not None and company_id in preloaded.creators:
+        return preloaded.creators[company_id]
+    return await creator_by_company(db, company_id)
+
+
+async def _insert_or_lock(
+    db: AsyncSession, values: dict[str, object], preloaded: Preloaded | None
+) -> tuple[Membership, bool]:
+    """The locked row for `values`, inserting it first when missing; and whether it was new."""
+    whop_id = str(values["whop_membership_id"])
+    if preloaded is not None and whop_id in preloaded.memberships:
+        return preloaded.memberships[whop_id], False
+    inserted = await db.execute(
+        insert_ignore(db, Membership, values, conflict_on=["whop_membership_id"]).returning(
+            Membership.id
+        )
+    )
+    created = inserted.scalar_one_or_none() is not None
+    row = await lock_membership(db, whop_id)
+    assert row is not None  # inserted above, or already there; rows are never deleted
+    if preloaded is not None:
+        preloaded.memberships[whop_id] = row
+    return row, created
+
+
 async def apply_snapshot(
     db: AsyncSession,
     snapshot: MembershipSnapshot,
     *,
     now: datetime,
     observed_at: datetime | None = None,
+    preloaded: Preloaded | None = None,
 ) -> MembershipChange:
     """Create or update the local copy of `snapshot` unless the stored one is newer.
 
@@ -82,8 +149,8 @@ async def apply_snapshot(
     not a known creator is stored `flagged` with no creator, so it can never grant access.
     """
     source_at = snapshot.updated_at or observed_at or now
-    creator = await creator_by_company(db, snapshot.company_id)
-    values = {
+    creator = await _creator(db, snapshot.company_id, preloaded)
+    values: dict[str, object] = {
         "whop_membership_id": snapshot.id,
         "creator_id": creator.id if creator else None,
         "whop_company_id": snapshot.company_id or "",
@@ -98,14 +165,7 @@ async def apply_snapshot(
         "created_at": now,
         "updated_at": now,
     }
-    inserted = await db.execute(
-        insert_ignore(db, Membership, values, conflict_on=["whop_membership_id"]).returning(
-            Membership.id
-        )
-    )
-    created = inserted.scalar_one_or_none() is not None
-    row = await lock_membership(db, snapshot.id)
-    assert row is not None  # inserted above, or already there; rows are never deleted
+    row, created = await _insert_or_lock(db, values, preloaded)
     if created:
         return MembershipChange(
             membership=row, created=True, applied=True, before_status=None, before_grants=False

@@ -46,12 +46,20 @@ def _email_in(data: dict[str, Any]) -> str | None:
     return email if isinstance(email, str) and "@" in email else None
 
 
-async def on_membership(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
-    """Apply the membership in `data`, newest-wins, then its consequences (W13, M02)."""
+def membership_snapshot(envelope: Envelope) -> MembershipSnapshot:
+    """The membership a membership event describes (its company from the envelope if absent)."""
     snapshot = MembershipSnapshot.from_payload(envelope.data)
     if snapshot.company_id is None and envelope.company_id:
         snapshot = replace(snapshot, company_id=envelope.company_id)
-    change = await apply_snapshot(db, snapshot, now=ctx.now, observed_at=envelope.sent_at)
+    return snapshot
+
+
+async def on_membership(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
+    """Apply the membership in `data`, newest-wins, then its consequences (W13, M02)."""
+    snapshot = membership_snapshot(envelope)
+    change = await apply_snapshot(
+        db, snapshot, now=ctx.now, observed_at=envelope.sent_at, preloaded=ctx.preloaded
+    )
     await after_change(
         db, change, replace(ctx, email=_email_in(envelope.data), event=envelope.kind)
     )
@@ -218,6 +226,9 @@ HANDLERS: dict[str, Handler] = {
     "dispute.created": on_dispute,
     "dispute.updated": on_dispute,
 }
+
+
+MEMBERSHIP_KINDS = frozenset(kind for kind, run in HANDLERS.items() if run is on_membership)
 
 
 async def handle(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:

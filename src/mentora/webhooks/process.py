@@ -17,7 +17,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mentora.audit.record import record
+from mentora.audit.record import AuditFields, record
 from mentora.backoff import retry_delay
 from mentora.config import Settings
 from mentora.db.models import WebhookDelivery
@@ -27,7 +27,7 @@ from mentora.outbox.queue import raise_alert
 from mentora.services import Services
 from mentora.webhooks import store
 from mentora.webhooks.envelope import parse_envelope
-from mentora.webhooks.handlers import handle
+from mentora.webhooks.handlers import Outcome, handle
 
 log = structlog.get_logger("mentora.webhooks")
 
@@ -57,23 +57,45 @@ async def run_effect(
             outcome = await handle(db, envelope, ctx)
     except Exception as exc:  # any effect failure is retried, never lost
         return await _failed(db, row, f"{type(exc).__name__}: {exc}"[:1000], settings, now, rng)
+    return _finished(db, row, outcome, now=now, source=source)
+
+
+def processed_event(
+    *, webhook_id: str, event_type: str, outcome: Outcome, source: str, attempt: int, now: datetime
+) -> AuditFields:
+    """The `webhook_processed` audit event for a delivery whose effect ran."""
+    return {
+        "kind": "webhook_processed",
+        "outcome": "success",
+        "reason": outcome.note or outcome.status,
+        "now": now,
+        "subject": webhook_id,
+        "details": {
+            "type": event_type,
+            "status": outcome.status,
+            "source": source,
+            "attempt": attempt,
+        },
+    }
+
+
+def _finished(
+    db: AsyncSession, row: WebhookDelivery, outcome: Outcome, *, now: datetime, source: str
+) -> str:
     row.status = outcome.status
     row.processed_at = now
     row.next_attempt_at = None
     row.last_error = None
     record(
         db,
-        kind="webhook_processed",
-        outcome="success",
-        reason=outcome.note or outcome.status,
-        now=now,
-        subject=row.webhook_id,
-        details={
-            "type": row.event_type,
-            "status": outcome.status,
-            "source": source,
-            "attempt": row.attempts,
-        },
+        **processed_event(
+            webhook_id=row.webhook_id,
+            event_type=row.event_type,
+            outcome=outcome,
+            source=source,
+            attempt=row.attempts,
+            now=now,
+        ),
     )
     return row.status
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora.db.insert import insert_ignore
@@ -18,6 +19,25 @@ from mentora.webhooks.verify import VerifiedDelivery
 
 KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "content-type", "user-agent")
 FINISHED = ("processed", "ignored", "flagged")
+
+
+Claim = tuple[VerifiedDelivery, Envelope, Mapping[str, str]]
+
+
+def _row(claim: Claim, *, now: datetime, attempts: int) -> dict[str, object]:
+    delivery, envelope, headers = claim
+    kept = {name: headers[name][:200] for name in KEPT_HEADERS if name in headers}
+    kept["scheme"] = delivery.scheme
+    return {
+        "webhook_id": delivery.webhook_id,
+        "event_type": envelope.event_type,
+        "company_id": (envelope.company_id or "")[:64] or None,
+        "body": delivery.body.decode("utf-8"),
+        "headers": kept,
+        "status": "received",
+        "attempts": attempts,
+        "received_at": now,
+    }
 
 
 async def claim(
@@ -36,24 +56,42 @@ async def claim(
     hands back the whole row as an ORM object, so claiming is one statement. `attempts`
     lets intake count the attempt it is about to make in the same INSERT.
     """
-    kept = {name: headers[name][:200] for name in KEPT_HEADERS if name in headers}
-    kept["scheme"] = delivery.scheme
-    statement = insert_ignore(
-        db,
-        WebhookDelivery,
-        {
-            "webhook_id": delivery.webhook_id,
-            "event_type": envelope.event_type,
-            "company_id": (envelope.company_id or "")[:64] or None,
-            "body": delivery.body.decode("utf-8"),
-            "headers": kept,
-            "status": "received",
-            "attempts": attempts,
-            "received_at": now,
-        },
-        conflict_on=["webhook_id"],
-    ).returning(WebhookDelivery)
-    return (await db.scalars(statement)).one_or_none()
+    values = _row((delivery, envelope, headers), now=now, attempts=attempts)
+    statement = insert_ignore(db, WebhookDelivery, values, conflict_on=["webhook_id"])
+    return (await db.scalars(statement.returning(WebhookDelivery))).one_or_none()
+
+
+async def claim_many(
+    db: AsyncSession, claims: Sequence[Claim], *, now: datetime, attempts: int = 0
+) -> dict[str, int]:
+    """`claim` for deliveries with distinct ids in one statement; row ids of those won, by id.
+
+    Core rows, not ORM objects: a batch updates them with `finish_many`.
+    """
+    table = cast(Table, WebhookDelivery.__table__)
+    statement = insert_ignore(db, table, None, conflict_on=["webhook_id"])
+    result = await db.execute(
+        statement.returning(table.c.id, table.c.webhook_id),
+        [_row(claim, now=now, attempts=attempts) for claim in claims],
+    )
+    return {webhook_id: row_id for row_id, webhook_id in result.all()}
+
+
+async def finish_many(
+    db: AsyncSession, statuses: Sequence[tuple[int, str]], *, now: datetime
+) -> None:
+    """Mark claimed rows (by row id) as ended with their status, in one statement."""
+    if not statuses:
+        return
+    table = cast(Table, WebhookDelivery.__table__)
+    await db.execute(
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(
+            status=bindparam("new_status"), processed_at=now, next_attempt_at=None, last_error=None
+        ),
+        [{"row_id": row_id, "new_status": status} for row_id, status in statuses],
+    )
 
 
 async def find(db: AsyncSession, webhook_id: str, *, lock: bool = False) -> WebhookDelivery | None:

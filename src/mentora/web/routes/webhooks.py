@@ -16,8 +16,9 @@ from starlette.responses import JSONResponse
 from mentora import metrics
 from mentora.ratelimit import RateLimited, webhook_rejections
 from mentora.web.deps import ServicesDep
+from mentora.webhooks import batch
 from mentora.webhooks.errors import WebhookError, WebhookStoreUnavailable, WebhookTooLarge
-from mentora.webhooks.intake import audit_rejection, check_and_parse, store_and_apply
+from mentora.webhooks.intake import audit_rejection, check_and_parse
 
 router = APIRouter(tags=["webhooks"])
 
@@ -49,7 +50,7 @@ async def receive_webhook(request: Request, services: ServicesDep) -> JSONRespon
         delivery, envelope = check_and_parse(services, body, request.headers)
         # Only Whop-signed names become label values, so the label set stays bounded.
         event_type = envelope.event_type
-        outcome = await store_and_apply(services, delivery, envelope, request.headers)
+        outcome = await batch.submit(services, delivery, envelope, request.headers)
     except WebhookError as exc:
         outcome = exc.code
         if exc.status in (401, 413):

@@ -1,0 +1,177 @@
+"""Integration: deliveries that arrive together are stored and applied in one batch.
+
+On SQLite and PostgreSQL, through the real route. Each test checks that a batch was really
+formed (the batch-size histogram), then that every delivery ended exactly as it would have
+alone: its own status, its own effect, its own audit row with its own request id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from structlog.testing import capture_logs
+from tests.integration.test_webhook_intake import count, membership
+from tests.support.webhooks import WEBHOOK_PATH, event_body, membership_data, signed_headers
+
+from mentora.clock import FrozenClock
+from mentora.db.models import AuditEvent, Membership, OutboxMessage, WebhookDelivery
+from mentora.metrics import REGISTRY
+from mentora.services import Services
+
+
+def _member(membership_id: str, status: str, at: str) -> dict[str, Any]:
+    """A membership of its own user, with an email address for the queued emails."""
+    user = f"user_{membership_id}"
+    data = membership_data(membership_id, status, updated_at=at, user_id=user)
+    data["user"] = {"id": user, "email": f"{user}@example.com"}
+    return data
+
+
+def _batched() -> float:
+    """Deliveries that have gone through a batch of more than one, so far (this process)."""
+    total = REGISTRY.get_sample_value("mentora_webhook_batch_size_sum") or 0.0
+    alone = REGISTRY.get_sample_value("mentora_webhook_batch_size_bucket", {"le": "1.0"}) or 0.0
+    return total - alone
+
+
+async def _post_all(
+    client: httpx.AsyncClient, clock: FrozenClock, events: list[tuple[str, str, dict[str, Any]]]
+) -> list[httpx.Response]:
+    """POST every (msg_id, type, data) at once."""
+    posts = []
+    for msg_id, event_type, data in events:
+        body = event_body(event_type, data)
+        headers = signed_headers(body, at=clock.now(), msg_id=msg_id)
+        posts.append(client.post(WEBHOOK_PATH, content=body, headers=headers))
+    return list(await asyncio.gather(*posts))
+
+
+async def test_concurrent_mixed_deliveries_each_end_as_alone(
+    client: httpx.AsyncClient, services: Services, clock: FrozenClock
+) -> None:
+    """New, updated, deactivated and repeated memberships plus an unknown type, all at once."""
+    # Known memberships first, one at a time, so the burst below updates and ends them.
+    for n in range(3):
+        data = _member(f"mem_b{n}", "active", "2026-11-27T10:00:00.000Z")
+        (response,) = await _post_all(client, clock, [(f"seed_{n}", "membership.activated", data)])
+        assert response.json()["status"] == "processed"
+    before = _batched()
+    later = "2026-11-27T11:00:00.000Z"
+    events = [
+        ("new_1", "membership.activated", _member("mem_new1", "active", later)),
+        (
+            "new_2",
+            "membership.activated",
+            _member("mem_new2", "trialing", later),
+        ),
+        ("upd_0", "membership.updated", _member("mem_b0", "active", later)),
+        ("end_1", "membership.deactivated", _member("mem_b1", "expired", later)),
+        (
+            "old_2",
+            "membership.updated",
+            _member("mem_b2", "expired", "2026-11-27T09:00:00.000Z"),
+        ),
+        ("dup", "membership.updated", _member("mem_new1", "active", later)),
+        ("dup", "membership.updated", _member("mem_new1", "active", later)),
+        ("unknown", "future.event", {"id": "x_1"}),
+    ]
+    responses = await _post_all(client, clock, events)
+    assert _batched() > before, "no batch was formed"
+    assert [r.status_code for r in responses] == [200] * len(events)
+    by_id: dict[str, list[str]] = {}
+    for (msg_id, _, _), response in zip(events, responses, strict=True):
+        by_id.setdefault(msg_id, []).append(response.json()["status"])
+    assert by_id == {
+        "new_1": ["processed"],
+        "new_2": ["processed"],
+        "upd_0": ["processed"],
+        "end_1": ["processed"],
+        "old_2": ["processed"],  # older than the stored state: applied as stale, no change
+        "dup": ["processed", "duplicate"],
+        "unknown": ["ignored"],
+    }
+    statuses = {
+        m: (row.status if (row := await membership(services, m)) else None)
+        for m in ("mem_new1", "mem_new2", "mem_b0", "mem_b1", "mem_b2")
+    }
+    assert statuses == {
+        "mem_new1": "active",
+        "mem_new2": "trialing",
+        "mem_b0": "active",
+        "mem_b1": "expired",
+        "mem_b2": "active",
+    }
+    assert await count(services, WebhookDelivery) == 3 + 7
+    assert await count(services, WebhookDelivery, WebhookDelivery.processed_at.is_(None)) == 0
+    assert await count(services, AuditEvent, AuditEvent.kind == "webhook_processed") == 3 + 7
+    # old_2 is older than what is stored; dup repeats new_1's instant: both change nothing.
+    assert await count(services, AuditEvent, AuditEvent.reason == "stale") == 2
+    # Welcome for the two new members, "access ended" for mem_b1, all queued with the change.
+    templates = await count(services, OutboxMessage, OutboxMessage.template == "welcome")
+    assert templates == 3 + 2
+    assert await count(services, OutboxMessage, OutboxMessage.template == "access_ended") == 1
+    async with services.sessionmaker() as db:
+        stored = (
+            await db.execute(select(Membership).where(Membership.whop_membership_id == "mem_b0"))
+        ).scalar_one()
+    assert stored.source_updated_at.isoformat().startswith("2026-11-27T11:00:00")
+
+
+async def test_failing_effect_in_a_batch_fails_only_its_own_delivery(
+    client: httpx.AsyncClient, services: Services, clock: FrozenClock
+) -> None:
+    """One unusable payload in a burst: the batch splits, the rest are applied, it is failed."""
+    later = "2026-11-27T11:00:00.000Z"
+    events = [
+        (
+            f"good_{n}",
+            "membership.activated",
+            _member(f"mem_g{n}", "active", later),
+        )
+        for n in range(6)
+    ]
+    events.insert(3, ("bad", "membership.activated", {"id": "mem_bad"}))
+    before = _batched()
+    with capture_logs() as logs:
+        responses = await _post_all(client, clock, events)
+    assert _batched() > before, "no batch was formed"
+    assert any(entry["event"] == "webhook_batch_split" for entry in logs)
+    statuses = [r.json()["status"] for r in responses]
+    assert statuses == ["processed"] * 3 + ["failed"] + ["processed"] * 3
+    assert await count(services, Membership) == 6
+    async with services.sessionmaker() as db:
+        bad = (
+            await db.execute(select(WebhookDelivery).where(WebhookDelivery.webhook_id == "bad"))
+        ).scalar_one()
+    assert bad.status == "failed" and bad.attempts == 1 and bad.next_attempt_at is not None
+    assert await count(services, AuditEvent, AuditEvent.kind == "webhook_processed") == 6
+
+
+async def test_batched_audit_rows_keep_each_request_id(
+    client: httpx.AsyncClient, services: Services, clock: FrozenClock
+) -> None:
+    """Every `webhook_processed` row of a batch names the request that delivered it."""
+    later = "2026-11-27T11:00:00.000Z"
+    events = [
+        (f"rid_{n}", "membership.updated", _member(f"mem_r{n}", "active", later)) for n in range(8)
+    ]
+    before = _batched()
+    responses = await _post_all(client, clock, events)
+    assert _batched() > before, "no batch was formed"
+    sent = {
+        msg_id: r.headers["x-request-id"]
+        for (msg_id, _, _), r in zip(events, responses, strict=True)
+    }
+    async with services.sessionmaker() as db:
+        rows = (
+            await db.execute(
+                select(AuditEvent.subject, AuditEvent.request_id).where(
+                    AuditEvent.kind == "webhook_processed"
+                )
+            )
+        ).all()
+    assert dict(rows) == sent
+    assert len(set(sent.values())) == len(events)
