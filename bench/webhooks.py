@@ -1,7 +1,7 @@
 """Webhook throughput beside a trivial POST, then latency at a fixed rate (W15), over real sockets.
 
 Run: .venv/bin/python -m bench.webhooks [--throughput-seconds 10] [--concurrency 32]
-      [--rate 50] [--seconds 20] [--duplicates 0.1]
+      [--rounds 1] [--rate 50] [--seconds 20] [--duplicates 0.1]
       [--database-url postgresql://postgres@127.0.0.1/mentora_bench]
 The app runs as its own process. Phase 1 (closed loop, `concurrency` keep-alive connections):
 the same server's trivial `POST /api/ping`, then signed `membership.updated` deliveries, each
@@ -99,20 +99,31 @@ async def run(app_url: str, rate: float, seconds: float, duplicates: float) -> d
     }
 
 
-async def throughput(app_url: str, seconds: float, concurrency: int) -> dict[str, LoadResult]:
-    """Closed-loop rate of the trivial POST, then of signed deliveries (unique ids)."""
+async def throughput(
+    app_url: str, seconds: float, concurrency: int, rounds: int = 1
+) -> dict[str, LoadResult]:
+    """Closed-loop rate of the trivial POST, then of signed deliveries (unique ids).
+
+    Every round sends the same 500 memberships: the first round creates them, later rounds
+    update rows that exist (the steady state of a running app).
+    """
     signer = Webhook(base64.b64encode(SECRET.encode()).decode())
     ping = encode_request(
         f"{app_url}/api/ping", "POST", {"content-type": "application/json"}, b"{}"
     )
     trivial = await closed_loop(app_url, lambda n: ping, concurrency=concurrency, seconds=seconds)
+    results = {"trivial POST /api/ping": trivial}
+    for round_no in range(1, rounds + 1):
 
-    def delivery(n: int) -> bytes:
-        body, headers = _delivery(signer, f"msg_tp_{n}", n)
-        return encode_request(f"{app_url}/api/whop/webhooks", "POST", headers, body)
+        def delivery(n: int, round_no: int = round_no) -> bytes:
+            body, headers = _delivery(signer, f"msg_tp{round_no}_{n}", n)
+            return encode_request(f"{app_url}/api/whop/webhooks", "POST", headers, body)
 
-    hooks = await closed_loop(app_url, delivery, concurrency=concurrency, seconds=seconds)
-    return {"trivial POST /api/ping": trivial, "webhook deliveries": hooks}
+        name = "webhook deliveries" if round_no == 1 else f"webhooks, round {round_no}"
+        results[name] = await closed_loop(
+            app_url, delivery, concurrency=concurrency, seconds=seconds
+        )
+    return results
 
 
 def main() -> None:
@@ -124,9 +135,14 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--throughput-seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="webhook rounds; later ones update existing rows"
+    )
     args = parser.parse_args()
     with running(database_url=args.database_url, SYNC_INTERVAL_SECONDS="0") as procs:
-        rates = asyncio.run(throughput(procs.app_url, args.throughput_seconds, args.concurrency))
+        rates = asyncio.run(
+            throughput(procs.app_url, args.throughput_seconds, args.concurrency, args.rounds)
+        )
         print(
             f"phase 1: closed loop, {args.concurrency} connections, {args.throughput_seconds:.0f} s each, 1 app process"
         )
@@ -138,24 +154,28 @@ def main() -> None:
                 f"{name:<24} {r.requests:>9} {r.non_2xx:>8} {r.per_second:>11.0f} "
                 f"{percentile(r.latencies_ms, 50):>8.1f} {percentile(r.latencies_ms, 99):>8.1f}"
             )
-        ratio = rates["webhook deliveries"].per_second / max(
-            rates["trivial POST /api/ping"].per_second, 1
-        )
-        print(f"{'ratio webhooks/trivial':<24} {ratio:>41.2f}")
+        trivial_rate = max(rates["trivial POST /api/ping"].per_second, 1)
+        for name, r in rates.items():
+            if name.startswith("webhook"):
+                label = "ratio " + ("webhooks" if name == "webhook deliveries" else name[10:])
+                print(f"{label + '/trivial':<24} {r.per_second / trivial_rate:>41.2f}")
         engine = create_engine(sync_url(procs.database_url))
         with engine.connect() as conn:
             applied = conn.execute(
                 select(func.count())
                 .select_from(WebhookDelivery)
                 .where(
-                    WebhookDelivery.webhook_id.like("msg_tp_%"),
+                    WebhookDelivery.webhook_id.like("msg_tp%"),
                     WebhookDelivery.status == "processed",
                 )
             ).scalar_one()
         engine.dispose()
+        answered = sum(
+            r.requests - r.non_2xx for name, r in rates.items() if name.startswith("webhook")
+        )
         print(
             f"{'stored and applied':<24} {applied:>9} (= webhook requests answered 2xx: "
-            f"{applied == rates['webhook deliveries'].requests - rates['webhook deliveries'].non_2xx})"
+            f"{applied == answered})"
         )
         print()
         print(
