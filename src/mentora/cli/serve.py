@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,6 +16,7 @@ from mentora.services import Services
 
 DEV_APP_HOST = "localhost"
 DEV_EMULATOR_URL = "http://127.0.0.1:8765"
+DEV_ENV_FILE = Path("var") / "mentora-dev.env"
 
 
 def serve(
@@ -86,6 +89,7 @@ def dev(
             fail(f"port {number} on {host} is in use (the {name}'s); free it or pass {option}")
     # Authlib refuses http:// token endpoints unless told; only the local emulator is plain http.
     os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
+    write_dev_env(DEV_ENV_FILE, {**overrides, "AUTHLIB_INSECURE_TRANSPORT": "1"})
     from mentora.logging import configure_logging
 
     configure_logging(fmt="console", level=settings.log_level)
@@ -144,12 +148,24 @@ async def _dev(
         f"Whop emulator:  {issuer}  (sign in as Ada Member; controls at {issuer}/)",
         fg=typer.colors.GREEN,
     )
+    typer.secho(f"CLI against it: set -a; . {DEV_ENV_FILE}; set +a", fg=typer.colors.GREEN)
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     worker_task = _start_worker(services)
     try:
         await asyncio.gather(*tasks)
     finally:
         worker_task.cancel()
+
+
+def write_dev_env(path: Path, values: Mapping[str, str]) -> None:
+    """Write the dev instance's settings as a sourceable env file, for the other commands.
+
+    Only development constants and local addresses: nothing in it is a secret.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["# written by `mentora dev`: the settings of the running dev instance"]
+    lines += [f"{name}={value}" for name, value in values.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _port_free(host: str, port: int) -> bool:
