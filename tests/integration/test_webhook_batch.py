@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 from structlog.testing import capture_logs
-from tests.integration.test_webhook_intake import count, membership
+from tests.integration.test_webhook_intake import _broken_sessionmaker, count, membership
 from tests.support.webhooks import WEBHOOK_PATH, event_body, membership_data, signed_headers
 
 from mentora.clock import FrozenClock
@@ -175,3 +175,35 @@ async def test_batched_audit_rows_keep_each_request_id(
         ).all()
     assert dict(rows) == sent
     assert len(set(sent.values())) == len(events)
+
+
+async def test_database_down_under_a_batch_gives_503_to_each_then_retries_land_once(
+    client: httpx.AsyncClient, services: Services, clock: FrozenClock
+) -> None:
+    """A burst while the database is unreachable: every delivery 503 at once, without trying
+    each alone (none acknowledged); Whop's retries then store and apply each exactly once."""
+    later = "2026-11-27T11:00:00.000Z"
+    events = [
+        (f"down_{n}", "membership.activated", _member(f"mem_d{n}", "active", later))
+        for n in range(6)
+    ]
+    working = services.sessionmaker
+    services.sessionmaker = _broken_sessionmaker(services.settings.database_url)
+    before = _batched()
+    try:
+        with capture_logs() as logs:
+            down = await _post_all(client, clock, events)
+    finally:
+        services.sessionmaker = working
+    assert _batched() > before, "no batch was formed"
+    failed = [e for e in logs if e["event"] == "webhook_store_failed"]
+    assert any(e.get("size", 1) > 1 for e in failed), "the batch was not failed as one"
+    assert not any(e["event"] == "webhook_batch_split" for e in logs)
+    assert [r.status_code for r in down] == [503] * len(events)
+    assert await count(services, WebhookDelivery) == 0
+    clock.advance(10)
+    retried = await _post_all(client, clock, events + events)
+    assert sorted(r.json()["status"] for r in retried) == ["duplicate"] * 6 + ["processed"] * 6
+    assert await count(services, WebhookDelivery) == 6
+    assert await count(services, Membership) == 6
+    assert await count(services, AuditEvent, AuditEvent.kind == "membership_changed") == 6

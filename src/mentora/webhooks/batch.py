@@ -8,7 +8,9 @@ writes the changes with one statement per table. Each delivery's answer waits fo
 commit, so a 2xx still means stored and applied (W10). A delivery that arrives alone takes
 the one-at-a-time path (`intake.store_and_apply`), as before batching.
 
-If anything in a batch raises, the whole transaction rolls back and every delivery in it goes
+If the database does not answer before the batch is claimed, every delivery in it gets 503
+at once (trying each alone would wait out the same failure once per delivery). If anything
+else in a batch raises, the whole transaction rolls back and every delivery in it goes
 through the one-at-a-time path, which keeps a failing effect in its own savepoint (a failed,
 retryable row) and answers 503 when the database is down. A batch therefore changes how many
 statements a delivery costs, never how it ends. Why: one SQL statement through the async
@@ -20,9 +22,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora import metrics
 from mentora.audit.record import (
@@ -47,6 +52,12 @@ from mentora.webhooks.verify import VerifiedDelivery
 log = structlog.get_logger("mentora.webhooks")
 
 EXTRAS_KEY = "webhook_batcher"
+# What a database that is not taking writes raises (refused, dropped or timed-out connections).
+UNREACHABLE = (OperationalError, InterfaceError, OSError, TimeoutError)
+
+
+class _Unreachable(Exception):
+    """The batch could not even be claimed because the database did not answer."""
 
 
 @dataclass
@@ -96,7 +107,14 @@ class Batcher:
                 try:
                     await self._together(batch)
                     return
-                except Exception as exc:  # any failure: each delivery on its own, as before
+                except _Unreachable as exc:
+                    # Trying each delivery alone would wait out the same failure once per
+                    # delivery, one after another: answer 503 to all now, and Whop retries.
+                    log.error("webhook_store_failed", size=len(batch), error=str(exc))
+                    for item in batch:
+                        item.answer.set_exception(WebhookStoreUnavailable("store_failed", str(exc)))
+                    return
+                except Exception as exc:  # any other failure: each delivery on its own
                     log.warning("webhook_batch_split", size=len(batch), error=type(exc).__name__)
             for item in batch:
                 await self._alone(item)
@@ -117,61 +135,71 @@ class Batcher:
         item.answer.set_result(status)
 
     async def _together(self, batch: list[_Pending]) -> None:
-        services = self.services
-        now = services.clock.now()
+        now = self.services.clock.now()
         first: dict[str, _Pending] = {}
         for item in batch:
             first.setdefault(item.delivery.webhook_id, item)
-        statuses: dict[str, str] = {}
-        finished: list[tuple[int, str]] = []
-        audit_rows: list[dict[str, Any]] = []
-        async with transaction(services.sessionmaker, write=True) as db:
-            claims = [(i.delivery, i.envelope, i.headers) for i in first.values()]
-            rows = await store.claim_many(db, claims, now=now, attempts=1)
-            preloaded = await preload(
-                db,
-                (
-                    membership_snapshot(item.envelope)
-                    for webhook_id, item in first.items()
-                    if webhook_id in rows and item.envelope.kind in MEMBERSHIP_KINDS
-                ),
-            )
-            for webhook_id, item in first.items():
-                row = rows.get(webhook_id)
-                if row is None:
-                    statuses[webhook_id] = DUPLICATE
-                    continue
-                ctx = ChangeContext(
-                    settings=services.settings,
-                    now=now,
-                    source="webhook",
-                    reference=webhook_id,
-                    preloaded=preloaded,
-                )
-                with audit_context_as(item.audit):
-                    outcome = await handle(db, item.envelope, ctx)
-                    audit_rows.append(
-                        audit_values(
-                            **processed_event(
-                                webhook_id=webhook_id,
-                                event_type=item.envelope.event_type,
-                                outcome=outcome,
-                                source=ctx.source,
-                                attempt=1,
-                                now=now,
-                            )
-                        )
-                    )
-                statuses[webhook_id] = outcome.status
-                finished.append((row, outcome.status))
-            await store.finish_many(db, finished, now=now)
-            await record_all(db, audit_rows)
+        claimed = False
+        try:
+            async with transaction(self.services.sessionmaker, write=True) as db:
+                claims = [(i.delivery, i.envelope, i.headers) for i in first.values()]
+                rows = await store.claim_many(db, claims, now=now, attempts=1)
+                claimed = True
+                statuses = await self._apply(db, first, rows, now)
+        except UNREACHABLE as exc:
+            if not claimed:
+                raise _Unreachable(type(exc).__name__) from exc
+            raise
         for item in batch:
             webhook_id = item.delivery.webhook_id
             status = statuses[webhook_id] if first[webhook_id] is item else DUPLICATE
             if status == DUPLICATE:
                 log.info("webhook_duplicate", webhook_id=webhook_id, type=item.envelope.event_type)
             item.answer.set_result(status)
+
+    async def _apply(
+        self, db: AsyncSession, first: dict[str, _Pending], rows: dict[str, int], now: datetime
+    ) -> dict[str, str]:
+        """Run the claimed deliveries' effects in arrival order, then write their outcomes."""
+        preloaded = await preload(
+            db,
+            (
+                membership_snapshot(item.envelope)
+                for webhook_id, item in first.items()
+                if webhook_id in rows and item.envelope.kind in MEMBERSHIP_KINDS
+            ),
+        )
+        statuses: dict[str, str] = {}
+        finished: list[tuple[int, str]] = []
+        audit_rows: list[dict[str, Any]] = []
+        for webhook_id, item in first.items():
+            row = rows.get(webhook_id)
+            if row is None:
+                statuses[webhook_id] = DUPLICATE
+                continue
+            ctx = ChangeContext(
+                settings=self.services.settings,
+                now=now,
+                source="webhook",
+                reference=webhook_id,
+                preloaded=preloaded,
+            )
+            with audit_context_as(item.audit):
+                outcome = await handle(db, item.envelope, ctx)
+                event = processed_event(
+                    webhook_id=webhook_id,
+                    event_type=item.envelope.event_type,
+                    outcome=outcome,
+                    source=ctx.source,
+                    attempt=1,
+                    now=now,
+                )
+                audit_rows.append(audit_values(**event))
+            statuses[webhook_id] = outcome.status
+            finished.append((row, outcome.status))
+        await store.finish_many(db, finished, now=now)
+        await record_all(db, audit_rows)
+        return statuses
 
 
 async def submit(
