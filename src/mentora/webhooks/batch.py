@@ -44,7 +44,7 @@ from mentora.services import Services
 from mentora.webhooks import store
 from mentora.webhooks.envelope import Envelope
 from mentora.webhooks.errors import WebhookStoreUnavailable
-from mentora.webhooks.handlers import MEMBERSHIP_KINDS, handle, membership_snapshot
+from mentora.webhooks.handlers import MEMBERSHIP_KINDS, handle
 from mentora.webhooks.intake import DUPLICATE, store_and_apply
 from mentora.webhooks.process import processed_event
 from mentora.webhooks.verify import VerifiedDelivery
@@ -164,7 +164,7 @@ class Batcher:
         preloaded = await preload(
             db,
             (
-                membership_snapshot(item.envelope)
+                item.envelope.membership
                 for webhook_id, item in first.items()
                 if webhook_id in rows and item.envelope.kind in MEMBERSHIP_KINDS
             ),

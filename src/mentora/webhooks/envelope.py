@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from mentora.webhooks.errors import WebhookPayloadError
-from mentora.whop.schemas import parse_time
+from mentora.whop.schemas import MembershipSnapshot, parse_time
 
 MAX_TYPE_LENGTH = 128
 _TYPE_PATTERN = re.compile(r"[A-Za-z0-9_.:-]+")
@@ -44,6 +45,15 @@ class Envelope:
     def kind(self) -> str:
         """The canonical event name (aliases resolved) that picks the handler."""
         return ALIASES.get(self.event_type, self.event_type)
+
+    @cached_property
+    def membership(self) -> MembershipSnapshot:
+        """The membership a membership event describes (its company from the envelope if
+        absent); parsed once, though a batch reads it before its handler does."""
+        snapshot = MembershipSnapshot.from_payload(self.data)
+        if snapshot.company_id is None and self.company_id:
+            snapshot = replace(snapshot, company_id=self.company_id)
+        return snapshot
 
 
 def _company(payload: dict[str, Any]) -> str | None:

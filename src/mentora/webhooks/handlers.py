@@ -23,7 +23,6 @@ from mentora.memberships.payments import PaymentFacts, membership_of_payment, re
 from mentora.memberships.store import apply_snapshot
 from mentora.outbox.queue import enqueue_email, raise_alert
 from mentora.webhooks.envelope import Envelope
-from mentora.whop.schemas import MembershipSnapshot
 
 DISPUTE_CLOSED_IN_OUR_FAVOUR = frozenset({"won", "prevented", "warning_closed"})
 REFUND_NOT_HAPPENING = frozenset({"failed", "canceled"})
@@ -46,19 +45,10 @@ def _email_in(data: dict[str, Any]) -> str | None:
     return email if isinstance(email, str) and "@" in email else None
 
 
-def membership_snapshot(envelope: Envelope) -> MembershipSnapshot:
-    """The membership a membership event describes (its company from the envelope if absent)."""
-    snapshot = MembershipSnapshot.from_payload(envelope.data)
-    if snapshot.company_id is None and envelope.company_id:
-        snapshot = replace(snapshot, company_id=envelope.company_id)
-    return snapshot
-
-
 async def on_membership(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
     """Apply the membership in `data`, newest-wins, then its consequences (W13, M02)."""
-    snapshot = membership_snapshot(envelope)
     change = await apply_snapshot(
-        db, snapshot, now=ctx.now, observed_at=envelope.sent_at, preloaded=ctx.preloaded
+        db, envelope.membership, now=ctx.now, observed_at=envelope.sent_at, preloaded=ctx.preloaded
     )
     await after_change(
         db, change, replace(ctx, email=_email_in(envelope.data), event=envelope.kind)
