@@ -5,6 +5,7 @@ requests never share Authlib's per-client token state.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +13,13 @@ from typing import Any
 import httpx
 import structlog
 from authlib.integrations.base_client.errors import OAuthError as AuthlibOAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+with warnings.catch_warnings():
+    # Authlib announces, at import, a future move of this client to an "httpx2" package; it
+    # works with the pinned httpx, and the notice printed on every CLI command told users
+    # nothing they could act on.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from mentora.oauth.discovery import ProviderMetadata
 from mentora.oauth.errors import ExchangeFailed, OAuthError, RefreshFailed
