@@ -108,6 +108,7 @@ async def _dev(
     from mentora.config import Settings
     from mentora.creators import ensure_configured_creator
     from mentora.emulator import Emulator, EmulatorConfig
+    from mentora.heap import freeze_startup_heap
     from mentora.services import build_services
 
     assert isinstance(settings, Settings)
@@ -128,6 +129,7 @@ async def _dev(
     services = build_services(settings)
     await ensure_configured_creator(services, name="Demo Academy")
     app = create_app(settings, services=services)
+    freeze_startup_heap()
     servers = [
         uvicorn.Server(
             uvicorn.Config(
