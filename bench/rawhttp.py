@@ -1,8 +1,8 @@
-"""A tiny HTTP/1.1 keep-alive load generator on raw asyncio sockets.
+"""A tiny HTTP/1.1 keep-alive client and load generator on raw asyncio sockets.
 
 httpx spends more CPU per request than the servers under test; on a 2-core machine the load
 generator would otherwise cap the figures. Requests are pre-encoded bytes; responses are read
-by Content-Length. Loopback only.
+by Content-Length (or chunks). Loopback only, for benchmarks.
 """
 
 from __future__ import annotations
@@ -83,3 +83,71 @@ async def closed_loop(
     await asyncio.gather(*(connection() for _ in range(concurrency)))
     result.seconds = time.perf_counter() - started
     return result
+
+
+@dataclass
+class RawResponse:
+    """Status, headers (names lower-cased) and body of one response."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """The first value of header `name`, if any."""
+        return next((v for k, v in self.headers if k == name), None)
+
+    def header_list(self, name: str) -> list[str]:
+        """Every value of header `name`."""
+        return [v for k, v in self.headers if k == name]
+
+
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection, opened on first use and again after a close."""
+
+    def __init__(self, host: str, port: int, local_address: str | None = None) -> None:
+        """Where to connect, and from which loopback address."""
+        self.host, self.port, self.local_address = host, port, local_address
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def request(
+        self, method: str, target: str, headers: dict[str, str], body: bytes = b""
+    ) -> RawResponse:
+        """Send one request and read its whole response."""
+        if self._streams is None:
+            local = (self.local_address, 0) if self.local_address else None
+            self._streams = await asyncio.open_connection(self.host, self.port, local_addr=local)
+        reader, writer = self._streams
+        lines = [f"{method} {target} HTTP/1.1", f"host: {self.host}:{self.port}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        if body or method == "POST":
+            lines.append(f"content-length: {len(body)}")
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            await self.close()
+            raise
+        status_line, *header_lines = head[:-4].decode("latin-1").split("\r\n")
+        parsed = []
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            parsed.append((name.strip().lower(), value.strip()))
+        response = RawResponse(int(status_line.split(" ", 2)[1]), parsed, b"")
+        if response.header("transfer-encoding") == "chunked":
+            chunks = []
+            while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+                chunks.append(await reader.readexactly(size + 2))
+            await reader.readuntil(b"\r\n")
+            response.body = b"".join(c[:-2] for c in chunks)
+        else:
+            response.body = await reader.readexactly(int(response.header("content-length") or 0))
+        if (response.header("connection") or "").lower() == "close":
+            await self.close()
+        return response
+
+    async def close(self) -> None:
+        """Close the connection (the next request opens a new one)."""
+        if self._streams is not None:
+            self._streams[1].close()
+            self._streams = None
