@@ -6,8 +6,9 @@ The app (uvicorn, SQLite) and the Whop emulator run as separate processes on fre
 ports (bench/procs.py). A member signs in through the emulator for real, then this process
 drives `--concurrency` keep-alive connections against `/healthz` and the gated `/api/content`
 in alternating rounds of `--seconds` each (bounded), with a minimal HTTP/1.1 client so the load
-generator costs little next to the server. It prints requests per second, p50, p99 and the slowest request, the
-gated/ungated ratio, and how many check-access calls reached Whop (steady state: zero).
+generator costs little next to the server. It prints requests per second, p50, p99 and the
+slowest request, the gated/ungated ratio, and how many check-access calls reached Whop (steady
+state: zero).
 """
 
 from __future__ import annotations
