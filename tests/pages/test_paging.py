@@ -89,6 +89,8 @@ async def test_students_search_status_filter_and_pages(
     assert clamped == last and "Page 3 of 3" in text
     found, _ = await rows("/creator/students?q=S17%40SCHOOL")
     assert found == ["user_17"]
+    by_name, _ = await rows("/creator/students?q=sTUDENT%2017")
+    assert by_name == ["user_17"]  # case ignored on SQLite (LIKE) and PostgreSQL (ILIKE) alike
     expired, text = await rows("/creator/students?status=expired&per_page=100")
     assert len(expired) == 15 and all(int(u[-2:]) % 4 == 1 for u in expired)
     canceling, _ = await rows("/creator/students?status=canceling")
