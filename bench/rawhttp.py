@@ -2,7 +2,7 @@
 
 httpx spends more CPU per request than the servers under test; on a 2-core machine the load
 generator would otherwise cap the figures. Requests are pre-encoded bytes; responses are read
-by Content-Length (or chunks). Loopback only, for benchmarks.
+by Content-Length. Loopback only, for benchmarks.
 """
 
 from __future__ import annotations
@@ -134,14 +134,11 @@ class RawConnection:
             name, _, value = line.partition(":")
             parsed.append((name.strip().lower(), value.strip()))
         response = RawResponse(int(status_line.split(" ", 2)[1]), parsed, b"")
-        if response.header("transfer-encoding") == "chunked":
-            chunks = []
-            while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
-                chunks.append(await reader.readexactly(size + 2))
-            await reader.readuntil(b"\r\n")
-            response.body = b"".join(c[:-2] for c in chunks)
-        else:
-            response.body = await reader.readexactly(int(response.header("content-length") or 0))
+        if response.header("transfer-encoding"):
+            # Every response the benchmarks read carries Content-Length; fail loudly otherwise.
+            await self.close()
+            raise ValueError(f"{method} {target}: a response without Content-Length")
+        response.body = await reader.readexactly(int(response.header("content-length") or 0))
         if (response.header("connection") or "").lower() == "close":
             await self.close()
         return response

@@ -20,7 +20,6 @@ from sqlalchemy.orm import QueryableAttribute
 
 from mentora.access.policy import tier_of
 from mentora.access.service import facts_of, policy_for
-from mentora.db.engine import is_sqlite
 from mentora.db.models import Membership, Student, User, UserSession
 from mentora.services import Services
 from mentora.web.views.status import RUNNING, StatusLabel, describe
@@ -136,7 +135,7 @@ def _rows_query(
 
 async def student_page(services: Services, creator_id: int, query: StudentQuery) -> StudentPage:
     """One page of the creator's students; a page past the end shows the last page."""
-    sqlite = is_sqlite(services.settings.database_url)
+    sqlite = services.engine.dialect.name == "sqlite"
     async with services.sessionmaker() as db:
         total = (
             await db.execute(
