@@ -582,10 +582,18 @@ def wait_heartbeats(cluster: Cluster, count: int) -> None:
 # --- private servers for fault tests ----------------------------------------------------------
 
 
+SBIN = "/usr/sbin:/sbin"
+
+
+def _runuser() -> str | None:
+    """util-linux's runuser, also when PATH lacks the sbin folders (e.g. `env -i`)."""
+    return shutil.which("runuser", path=os.pathsep.join([os.environ.get("PATH", ""), SBIN]))
+
+
 def _as_postgres(argv: list[str]) -> list[str]:
     """initdb refuses to run as root: run the server's tools as the `postgres` user then."""
     if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *argv]
+        return [_runuser() or "runuser", "-u", "postgres", "--", *argv]
     return argv
 
 
@@ -594,8 +602,8 @@ def private_postgres_missing() -> str | None:
     for tool in ("initdb", "pg_ctl", "postgres"):
         if not (PG_BIN / tool).exists():
             return f"{PG_BIN / tool} is not installed (Debian: postgresql-15)"
-    if os.geteuid() == 0 and shutil.which("runuser") is None:
-        return "runuser is not installed (util-linux)"
+    if os.geteuid() == 0 and _runuser() is None:
+        return f"runuser is not installed (util-linux), neither on PATH nor in {SBIN}"
     return None
 
 
