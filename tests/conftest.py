@@ -11,7 +11,6 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from mentora.db.migrate import upgrade
 from mentora.services import Services, build_services
 from tests.support.asgi import LateBoundASGI
 from tests.support.signin import SignIn
+from tests.support.timeline import START
 
 # aiosmtpd logs every connection at INFO from its own thread, which can outlive pytest's
 # captured stream and print "--- Logging error ---" noise; its warnings still show.
@@ -55,7 +55,6 @@ TEST_ENV: dict[str, str] = {
     "TOKEN_ENCRYPTION_KEYS": "dGVzdC10b2tlbi1rZXktMDEyMzQ1Njc4OWFiY2RlZiE=",
     "MAIL_DIR": "",
 }
-START = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 
 
 def _service_missing(what: str, exc: BaseException) -> None:
@@ -140,7 +139,7 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 @pytest.fixture
 def clock() -> FrozenClock:
-    """A clock frozen at a fixed instant; tests move it with `advance()`."""
+    """A clock frozen at START (noon of the real date); tests move it with `advance()`."""
     return FrozenClock(START)
 
 

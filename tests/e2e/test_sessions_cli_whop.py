@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from mentora.clock import SystemClock
 from mentora.emulator import DEMO
 from tests.hardening.helpers import run_cli
 from tests.support.stack import Stack, browser_sign_in, running_stack
@@ -46,8 +47,9 @@ async def test_cli_revoke_revokes_grants_at_whop_then_ends_sessions(sqlite_url: 
         assert _live_grants(stack) == {DEMO.member_user_id: 2, DEMO.creator_user_id: 1}
 
         env = _cli_env(stack)
+        clock = SystemClock()  # the stack's servers run on the real clock
         revoked = await run_cli(
-            sqlite_url, "sessions", "revoke", "--user", DEMO.member_user_id, **env
+            clock, sqlite_url, "sessions", "revoke", "--user", DEMO.member_user_id, **env
         )
         assert revoked.exit_code == 0, revoked.output
         assert revoked.stdout.splitlines()[-1] == (
@@ -55,11 +57,13 @@ async def test_cli_revoke_revokes_grants_at_whop_then_ends_sessions(sqlite_url: 
         )
         assert _live_grants(stack) == {DEMO.creator_user_id: 1}
 
-        skipped = await run_cli(sqlite_url, "sessions", "revoke-all", "--yes", "--skip-whop", **env)
+        skipped = await run_cli(
+            clock, sqlite_url, "sessions", "revoke-all", "--yes", "--skip-whop", **env
+        )
         assert skipped.exit_code == 0, skipped.output
         assert "1 stored Whop grant(s) deleted, not revoked at Whop" in skipped.stdout
         assert _live_grants(stack) == {DEMO.creator_user_id: 1}
-        again = await run_cli(sqlite_url, "sessions", "revoke-all", "--yes", **env)
+        again = await run_cli(clock, sqlite_url, "sessions", "revoke-all", "--yes", **env)
         assert again.stdout.splitlines()[-1] == (
             "revoked 0 session(s) of all users; no stored Whop grants"
         )

@@ -16,7 +16,6 @@ from starlette.types import Receive, Scope, Send
 ISSUER = "http://whop.emulator.test"
 REDIRECT_URI = "http://127.0.0.1:8000/api/whop/callback"
 CLIENT_ID = "app_demo"
-START = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 
 
 class StepClock:

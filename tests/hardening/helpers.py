@@ -20,6 +20,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from mentora.cli import app as cli
+from mentora.cli.common import CliContext
+from mentora.clock import Clock
 from mentora.db.models import AuditEvent
 from mentora.logging import configure_logging
 from mentora.services import Services
@@ -148,11 +150,18 @@ def configured_logging(fmt: str) -> Iterator[CapturedLogs]:
             logger.setLevel(level)
 
 
-async def run_cli(database_url: str, *args: str, input: str | None = None, **env: str) -> Any:
+async def run_cli(
+    clock: Clock, database_url: str, *args: str, input: str | None = None, **env: str
+) -> Any:
     """Run `mentora ARGS` through Typer's CliRunner, in a thread (the CLI runs its own event
     loop), as OS user "alice", with the test settings and `database_url` in its environment
-    (plus `env`, e.g. token_encryption_keys=...) and `input` on its stdin."""
+    (plus `env`, e.g. token_encryption_keys=...) and `input` on its stdin.
+
+    The command runs on `clock`, the test's own: a CLI reading the real clock would judge
+    rows written at the test's frozen time (sessions, audit events) by another calendar."""
     environ = {**TEST_ENV, "DATABASE_URL": database_url, "USER": "alice", "LOGNAME": "alice"}
     environ.update({key.upper(): value for key, value in env.items()})
     runner = CliRunner()
-    return await asyncio.to_thread(runner.invoke, cli, list(args), input=input, env=environ)
+    return await asyncio.to_thread(
+        runner.invoke, cli, list(args), input=input, env=environ, obj=CliContext(clock=clock)
+    )

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,10 +14,12 @@ from sqlalchemy.exc import DBAPIError
 
 from mentora.audit.record import AuditContext, audit_context, record, set_audit_context
 from mentora.cli.audit import parse_since
+from mentora.clock import FrozenClock
 from mentora.db.models import AuditEvent
 from mentora.db.uow import transaction
 from mentora.services import Services
 from tests.hardening.helpers import audit_rows, run_cli
+from tests.support.timeline import START, stamp
 
 
 async def _write(services: Services, kind: str, **fields: Any) -> None:
@@ -48,21 +50,25 @@ async def test_l05_audit_rows_cannot_be_updated_or_deleted(services: Services) -
 
 
 async def test_audit_cli_tail_and_search(
-    client: httpx.AsyncClient, signin: Any, services: Services, database_url: str
+    client: httpx.AsyncClient,
+    signin: Any,
+    services: Services,
+    database_url: str,
+    clock: FrozenClock,
 ) -> None:
     """`audit tail` and `audit search` (user, kind, time, outcome, --json) read the trail."""
     assert (await signin.sign_in("user_demo_member")).status_code == 303
     assert (await client.get("/api/whop/callback?code=x&state=y")).status_code == 400
     everything = await audit_rows(services)
 
-    tail = await run_cli(database_url, "audit", "tail", "-n", "2", "--json")
+    tail = await run_cli(clock, database_url, "audit", "tail", "-n", "2", "--json")
     assert tail.exit_code == 0, tail.output
     lines = [json.loads(line) for line in tail.stdout.splitlines()]
     assert [line["id"] for line in lines] == [row.id for row in everything[-2:]]
     assert lines[-1]["kind"] == "authn_login_fail" and lines[-1]["ip"] == "127.0.0.1"
 
     found = await run_cli(
-        database_url, "audit", "search", "--user", "user_demo_member",
+        clock, database_url, "audit", "search", "--user", "user_demo_member",
         "--kind", "authn_login_success", "--kind", "session_created", "--json",
     )  # fmt: skip
     assert found.exit_code == 0, found.output
@@ -70,22 +76,29 @@ async def test_audit_cli_tail_and_search(
     assert sorted(kinds) == ["authn_login_success", "session_created"]
 
     later = await run_cli(
-        database_url, "audit", "search", "--since", "2026-11-27T12:00:01Z", "--kind",
+        clock, database_url, "audit", "search", "--since", stamp(seconds=1), "--kind",
         "authn_login_success",
     )  # fmt: skip
     assert later.exit_code == 0 and later.stdout == ""
     earlier = await run_cli(
-        database_url, "audit", "search", "--since", "2026-11-27T11:59", "--outcome", "failure"
+        clock,
+        database_url,
+        "audit",
+        "search",
+        "--since",
+        (START - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"),
+        "--outcome",
+        "failure",
     )
     assert earlier.exit_code == 0
     assert "authn_login_fail" in earlier.stdout and "authn_login_success" not in earlier.stdout
 
-    bad = await run_cli(database_url, "audit", "search", "--since", "yesterday-ish")
+    bad = await run_cli(clock, database_url, "audit", "search", "--since", "yesterday-ish")
     assert bad.exit_code == 2 and "not a time" in bad.stderr
 
 
 async def test_l04_audit_cli_escapes_control_characters(
-    services: Services, database_url: str
+    services: Services, database_url: str, clock: FrozenClock
 ) -> None:
     """A user agent with CR/LF prints as one escaped line in `audit tail`."""
     saved = audit_context()
@@ -94,7 +107,7 @@ async def test_l04_audit_cli_escapes_control_characters(
         await _write(services, "session_invalid")
     finally:
         set_audit_context(saved)
-    shown = await run_cli(database_url, "audit", "tail")
+    shown = await run_cli(clock, database_url, "audit", "tail")
     assert shown.exit_code == 0
     assert len(shown.stdout.splitlines()) == 1
     assert "evil\\r\\nFAKE" in shown.stdout

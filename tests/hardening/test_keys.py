@@ -39,9 +39,9 @@ def _values(tokens: list[WhopToken], logins: list[LoginTransaction]) -> list[byt
     return values + [login.code_verifier_enc for login in logins]
 
 
-async def test_keys_generate_prints_a_fernet_key(database_url: str) -> None:
+async def test_keys_generate_prints_a_fernet_key(database_url: str, clock: FrozenClock) -> None:
     """`mentora keys generate` prints one usable key."""
-    result = await run_cli(database_url, "keys", "generate")
+    result = await run_cli(clock, database_url, "keys", "generate")
     assert result.exit_code == 0
     Fernet(result.stdout.strip().encode())
 
@@ -66,10 +66,12 @@ async def test_keys_rotate_reencrypts_everything_idempotently(
 
     new_key = generate_key()
     keys = f"{new_key},{OLD_KEY}"
-    dry = await run_cli(database_url, "keys", "rotate", "--dry-run", token_encryption_keys=keys)
+    dry = await run_cli(
+        clock, database_url, "keys", "rotate", "--dry-run", token_encryption_keys=keys
+    )
     assert dry.exit_code == 0 and "would rotate: whop tokens: 2 re-encrypted" in dry.stdout
     first = await run_cli(
-        database_url, "keys", "rotate", "--batch-size", "1", token_encryption_keys=keys
+        clock, database_url, "keys", "rotate", "--batch-size", "1", token_encryption_keys=keys
     )
     assert first.exit_code == 0, first.output
     assert "whop tokens: 2 re-encrypted, 0 already" in first.stdout
@@ -78,7 +80,7 @@ async def test_keys_rotate_reencrypts_everything_idempotently(
     rotated = _values(tokens, logins)
     assert [TokenBox([new_key]).decrypt(value) for value in rotated] == before
 
-    again = await run_cli(database_url, "keys", "rotate", token_encryption_keys=keys)
+    again = await run_cli(clock, database_url, "keys", "rotate", token_encryption_keys=keys)
     assert again.exit_code == 0
     assert "whop tokens: 0 re-encrypted, 2 already under the current key" in again.stdout
     assert _values(*await _stored(services)) == rotated  # no churn on a re-run
@@ -106,7 +108,7 @@ async def test_keys_rotate_reencrypts_everything_idempotently(
 
 
 async def test_keys_rotate_reports_values_no_key_can_read(
-    services: Services, database_url: str, app: Any, emulator: Any
+    services: Services, database_url: str, app: Any, emulator: Any, clock: FrozenClock
 ) -> None:
     """A value under a key nobody configured is left alone and reported; exit status 1."""
     await (await signed_in_browser(app, emulator, "user_demo_member")).aclose()
@@ -115,7 +117,7 @@ async def test_keys_rotate_reports_values_no_key_can_read(
         row = (await db.execute(select(WhopToken))).scalar_one()
         row.access_token_enc = TokenBox([lost_key]).encrypt("at_from_a_lost_key")
     result = await run_cli(
-        database_url, "keys", "rotate", token_encryption_keys=f"{generate_key()},{OLD_KEY}"
+        clock, database_url, "keys", "rotate", token_encryption_keys=f"{generate_key()},{OLD_KEY}"
     )
     assert result.exit_code == 1
     assert "whop tokens: 0 re-encrypted, 0 already under the current key, 1 unreadable" in (
@@ -127,8 +129,10 @@ async def test_keys_rotate_reports_values_no_key_can_read(
 
 
 @pytest.mark.parametrize("keys", ["", "not-a-fernet-key"])
-async def test_keys_rotate_refuses_bad_key_settings(keys: str, database_url: str) -> None:
+async def test_keys_rotate_refuses_bad_key_settings(
+    keys: str, database_url: str, clock: FrozenClock
+) -> None:
     """An empty or malformed TOKEN_ENCRYPTION_KEYS stops with a clear message, no traceback."""
-    result = await run_cli(database_url, "keys", "rotate", token_encryption_keys=keys)
+    result = await run_cli(clock, database_url, "keys", "rotate", token_encryption_keys=keys)
     assert result.exit_code != 0
     assert "TOKEN_ENCRYPTION_KEYS" in result.output and "Traceback" not in result.output

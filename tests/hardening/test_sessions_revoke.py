@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from mentora.clock import FrozenClock
 from mentora.db.models import User, UserSession, WhopToken
 from mentora.services import Services
 from tests.hardening.helpers import SAME_ORIGIN, audit_rows, csrf_token, run_cli, signed_in_browser
@@ -47,17 +48,20 @@ async def _stored_grants(services: Services) -> dict[str, int]:
 
 
 async def test_s09_cli_revoke_user_ends_their_sessions_only(
-    browsers: dict[str, list[httpx.AsyncClient]], services: Services, database_url: str
+    browsers: dict[str, list[httpx.AsyncClient]],
+    services: Services,
+    database_url: str,
+    clock: FrozenClock,
 ) -> None:
     """`sessions revoke --user` ends that user's 3 sessions only; one event."""
     assert await _statuses(browsers["member"]) == [200, 200, 200]
-    listed = await run_cli(database_url, "sessions", "list", "--json")
+    listed = await run_cli(clock, database_url, "sessions", "list", "--json")
     assert listed.exit_code == 0, listed.output
     users = sorted(json.loads(line)["user"] for line in listed.stdout.splitlines())
     assert users == ["user_demo_creator"] + ["user_demo_member"] * 3
 
     assert await _stored_grants(services) == {"user_demo_member": 3, "user_demo_creator": 1}
-    done = await run_cli(database_url, "sessions", "revoke", "--user", "user_demo_member")
+    done = await run_cli(clock, database_url, "sessions", "revoke", "--user", "user_demo_member")
     assert done.exit_code == 0, done.output
     assert "revoked 3 session(s) of user_demo_member" in done.stdout
     assert await _statuses(browsers["member"]) == [401, 401, 401]
@@ -71,24 +75,27 @@ async def test_s09_cli_revoke_user_ends_their_sessions_only(
     )
     assert event.details == {"sessions": 3}
 
-    missing = await run_cli(database_url, "sessions", "revoke", "--user", "user_nobody")
+    missing = await run_cli(clock, database_url, "sessions", "revoke", "--user", "user_nobody")
     assert missing.exit_code == 1 and "no user" in missing.stderr
 
 
 async def test_s09_cli_revoke_all_signs_everyone_out(
-    browsers: dict[str, list[httpx.AsyncClient]], services: Services, database_url: str
+    browsers: dict[str, list[httpx.AsyncClient]],
+    services: Services,
+    database_url: str,
+    clock: FrozenClock,
 ) -> None:
     """`sessions revoke-all` asks, then ends all 4 sessions; one event, target `*`."""
-    declined = await run_cli(database_url, "sessions", "revoke-all", input="n\n")
+    declined = await run_cli(clock, database_url, "sessions", "revoke-all", input="n\n")
     assert declined.exit_code == 1 and "Sign out every user" in declined.output
     assert await _statuses(browsers["member"] + browsers["creator"]) == [200] * 4
-    done = await run_cli(database_url, "sessions", "revoke-all", "--yes")
+    done = await run_cli(clock, database_url, "sessions", "revoke-all", "--yes")
     assert done.exit_code == 0, done.output
     assert await _statuses(browsers["member"] + browsers["creator"]) == [401] * 4
     assert await _stored_grants(services) == {}
     (event,) = await audit_rows(services, "session_revoked")
     assert (event.actor, event.subject, event.details) == ("cli:alice", "*", {"sessions": 4})
-    listed = await run_cli(database_url, "sessions", "list")
+    listed = await run_cli(clock, database_url, "sessions", "list")
     assert listed.exit_code == 0 and listed.stdout == ""
 
 

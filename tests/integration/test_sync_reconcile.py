@@ -8,6 +8,7 @@ import httpx
 from sqlalchemy import select
 from structlog.testing import capture_logs
 from tests.support.signin import SignIn
+from tests.support.timeline import stamp
 from tests.support.webhooks import membership_data, post_event
 
 from mentora.clock import FrozenClock
@@ -93,7 +94,7 @@ async def test_unlisted_granting_membership_is_checked_and_marked_missing(
 ) -> None:
     """A local active membership Whop does not know (404) becomes `missing`."""
     data = membership_data(
-        "mem_ghost", "active", updated_at="2026-11-27T11:00:00.000Z", user_id="user_demo_guest"
+        "mem_ghost", "active", updated_at=stamp(hours=-1), user_id="user_demo_guest"
     )
     assert (await post_event(client, "membership.activated", data, at=clock.now())).is_success
     result = await reconcile(services, trigger="manual")
@@ -151,7 +152,7 @@ async def test_flagged_membership_is_unflagged_once_its_company_is_a_creator(
     from mentora.db.uow import transaction
 
     early = membership_data(
-        "mem_late", "active", updated_at="2026-11-27T11:00:00.000Z", company_id="biz_other"
+        "mem_late", "active", updated_at=stamp(hours=-1), company_id="biz_other"
     )
     await post_event(client, "membership.activated", early, at=clock.now(), company_id="biz_other")
     row = await _row(services, "mem_late")
@@ -159,7 +160,7 @@ async def test_flagged_membership_is_unflagged_once_its_company_is_a_creator(
     async with transaction(services.sessionmaker, write=True) as db:
         await ensure_creator(db, company_id="biz_other", name="Other", clock=clock)
     later = membership_data(
-        "mem_late", "active", updated_at="2026-11-27T11:00:05.000Z", company_id="biz_other"
+        "mem_late", "active", updated_at=stamp(seconds=-3595), company_id="biz_other"
     )
     await post_event(client, "membership.updated", later, at=clock.now(), company_id="biz_other")
     row = await _row(services, "mem_late")

@@ -8,15 +8,17 @@ alone: its own status, its own effect, its own audit row with its own request id
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 from structlog.testing import capture_logs
 from tests.integration.test_webhook_intake import _broken_sessionmaker, count, membership
+from tests.support.timeline import START, stamp
 from tests.support.webhooks import WEBHOOK_PATH, event_body, membership_data, signed_headers
 
-from mentora.clock import FrozenClock
+from mentora.clock import FrozenClock, as_utc
 from mentora.db.models import AuditEvent, Membership, OutboxMessage, WebhookDelivery
 from mentora.metrics import REGISTRY
 from mentora.services import Services
@@ -55,11 +57,11 @@ async def test_concurrent_mixed_deliveries_each_end_as_alone(
     """New, updated, deactivated and repeated memberships plus an unknown type, all at once."""
     # Known memberships first, one at a time, so the burst below updates and ends them.
     for n in range(3):
-        data = _member(f"mem_b{n}", "active", "2026-11-27T10:00:00.000Z")
+        data = _member(f"mem_b{n}", "active", stamp(hours=-2))
         (response,) = await _post_all(client, clock, [(f"seed_{n}", "membership.activated", data)])
         assert response.json()["status"] == "processed"
     before = _batched()
-    later = "2026-11-27T11:00:00.000Z"
+    later = stamp(hours=-1)
     events = [
         ("new_1", "membership.activated", _member("mem_new1", "active", later)),
         (
@@ -72,7 +74,7 @@ async def test_concurrent_mixed_deliveries_each_end_as_alone(
         (
             "old_2",
             "membership.updated",
-            _member("mem_b2", "expired", "2026-11-27T09:00:00.000Z"),
+            _member("mem_b2", "expired", stamp(hours=-3)),
         ),
         ("dup", "membership.updated", _member("mem_new1", "active", later)),
         ("dup", "membership.updated", _member("mem_new1", "active", later)),
@@ -117,14 +119,14 @@ async def test_concurrent_mixed_deliveries_each_end_as_alone(
         stored = (
             await db.execute(select(Membership).where(Membership.whop_membership_id == "mem_b0"))
         ).scalar_one()
-    assert stored.source_updated_at.isoformat().startswith("2026-11-27T11:00:00")
+    assert as_utc(stored.source_updated_at) == START - timedelta(hours=1)
 
 
 async def test_failing_effect_in_a_batch_fails_only_its_own_delivery(
     client: httpx.AsyncClient, services: Services, clock: FrozenClock
 ) -> None:
     """One unusable payload in a burst: the batch splits, the rest are applied, it is failed."""
-    later = "2026-11-27T11:00:00.000Z"
+    later = stamp(hours=-1)
     events = [
         (
             f"good_{n}",
@@ -154,7 +156,7 @@ async def test_batched_audit_rows_keep_each_request_id(
     client: httpx.AsyncClient, services: Services, clock: FrozenClock
 ) -> None:
     """Every `webhook_processed` row of a batch names the request that delivered it."""
-    later = "2026-11-27T11:00:00.000Z"
+    later = stamp(hours=-1)
     events = [
         (f"rid_{n}", "membership.updated", _member(f"mem_r{n}", "active", later)) for n in range(8)
     ]
@@ -182,7 +184,7 @@ async def test_database_down_under_a_batch_gives_503_to_each_then_retries_land_o
 ) -> None:
     """A burst while the database is unreachable: every delivery 503 at once, without trying
     each alone (none acknowledged); Whop's retries then store and apply each exactly once."""
-    later = "2026-11-27T11:00:00.000Z"
+    later = stamp(hours=-1)
     events = [
         (f"down_{n}", "membership.activated", _member(f"mem_d{n}", "active", later))
         for n in range(6)

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 from structlog.testing import capture_logs
+from tests.support.timeline import stamp
 from tests.support.webhooks import (
     WEBHOOK_PATH,
     event_body,
@@ -89,7 +90,7 @@ async def test_w10_database_down_gives_503_then_retry_stores_once(
     client: httpx.AsyncClient, services: Services, clock: FrozenClock
 ) -> None:
     """With the database unreachable the answer is 503 (never 2xx); Whop's retry then lands."""
-    data = membership_data("mem_w10", "active", updated_at="2026-11-27T11:00:00.000Z")
+    data = membership_data("mem_w10", "active", updated_at=stamp(hours=-1))
     body = event_body("membership.activated", data)
     working = services.sessionmaker
     services.sessionmaker = _broken_sessionmaker(services.settings.database_url)
@@ -116,7 +117,7 @@ async def test_w11_concurrent_duplicates_one_effect(
     client: httpx.AsyncClient, services: Services, clock: FrozenClock
 ) -> None:
     """50 identical signed deliveries at once: all 2xx, one row, one effect, one audit."""
-    data = membership_data("mem_w11", "active", updated_at="2026-11-27T11:00:00.000Z")
+    data = membership_data("mem_w11", "active", updated_at=stamp(hours=-1))
     body = event_body("membership.activated", data)
     headers = signed_headers(body, at=clock.now(), msg_id="msg_w11")
     responses = await asyncio.gather(
@@ -136,8 +137,8 @@ async def test_w13_out_of_order_delivery_is_harmless(
     order: str, client: httpx.AsyncClient, services: Services, clock: FrozenClock
 ) -> None:
     """Deactivation (t=2) and activation (t=1) in either order end inactive."""
-    activated = membership_data("mem_w13", "active", updated_at="2026-11-27T11:00:01.000Z")
-    deactivated = membership_data("mem_w13", "expired", updated_at="2026-11-27T11:00:02.000Z")
+    activated = membership_data("mem_w13", "active", updated_at=stamp(seconds=-3599))
+    deactivated = membership_data("mem_w13", "expired", updated_at=stamp(seconds=-3598))
     events = [("membership.activated", activated), ("membership.deactivated", deactivated)]
     if order == "reversed":
         events.reverse()
@@ -231,7 +232,7 @@ async def test_unknown_company_is_stored_flagged_and_grants_nothing(
 ) -> None:
     """A membership of a company we do not serve is kept, flagged, with no creator."""
     data = membership_data(
-        "mem_other", "active", updated_at="2026-11-27T11:00:00.000Z", company_id="biz_other"
+        "mem_other", "active", updated_at=stamp(hours=-1), company_id="biz_other"
     )
     response = await post_event(
         client, "membership.activated", data, at=clock.now(), company_id="biz_other"

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from structlog.testing import capture_logs
 from tests.conftest import make_settings
+from tests.support.timeline import stamp
 from tests.support.webhooks import membership_data, post_event
 
 from mentora.clock import FrozenClock
@@ -48,7 +49,7 @@ async def _dispute(client: httpx.AsyncClient, clock: FrozenClock, membership_id:
 
 
 async def _store_membership(client: httpx.AsyncClient, clock: FrozenClock, mid: str) -> None:
-    data = membership_data(mid, "active", updated_at="2026-11-27T11:00:00.000Z")
+    data = membership_data(mid, "active", updated_at=stamp(hours=-1))
     assert (await post_event(client, "membership.activated", data, at=clock.now())).is_success
 
 

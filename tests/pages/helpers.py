@@ -17,6 +17,7 @@ from mentora.db.uow import transaction
 from mentora.services import Services
 from mentora.sessions import store
 from mentora.sessions.cookie import SESSION_COOKIE
+from tests.support.timeline import stamp
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 SAME_ORIGIN = {"sec-fetch-site": "same-origin"}
@@ -128,7 +129,7 @@ def membership_body(
     status: str = "active",
     user_id: str = "user_demo_member",
     company_id: str = "biz_demo",
-    updated_at: str = "2026-11-27T11:00:00.000Z",
+    updated_at: str = stamp(hours=-1),
 ) -> str:
     """A v1 `membership.activated` envelope that the handler can apply."""
     return json.dumps(
@@ -136,19 +137,19 @@ def membership_body(
             "id": f"evt_{membership_id}",
             "api_version": "v1",
             "type": "membership.activated",
-            "timestamp": "2026-11-27T11:00:00.000Z",
+            "timestamp": stamp(hours=-1),
             "company_id": company_id,
             "data": {
                 "id": membership_id,
                 "status": status,
                 "updated_at": updated_at,
-                "created_at": "2026-11-01T00:00:00.000Z",
+                "created_at": stamp(days=-26, hours=-12),
                 "user_id": user_id,
                 "product_id": "prod_demo" if company_id == "biz_demo" else "prod_other",
                 "plan_id": "plan_demo",
                 "account": {"id": company_id, "title": company_id},
                 "cancel_at_period_end": False,
-                "current_period_end": "2026-12-27T00:00:00.000Z",
+                "current_period_end": stamp(days=29, hours=12),
             },
         }
     )

@@ -3,6 +3,7 @@ what a browser sees once its membership has ended (M02)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -14,6 +15,13 @@ from mentora.services import Services
 from mentora.sessions.cookie import SESSION_COOKIE
 from tests.pages.helpers import BROWSER, person
 from tests.support.signin import SignIn
+from tests.support.timeline import START
+
+
+def _day(days_after_start: int) -> str:
+    """How the pages print the date `days_after_start` days after the tests' START."""
+    moment = START + timedelta(days=days_after_start)
+    return f"{moment.day} {moment:%b %Y}"
 
 
 async def test_dashboard_shows_creator_status_tier_and_renewal_date(
@@ -25,7 +33,7 @@ async def test_dashboard_shows_creator_status_tier_and_renewal_date(
     assert page.status_code == 200
     assert "Welcome, Ada" in page.text and "<h3>Demo Academy</h3>" in page.text
     assert 'data-status="active">Active<' in page.text
-    assert "Renews on</dt><dd>27 Dec 2026" in page.text
+    assert f"Renews on</dt><dd>{_day(30)}" in page.text
     assert 'id="access-tier">member<' in page.text
 
 
@@ -37,8 +45,8 @@ async def test_dashboard_warns_before_a_canceled_membership_ends(
     page = await client.get("/dashboard", headers={**BROWSER, **member.cookie})
     assert page.status_code == 200
     assert 'data-status="canceling">Cancels at period end<' in page.text
-    assert "Access ends on</dt><dd>30 Nov 2026" in page.text
-    assert 'id="membership-notice">Your membership is set to end on 30 Nov 2026.' in page.text
+    assert f"Access ends on</dt><dd>{_day(3)}" in page.text
+    assert f'id="membership-notice">Your membership is set to end on {_day(3)}.' in page.text
 
 
 async def test_dashboard_tells_a_past_due_member_to_update_payment(

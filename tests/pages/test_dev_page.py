@@ -3,6 +3,7 @@ and shows the outbox's emails."""
 
 from __future__ import annotations
 
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from mentora.outbox.mailer import Email, FileMailer, build_message
 from mentora.services import Services, build_services
 from tests.conftest import APP_URL, make_settings
 from tests.pages.helpers import BROWSER, SAME_ORIGIN, csrf_from, person
+from tests.support.timeline import START
 
 PROD = {
     "mentora_env": "production",
@@ -51,7 +53,7 @@ async def _write_mail(settings: Settings, subject: str) -> str:
             subject=subject,
             body=f"Hello Ada,\n\n{subject}.\n",
         ),
-        date_header="Fri, 27 Nov 2026 12:00:00 +0000",
+        date_header=format_datetime(START),
     )
     await FileMailer(Path(settings.mail_dir)).send(message)
     return str(message["Message-ID"]).strip("<>").partition("@")[0] + ".eml"

@@ -11,6 +11,7 @@ from mentora.clock import FrozenClock
 from mentora.db.models import Student, User
 from mentora.services import Services
 from tests.pages.helpers import BROWSER, person
+from tests.support.timeline import stamp
 from tests.support.webhooks import membership_data, post_event
 
 
@@ -25,7 +26,7 @@ async def test_a_new_member_is_listed_before_signing_in(
     client: httpx.AsyncClient, services: Services, clock: FrozenClock
 ) -> None:
     """membership.activated for someone who never signed in: a student row, listed, never seen."""
-    data = membership_data("mem_new", "active", updated_at="2026-11-27T12:00:00Z")
+    data = membership_data("mem_new", "active", updated_at=stamp())
     data.update(user_id="user_new", user={"id": "user_new", "email": "new@school.test"})
     answer = await post_event(client, "membership.activated", data, at=clock.now())
     assert answer.status_code == 200, answer.text
@@ -40,7 +41,7 @@ async def test_a_new_member_is_listed_before_signing_in(
     assert "new@school.test" in row.group(1)
 
     # Whop repeating itself (a retry, a later update) adds nothing.
-    data["updated_at"] = "2026-11-27T12:05:00Z"
+    data["updated_at"] = stamp(minutes=5)
     await post_event(client, "membership.updated", data, at=clock.now())
     async with services.sessionmaker() as db:
         users = await db.scalar(select(func.count()).where(User.whop_user_id == "user_new"))
@@ -52,14 +53,12 @@ async def test_no_student_without_access_or_for_an_unknown_company(
     client: httpx.AsyncClient, services: Services, clock: FrozenClock
 ) -> None:
     """A lapsed membership we never saw, or one at a company that is not ours: no student."""
-    lapsed = membership_data("mem_gone", "expired", updated_at="2026-11-27T12:00:00Z")
+    lapsed = membership_data("mem_gone", "expired", updated_at=stamp())
     lapsed["user_id"] = "user_gone"
     assert (
         await post_event(client, "membership.deactivated", lapsed, at=clock.now())
     ).status_code == 200
-    stranger = membership_data(
-        "mem_else", "active", updated_at="2026-11-27T12:00:00Z", company_id="biz_unknown"
-    )
+    stranger = membership_data("mem_else", "active", updated_at=stamp(), company_id="biz_unknown")
     stranger["user_id"] = "user_else"
     answer = await post_event(
         client, "membership.activated", stranger, at=clock.now(), company_id="biz_unknown"

@@ -4,6 +4,7 @@ and no inline script or style anywhere (the CSP allows neither)."""
 from __future__ import annotations
 
 import re
+from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ from mentora.outbox.mailer import Email, FileMailer, build_message
 from mentora.services import Services
 from tests.conftest import make_settings
 from tests.pages.helpers import BROWSER, audit_event, delivery, person
+from tests.support.timeline import START
 
 INLINE = re.compile(r"<script|<style|\sstyle\s*=|\son[a-z]+\s*=|javascript:", re.IGNORECASE)
 
@@ -58,7 +60,7 @@ async def test_x02_every_page_carries_the_headers_for_every_visitor(
     await audit_event(services, "authz_fail", creator=team.creator_id, subject="user_member")
     message = build_message(
         Email(key="k", sender="a@b.test", recipient="c@d.test", subject="Hi", body="<b>x</b>"),
-        date_header="Fri, 27 Nov 2026 12:00:00 +0000",
+        date_header=format_datetime(START),
     )
     await FileMailer(Path(settings.mail_dir)).send(message)
     mail_name = str(message["Message-ID"]).strip("<>").partition("@")[0] + ".eml"

@@ -16,6 +16,7 @@ import httpx
 from standardwebhooks import Webhook
 
 from tests.conftest import TEST_ENV
+from tests.support.timeline import stamp
 
 WEBHOOK_PATH = "/api/whop/webhooks"
 
@@ -48,13 +49,13 @@ def membership_data(
         "id": membership_id,
         "status": status,
         "updated_at": updated_at,
-        "created_at": "2026-11-01T00:00:00.000Z",
+        "created_at": stamp(days=-26, hours=-12),
         "user_id": user_id,
         "product_id": product_id,
         "plan_id": "plan_demo",
         "account": {"id": company_id, "title": company_id},
         "cancel_at_period_end": False,
-        "current_period_end": "2026-12-27T00:00:00.000Z",
+        "current_period_end": stamp(days=29, hours=12),
     }
 
 
@@ -65,7 +66,7 @@ def event_body(event_type: str, data: dict[str, Any], *, company_id: str = "biz_
             "id": f"evt_{secrets.token_hex(6)}",
             "api_version": "v1",
             "type": event_type,
-            "timestamp": "2026-11-27T12:00:00.000Z",
+            "timestamp": stamp(),
             "company_id": company_id,
             "data": data,
         },

@@ -14,6 +14,7 @@ from mentora.cli import sessions as sessions_cli
 from mentora.cli import sync as sync_cli
 from mentora.cli import webhooks as webhooks_cli
 from mentora.cli import worker as worker_cli
+from mentora.cli.common import use_context
 
 app = typer.Typer(
     name="mentora",
@@ -21,6 +22,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    """Mentora's front door: Sign in with Whop, membership gating and Whop webhooks."""
+    use_context(ctx.obj)
+
+
 app.command("dev")(serve_cli.dev)
 app.command("serve")(serve_cli.serve)
 app.add_typer(db_cli.app, name="db")

@@ -16,9 +16,8 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import Select, or_, select
 
-from mentora.cli.common import fail, run, settings_or_exit
+from mentora.cli.common import current_clock, fail, run, settings_or_exit
 from mentora.cli.sessions import database
-from mentora.clock import SystemClock
 from mentora.config import Settings
 from mentora.db.models import AuditEvent
 
@@ -129,7 +128,7 @@ SinceOption = Annotated[
 
 def _filters(**given: Any) -> Filters:
     """Filters from command-line values; exits with a clear message on a bad time."""
-    now = SystemClock().now()
+    now = current_clock().now()
     try:
         for name in ("since", "until"):
             if given.get(name):

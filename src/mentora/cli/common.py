@@ -4,14 +4,42 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
 import typer
 
+from mentora.clock import Clock, SystemClock
 from mentora.config import Settings, load_settings
 from mentora.errors import ConfigError, MentoraError
 
 T = TypeVar("T")
+
+
+@dataclass
+class CliContext:
+    """What every command shares, handed in as Click's context object.
+
+    The clock is here so that a caller (a test with a frozen clock) can run a command in its
+    own notion of time: `CliRunner().invoke(app, args, obj=CliContext(clock=...))`.
+    """
+
+    clock: Clock = field(default_factory=SystemClock)
+
+
+_clock: ContextVar[Clock | None] = ContextVar("mentora_cli_clock", default=None)
+
+
+def use_context(given: object) -> None:
+    """Adopt the context object a caller handed in (the root command calls this first)."""
+    if isinstance(given, CliContext):
+        _clock.set(given.clock)
+
+
+def current_clock() -> Clock:
+    """The clock of the running command (the real one unless the caller handed in another)."""
+    return _clock.get() or SystemClock()
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

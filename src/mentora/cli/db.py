@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mentora.cli.common import fail, run, settings_or_exit
+from mentora.cli.common import current_clock, fail, run, settings_or_exit
 
 app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
 
@@ -32,7 +32,7 @@ async def _seed(settings: object) -> None:
     from mentora.services import build_services
 
     assert isinstance(settings, Settings)
-    services = build_services(settings)
+    services = build_services(settings, clock=current_clock())
     try:
         await ensure_configured_creator(services)
     finally:

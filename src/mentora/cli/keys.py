@@ -21,9 +21,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mentora.audit.record import record
-from mentora.cli.common import fail, run, settings_or_exit
+from mentora.cli.common import current_clock, fail, run, settings_or_exit
 from mentora.cli.sessions import cli_actor, database
-from mentora.clock import SystemClock
 from mentora.config import Settings
 from mentora.crypto import TokenBox, TokenDecryptError, generate_key
 from mentora.db.models import LoginTransaction, WhopToken
@@ -177,7 +176,7 @@ async def rotate_all(
                     kind="sensitive_update",
                     outcome="failure" if tokens.unreadable + verifiers.unreadable else "success",
                     reason="token_key_rotated",
-                    now=SystemClock().now(),
+                    now=current_clock().now(),
                     actor=actor,
                     details={
                         "whop_tokens": tokens.rotated,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from mentora.cli.common import settings_or_exit
+from mentora.cli.common import current_clock, settings_or_exit
 from mentora.config import Settings
 from mentora.logging import configure_logging
 from mentora.services import Services, build_services
@@ -25,7 +25,7 @@ def command_settings() -> Settings:
 
 async def with_services(settings: Settings, action: Callable[[Services], Awaitable[T]]) -> T:
     """Build the services, run `action` with them, and release their connections."""
-    services = build_services(settings)
+    services = build_services(settings, clock=current_clock())
     try:
         return await action(services)
     finally:

@@ -25,9 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mentora.audit.record import record
-from mentora.cli.common import fail, run, settings_or_exit
+from mentora.cli.common import current_clock, fail, run, settings_or_exit
 from mentora.cli.services import with_services
-from mentora.clock import SystemClock
 from mentora.config import Settings
 from mentora.db.engine import make_engine, make_sessionmaker
 from mentora.db.models import User, UserSession, WhopToken
@@ -76,7 +75,7 @@ def _iso(value: datetime) -> str:
 
 
 async def _list(settings: Settings, user: str | None, include_ended: bool) -> list[SessionLine]:
-    now = SystemClock().now()
+    now = current_clock().now()
     policy = SessionPolicy(
         idle=timedelta(minutes=settings.session_idle_minutes),
         absolute=timedelta(hours=settings.session_absolute_hours),
@@ -158,7 +157,7 @@ async def _revoke(
         revoked_at_whop: int | None = None
         if whop:
             revoked_at_whop = await _revoke_at_whop(settings, session_ids) if session_ids else 0
-        now = SystemClock().now()
+        now = current_clock().now()
         reason = "admin_revoke" if user_id is not None else "admin_revoke_all"
         async with transaction(sessionmaker, write=True) as db:
             if user_id is not None:
