@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 
 import httpx
@@ -173,3 +174,19 @@ async def test_no_webhook_url_logs_events_as_skipped(emu_clock: StepClock) -> No
     await emu.flush_webhooks()
     assert record.outcome == "skipped" and record.attempts == []
     await emu.aclose()
+
+
+async def test_held_deliveries_wait_and_go_out_on_release(
+    whop: httpx.AsyncClient, emu: Emulator, receiver: Receiver
+) -> None:
+    """POST /webhooks/hold: a change is logged but not attempted; release delivers it once."""
+    assert (await whop.post(f"{ADMIN}/webhooks/hold")).json() == {"held": True}
+    sent = emu.set_membership_status(DEMO.member_membership_id, "expired")
+    for _ in range(20):  # give the delivery task every chance to run while held
+        await asyncio.sleep(0)
+    assert receiver.received == []
+    assert [r.attempts for r in sent] == [[]]
+    assert (await whop.post(f"{ADMIN}/webhooks/release")).json() == {"held": False}
+    await emu.flush_webhooks()
+    assert [d.headers["webhook-id"] for d in receiver.received] == [sent[0].id]
+    assert sent[0].outcome == "delivered"

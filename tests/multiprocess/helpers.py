@@ -74,6 +74,25 @@ async def sent_webhooks(http: httpx.AsyncClient, cluster: Cluster) -> list[dict[
     return data
 
 
+async def webhook_log_until(
+    http: httpx.AsyncClient,
+    cluster: Cluster,
+    check: Callable[[list[dict[str, Any]]], bool],
+    *,
+    what: str,
+    timeout: float = 60.0,
+) -> list[dict[str, Any]]:
+    """Poll the emulator's send log (without waiting for retries) until `check` holds on it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log: list[dict[str, Any]] = (await admin(http, cluster, "GET", "/webhooks"))["data"]
+        if check(log):
+            return log
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout:.0f}s: {what}")
+        await asyncio.sleep(0.05)
+
+
 async def calls(http: httpx.AsyncClient, cluster: Cluster, prefix: str) -> int:
     """Requests the emulator has served on paths starting with `prefix`."""
     body = await admin(http, cluster, "GET", "/calls")

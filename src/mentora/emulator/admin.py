@@ -229,6 +229,16 @@ def routes(emu: Emulator) -> list[BaseRoute]:
             await emu.flush_webhooks()
         return JSONResponse({"data": [r.as_json() for r in state.webhooks]})
 
+    async def hold_webhooks(http: Request) -> Response:
+        """POST /webhooks/hold: make no delivery attempt until released (retries wait too)."""
+        emu.sender.hold()
+        return JSONResponse({"held": True})
+
+    async def release_webhooks(http: Request) -> Response:
+        """POST /webhooks/release: let held and new delivery attempts go out."""
+        emu.sender.release()
+        return JSONResponse({"held": False})
+
     async def calls(http: Request) -> Response:
         """GET /calls: requests served on the OAuth and REST endpoints, by path."""
         by_path = dict(sorted(state.faults.calls.items()))
@@ -312,6 +322,8 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         ("/trigger", trigger, "POST"),
         ("/events", events, "GET"),
         ("/webhooks", webhooks, "GET"),
+        ("/webhooks/hold", hold_webhooks, "POST"),
+        ("/webhooks/release", release_webhooks, "POST"),
         ("/calls", calls, "GET"),
         ("/calls", reset_calls, "DELETE"),
         ("/faults", list_faults, "GET"),

@@ -121,6 +121,27 @@ class WebhookSender:
         # Standard Webhooks base64-decodes its key; Whop HMACs with the raw secret bytes.
         self._signer = Webhook(base64.b64encode(config.webhook_secret.encode()).decode())
         self._tasks: set[asyncio.Task[None]] = set()
+        # Set while deliveries may go out; cleared by `hold()`.
+        self._open = asyncio.Event()
+        self._open.set()
+
+    def hold(self) -> None:
+        """Stop making attempts (new and retries) until `release()`; nothing is dropped.
+
+        A retry whose delay runs out while held waits and goes out on release, so a test
+        can take the receiver down for as long as the machine needs without the retry
+        schedule running out underneath it.
+        """
+        self._open.clear()
+
+    def release(self) -> None:
+        """Let held attempts go out, and new ones again as they come."""
+        self._open.set()
+
+    @property
+    def held(self) -> bool:
+        """True between `hold()` and `release()`."""
+        return not self._open.is_set()
 
     def send(
         self, event_type: str, data: dict[str, Any], *, company_id: str | None
@@ -163,6 +184,7 @@ class WebhookSender:
         """Attempt delivery once plus once per retry delay, stopping at the first 2xx."""
         delays = self._config.retry_delays
         for number in range(1, len(delays) + 2):
+            await self._open.wait()
             attempt = await self._attempt(record, url, number)
             record.attempts.append(attempt)
             if attempt.ok:
