@@ -585,6 +585,21 @@ def wait_heartbeats(cluster: Cluster, count: int) -> None:
 SBIN = "/usr/sbin:/sbin"
 
 
+def service_env() -> dict[str, str]:
+    """This environment without libfaketime, for a private PostgreSQL or Redis server.
+
+    Those servers stand in for the shared services, which keep the real clock whatever a test
+    run does with its own (`faketime … scripts/test`); Redis built with jemalloc also crashes
+    at start-up under libfaketime. Our own processes (app, worker, emulator) keep the run's
+    clock: they inherit it like any other child.
+    """
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key != "LD_PRELOAD" and not key.startswith(("FAKETIME", "DONT_FAKE"))
+    }
+
+
 def _runuser() -> str | None:
     """util-linux's runuser, also when PATH lacks the sbin folders (e.g. `env -i`)."""
     return shutil.which("runuser", path=os.pathsep.join([os.environ.get("PATH", ""), SBIN]))
@@ -629,6 +644,7 @@ class PrivatePostgres:
             _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), *args]),
             capture_output=True,
             timeout=timeout,
+            env=service_env(),
         )
         if done.returncode != 0:
             raise RuntimeError(f"pg_ctl {args[0]} failed: {done.stdout!r} {done.stderr!r}")
@@ -690,6 +706,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
             ),
             capture_output=True,
             timeout=120,
+            env=service_env(),
         )
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed: {done.stderr.decode()[-1500:]}")
@@ -728,7 +745,7 @@ class PrivateRedis:
             "--daemonize",
             "no",
         ]
-        self.proc = spawn(f"redis-{self.port}", argv, dict(os.environ), self.log_dir)
+        self.proc = spawn(f"redis-{self.port}", argv, service_env(), self.log_dir)
 
         def pong() -> bool:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
