@@ -160,29 +160,13 @@ async def pinned_clients(
     New connections go to whichever worker accepts first; each client's first answer says
     which (`x-served-by`), and the client keeps that connection. Callers still check the
     header of every answer: a connection closed by the server would be reopened anywhere.
-
-    uvicorn closes a connection after 5 s idle, and on a busy machine pinning fifty of them
-    takes longer than that: the first ones would be closed under the caller (a ReadError on
-    reuse). So once enough are pinned, all of them are used again at once and regrouped by
-    who answered, until every group is full; the caller gets connections used just now.
     """
     by_pid: dict[str, list[httpx.AsyncClient]] = defaultdict(list)
     every: list[httpx.AsyncClient] = []
-
-    def full() -> bool:
-        return len(by_pid) >= workers and all(len(c) >= per_worker for c in by_pid.values())
-
     try:
         for _ in range(tries):
-            if full():
-                pinned = [client for group in by_pid.values() for client in group]
-                answers = await asyncio.gather(*(c.get("/healthz") for c in pinned))
-                by_pid.clear()
-                for client, answer in zip(pinned, answers, strict=True):
-                    by_pid[answer.headers[SERVED_BY]].append(client)
-                if full():
-                    break
-                continue
+            if len(by_pid) >= workers and all(len(c) >= per_worker for c in by_pid.values()):
+                break
             client = httpx.AsyncClient(
                 base_url=app_url,
                 timeout=60,
@@ -194,9 +178,10 @@ async def pinned_clients(
                 by_pid[pid].append(client)
             else:
                 await client.aclose()
-        assert full(), {pid: len(c) for pid, c in by_pid.items()}
-        # Regrouping can leave a group one or two over; the extras stay idle and are closed.
-        yield {pid: group[:per_worker] for pid, group in by_pid.items()}
+        assert len(by_pid) == workers and all(len(c) >= per_worker for c in by_pid.values()), {
+            pid: len(c) for pid, c in by_pid.items()
+        }
+        yield dict(by_pid)
     finally:
         await asyncio.gather(*(c.aclose() for c in every), return_exceptions=True)
 

@@ -43,7 +43,13 @@ ROOT = Path(__file__).resolve().parents[2]
 MENTORA = str(Path(sys.executable).with_name("mentora"))
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
-START_TIMEOUT = 60.0  # a 2-core machine starting five Python processes at once is slow
+# A deadline, not a wait: a 2-core machine starting five Python processes beside a full test run
+# can take minutes; a cluster that is up returns at once.
+START_TIMEOUT = 180.0
+# Pinned keep-alive connections (one per uvicorn worker) must outlive the slowest step between
+# two uses on a busy machine; uvicorn's 5 s closed them under the tests, which then reconnected
+# to whichever worker accepted (ReadError, or the wrong `x-served-by`).
+KEEP_ALIVE_SECONDS = "600"
 STOP_GRACE = 10.0
 SECRET_KEY = "multiprocess-secret-key-0123456789abcdef0123"
 TOKEN_KEY = "bXVsdGlwcm9jZXNzLXRva2VuLWtleS0wMTIzNDU2Nzg="
@@ -302,9 +308,16 @@ def _kill_leftovers() -> None:
 
 
 def wait_until(
-    check: Callable[[], bool], *, timeout: float, what: str, procs: Sequence[Proc] = ()
+    check: Callable[[], bool],
+    *,
+    timeout: float,
+    what: str | Callable[[], str],
+    procs: Sequence[Proc] = (),
 ) -> None:
-    """Poll `check` until it is true; fail with the logs of `procs` if one died or time ran out."""
+    """Poll `check` until it is true; fail with the logs of `procs` if one died or time ran out.
+
+    `what` names the condition in the failure (a callable is asked then, to say how far it got).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for proc in procs:
@@ -315,7 +328,8 @@ def wait_until(
                 return
         time.sleep(0.1)
     logs = "\n".join(f"--- {p.name}\n{p.log(1500)}" for p in procs)
-    raise RuntimeError(f"timed out waiting for {what}\n{logs}")
+    said = what if isinstance(what, str) else what()
+    raise RuntimeError(f"timed out waiting for {said}\n{logs}")
 
 
 def _answers(url: str) -> bool:
@@ -375,7 +389,10 @@ class Cluster:
         number = len([p for p in self._started if p.name.startswith("app")]) + 1
         self.app = spawn(
             "app" if number == 1 else f"app{number}",
-            [MENTORA, "serve", "--port", port, "--workers", str(self.app_workers)],
+            [
+                *(MENTORA, "serve", "--port", port, "--workers", str(self.app_workers)),
+                *("--timeout-keep-alive", KEEP_ALIVE_SECONDS),
+            ],
             self.env,
             self.log_dir,
         )
@@ -561,7 +578,12 @@ def wait_every_app_worker(cluster: Cluster, count: int) -> None:
         return len(seen - {""}) >= count
 
     procs = [cluster.app] if cluster.app else []
-    wait_until(check, timeout=START_TIMEOUT, what=f"{count} app workers", procs=procs)
+    wait_until(
+        check,
+        timeout=START_TIMEOUT,
+        what=lambda: f"{count} app workers (answered so far: {sorted(seen - {''}) or 'none'})",
+        procs=procs,
+    )
 
 
 def wait_heartbeats(cluster: Cluster, count: int) -> None:

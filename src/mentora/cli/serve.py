@@ -23,6 +23,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (uvicorn).")] = 1,
+    timeout_keep_alive: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Close a keep-alive connection idle this many seconds (uvicorn's default, 5). "
+            "Behind a proxy that pools upstream connections, set it above the proxy's idle "
+            "timeout.",
+        ),
+    ] = 5,
     proxy_headers: Annotated[
         bool, typer.Option(help="Trust X-Forwarded-* from TRUSTED_PROXIES.")
     ] = True,
@@ -41,6 +50,7 @@ def serve(
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=20,
+        timeout_keep_alive=timeout_keep_alive,
         log_config=None,
     )
     del proxy_headers
