@@ -3,9 +3,11 @@
 Our emulator and our app were written together, so this module takes its payloads from
 independent evidence instead:
 
-- v1 objects are validated by whop-sdk 2.6.0's own models (`Membership`, `Payment`, `Refund`,
-  `Dispute`, `DisputeAlert`, and the legacy `RefundLegacy`/`DisputeLegacy`), so a field the
-  SDK requires cannot be missing and a value it forbids cannot slip in;
+- v1 deliveries are validated by whop-sdk 2.6.0's own webhook payload models
+  (`PostMembershipActivatedPayload`, `PostPaymentSucceededPayload`, `PostRefundCreatedPayload`
+  whose data is a `RefundLegacy`, `PostDisputeCreatedPayload`, `PostDisputeAlertCreatedPayload`,
+  …) and their data by the resource models (`Membership`, `Payment`, `Dispute`, …), so a field
+  the SDK requires cannot be missing and a value it forbids cannot slip in;
 - legacy v2/v5 deliveries follow Whop's documented examples (`{action, data}` with `valid`,
   `page_id`, `final_amount`, a bare `membership` id);
 - every delivery is signed as Whop signs, and `whop_sdk.lib.verify_webhook.unwrap` must accept
@@ -25,18 +27,27 @@ from typing import Any
 import httpx
 import pytest
 import time_machine
+from pydantic import BaseModel
 from sqlalchemy import select
 from tests.conftest import TEST_ENV, make_settings
 from tests.support.signin import SignIn
 from tests.support.timeline import stamp
 from tests.support.webhooks import WEBHOOK_PATH, signed_headers
+from whop_sdk.dispute_alerts.types.post_dispute_alert_created_payload import (
+    PostDisputeAlertCreatedPayload,
+)
+from whop_sdk.disputes.types.post_dispute_created_payload import PostDisputeCreatedPayload
+from whop_sdk.disputes.types.post_dispute_updated_payload import PostDisputeUpdatedPayload
 from whop_sdk.lib.verify_webhook import unwrap
+from whop_sdk.memberships.types.post_membership_activated_payload import (
+    PostMembershipActivatedPayload,
+)
+from whop_sdk.payments.types.post_payment_succeeded_payload import PostPaymentSucceededPayload
+from whop_sdk.refunds.types.post_refund_created_payload import PostRefundCreatedPayload
 from whop_sdk.types.dispute import Dispute
 from whop_sdk.types.dispute_alert import DisputeAlert
-from whop_sdk.types.dispute_legacy import DisputeLegacy
 from whop_sdk.types.membership import Membership as SdkMembership
 from whop_sdk.types.payment import Payment as SdkPayment
-from whop_sdk.types.refund import Refund
 from whop_sdk.types.refund_legacy import RefundLegacy
 
 from mentora.clock import FrozenClock
@@ -123,20 +134,19 @@ def sdk_payment(payment_id: str, total: dict[str, Any], *, currency: str = "usd"
     ).model_dump(mode="json")
 
 
-def sdk_refund(refund_id: str, payment_id: str, amount: str, status: str) -> dict[str, Any]:
-    """A v1 refund of `amount` USD, validated by whop-sdk's `Refund`."""
-    return Refund.model_validate(
+def sdk_refund(
+    refund_id: str, amount: float, status: str, payment: dict[str, Any]
+) -> dict[str, Any]:
+    """A refund of `amount` USD as refund webhooks carry it (whop-sdk's `RefundLegacy`)."""
+    return RefundLegacy.model_validate(
         {
             "id": refund_id,
             "status": status,
-            "payment_id": payment_id,
-            "account_id": "biz_demo",
-            "amount": _money(amount),
-            "original_amount": _money(amount),
+            "amount": amount,
+            "currency": "usd",
             "provider": "stripe",
             "created_at": stamp(),
-            "updated_at": stamp(),
-            "visa_rdr": False,
+            "payment": {"created_at": stamp(hours=-3), "currency": "usd", **payment},
         }
     ).model_dump(mode="json")
 
@@ -165,16 +175,32 @@ def sdk_dispute(payment_id: str, status: str) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
+# whop-sdk 2.6.0's model of each v1 delivery (it has none for `membership.deactivated`).
+PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
+    "membership.activated": PostMembershipActivatedPayload,
+    "payment.succeeded": PostPaymentSucceededPayload,
+    "refund.created": PostRefundCreatedPayload,
+    "dispute.created": PostDisputeCreatedPayload,
+    "dispute.updated": PostDisputeUpdatedPayload,
+    "dispute_alert.created": PostDisputeAlertCreatedPayload,
+}
+
+
 def v1(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    """A v1 envelope as whop-sdk's payload docs describe it."""
-    return {
+    """A v1 envelope, validated by whop-sdk's payload model for the event when it has one."""
+    envelope = {
         "id": f"evt_{secrets.token_hex(6)}",
         "api_version": "v1",
         "type": event_type,
         "timestamp": stamp(),
         "company_id": "biz_demo",
+        "account_id": "biz_demo",
         "data": data,
     }
+    model = PAYLOAD_MODELS.get(event_type)  # underscored spellings: data validated on its own
+    if model is not None:
+        model.model_validate(envelope)
+    return envelope
 
 
 def legacy_membership(status: str, *, valid: bool) -> dict[str, Any]:
@@ -378,32 +404,16 @@ async def test_dispute_settled_for_the_customer_keeps_access_held(
 async def test_dispute_won_lifts_the_hold(
     client: httpx.AsyncClient, services: Services, emulator: Any, clock: FrozenClock
 ) -> None:
-    """A legacy-shaped dispute (whop-sdk `DisputeLegacy`) holds; `won` lifts the hold."""
+    """A dispute holds the membership behind its payment; `won` (funds back to the seller)
+    lifts the hold."""
     emulator.trigger("membership.activated", user_id=MEMBER)
     await emulator.flush_webhooks()
-
-    def legacy(status: str) -> dict[str, Any]:
-        return DisputeLegacy.model_validate(
-            {
-                "id": "dspt_legacy",
-                "status": status,
-                "amount": 29.0,
-                "currency": "usd",
-                "visa_rdr": False,
-                "payment": {
-                    "id": "pay_legacy_d",
-                    "created_at": stamp(hours=-3),
-                    "currency": "usd",
-                    "membership": {"id": MEMBERSHIP, "status": "active"},
-                },
-            }
-        ).model_dump(mode="json")
-
-    assert await deliver(client, clock, v1("dispute.created", legacy("needs_response"))) == (
-        "processed"
-    )
+    await _paid(client, clock, "pay_won")
+    opened = v1("dispute.created", sdk_dispute("pay_won", "needs_response"))
+    assert await deliver(client, clock, opened) == "processed"
     assert (await row(services)).access_hold == "disputed"
-    assert await deliver(client, clock, v1("dispute.updated", legacy("won"))) == "processed"
+    won = v1("dispute.updated", sdk_dispute("pay_won", "won"))
+    assert await deliver(client, clock, won) == "processed"
     assert (await row(services)).access_hold is None
 
 
@@ -464,21 +474,21 @@ async def test_v5_payment_fields_are_read(
 # --- item 7: refunds and dispute alerts -------------------------------------------------------
 
 
-@pytest.mark.parametrize(("amount", "hold"), [("10.00", None), ("29.00", "refunded")])
+@pytest.mark.parametrize(("amount", "hold"), [(10.0, None), (29.0, "refunded")])
 async def test_partial_refund_does_not_revoke(
     client: httpx.AsyncClient,
     services: Services,
     emulator: Any,
     clock: FrozenClock,
-    amount: str,
+    amount: float,
     hold: str | None,
 ) -> None:
-    """With REFUND_REVOKES_ACCESS, a v1 refund of 10.00 of a 29.00 payment keeps access and
-    a full one holds it."""
+    """With REFUND_REVOKES_ACCESS, a refund of 10 of a recorded 29.00 payment keeps access
+    and a full one holds it (the refund names only the payment; our row knows the rest)."""
     emulator.trigger("membership.activated", user_id=MEMBER)
     await emulator.flush_webhooks()
     await _paid(client, clock, "pay_ref")
-    refund = v1("refund.created", sdk_refund("rf_conf", "pay_ref", amount, "succeeded"))
+    refund = v1("refund.created", sdk_refund("rf_conf", amount, "succeeded", {"id": "pay_ref"}))
     assert await deliver(client, clock, refund) == "processed"
     assert (await row(services)).access_hold == hold
 
@@ -486,26 +496,16 @@ async def test_partial_refund_does_not_revoke(
 async def test_partial_legacy_refund_does_not_revoke(
     client: httpx.AsyncClient, services: Services, emulator: Any, clock: FrozenClock
 ) -> None:
-    """A `RefundLegacy` carries its payment's total; 5 of 29 keeps access, unheld."""
+    """A refund whose payment (total, membership) is nested and never recorded here:
+    5 of 29 keeps access, unheld, and the delivery says why."""
     emulator.trigger("membership.activated", user_id=MEMBER)
     await emulator.flush_webhooks()
-    refund = RefundLegacy.model_validate(
-        {
-            "id": "rf_legacy",
-            "status": "succeeded",
-            "amount": 5.0,
-            "currency": "usd",
-            "provider": "stripe",
-            "created_at": stamp(),
-            "payment": {
-                "id": "pay_legacy_r",
-                "created_at": stamp(hours=-3),
-                "currency": "usd",
-                "total": 29.0,
-                "membership": {"id": MEMBERSHIP, "status": "active"},
-            },
-        }
-    ).model_dump(mode="json")
+    payment = {
+        "id": "pay_legacy_r",
+        "total": 29.0,
+        "membership": {"id": MEMBERSHIP, "status": "active"},
+    }
+    refund = sdk_refund("rf_legacy", 5.0, "succeeded", payment)
     assert await deliver(client, clock, v1("refund.created", refund)) == "processed"
     assert (await row(services)).access_hold is None
     async with services.sessionmaker() as db:
