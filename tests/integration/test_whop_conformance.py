@@ -543,3 +543,52 @@ async def test_dispute_alert_alerts_the_creator(
     assert "pay_alerted" in alerts[0].body and MEMBERSHIP in alerts[0].body
     assert "Demo Academy" in alerts[0].subject
     assert (await row(services)).access_hold is None
+
+
+# --- the emulator's real-shaped deliveries reach the app ----------------------------------------
+
+
+async def test_emulator_legacy_deactivation_revokes(
+    client: httpx.AsyncClient,
+    services: Services,
+    emulator: Any,
+    signin: SignIn,
+    clock: FrozenClock,
+) -> None:
+    """The emulator's legacy `membership.went_invalid` (with `valid: false`) ends access."""
+    await member_in(client, emulator, signin)
+    clock.advance(60)
+    record = emulator.trigger("membership.expired", user_id=MEMBER, legacy=True)
+    assert record.payload["action"] == "membership.went_invalid"
+    await emulator.flush_webhooks()
+    await assert_revoked(services, client, status="expired", event="membership.deactivated")
+
+
+async def test_emulator_past_due_reaches_the_app(
+    client: httpx.AsyncClient, services: Services, emulator: Any, clock: FrozenClock
+) -> None:
+    """A membership going past_due at the emulator is stored past_due (membership.updated)."""
+    emulator.trigger("membership.activated", user_id=MEMBER)
+    await emulator.flush_webhooks()
+    clock.advance(60)
+    emulator.set_membership_status(MEMBERSHIP, "past_due")
+    await emulator.flush_webhooks()
+    assert (await row(services)).status == "past_due"
+
+
+async def test_emulator_refund_and_dispute_alert_reach_the_app(
+    client: httpx.AsyncClient, services: Services, emulator: Any, clock: FrozenClock
+) -> None:
+    """An emulator partial refund keeps access, a full one holds it; its dispute alert
+    alerts the creator."""
+    emulator.trigger("membership.activated", user_id=MEMBER)
+    emulator.trigger("payment.succeeded", user_id=MEMBER)
+    emulator.trigger("refund.created", user_id=MEMBER, amount="10")
+    await emulator.flush_webhooks()
+    assert (await row(services)).access_hold is None
+    emulator.trigger("dispute_alert.created", user_id=MEMBER)
+    emulator.trigger("refund.updated", user_id=MEMBER)
+    await emulator.flush_webhooks()
+    assert (await row(services)).access_hold == "refunded"
+    alerts = [m.template for m in await outbox(services) if m.kind == "alert"]
+    assert alerts == ["dispute_alert"]

@@ -51,6 +51,9 @@ class EmulatorConfig:
     access_token_ttl_seconds: int = 3600
     seed_demo: bool = True
     confidential: bool = False
+    # `v1` sends today's envelope; `legacy` sends the v2/v5 one (`{action, data, company}`,
+    # membership data saying `valid`), as endpoints created on an old API version receive.
+    webhook_format: str = "v1"
 
     def __post_init__(self) -> None:
         """Normalise the issuer: Whop's has no trailing slash, and ours must match exactly."""
