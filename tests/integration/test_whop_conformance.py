@@ -541,6 +541,7 @@ async def test_dispute_alert_alerts_the_creator(
     alerts = [m for m in await outbox(services) if m.kind == "alert"]
     assert [(m.template, m.recipient) for m in alerts] == [("dispute_alert", ALERTS)]
     assert "pay_alerted" in alerts[0].body and MEMBERSHIP in alerts[0].body
+    assert "29.00 USD" in alerts[0].body
     assert "Demo Academy" in alerts[0].subject
     assert (await row(services)).access_hold is None
 

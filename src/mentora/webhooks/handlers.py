@@ -19,6 +19,7 @@ from mentora.creators import creator_by_company
 from mentora.db.models import User
 from mentora.memberships import holds
 from mentora.memberships.effects import ChangeContext, after_change
+from mentora.memberships.money import read_amount
 from mentora.memberships.payments import (
     PaymentFacts,
     membership_of_payment,
@@ -218,7 +219,8 @@ async def on_dispute_alert(db: AsyncSession, envelope: Envelope, ctx: ChangeCont
     if creator is None:
         return Outcome("flagged", "unknown_company")
     payment_id = payment_id_of(data)
-    amount = data.get("amount")
+    currency = data.get("currency") if isinstance(data.get("currency"), str) else None
+    amount = read_amount(data.get("amount"), currency)
     await raise_alert(
         db,
         dedupe_key=f"dispute_alert:{alert_id}",
@@ -229,9 +231,7 @@ async def on_dispute_alert(db: AsyncSession, envelope: Envelope, ctx: ChangeCont
             "alert_type": str(data.get("type") or data.get("alert_type") or "dispute_alert"),
             "payment_id": payment_id or "",
             "membership_id": await _membership_behind(db, data) or "",
-            "amount": f"{amount} {str(data.get('currency') or '').upper()}".strip()
-            if isinstance(amount, int | float | str) and not isinstance(amount, bool)
-            else "",
+            "amount": f"{amount.display()} {(currency or '').upper()}".strip() if amount else "",
             "auto_refunded": "yes" if data.get("auto_refunded") is True else "no",
         },
         alert_email=ctx.settings.creator_alert_email,
