@@ -228,9 +228,12 @@ def legacy_membership(status: str, *, valid: bool) -> dict[str, Any]:
 # --- delivery and observation ---------------------------------------------------------------
 
 
-async def deliver(client: httpx.AsyncClient, clock: FrozenClock, payload: Any) -> str:
+async def deliver(
+    services: Services, client: httpx.AsyncClient, clock: FrozenClock, payload: Any
+) -> str:
     """Sign `payload` as Whop does, check whop-sdk's `unwrap` accepts those exact headers,
-    post it to the real route, and return the stored delivery status."""
+    post it to the real route, check the delivery is stored and audited under its
+    `webhook-id` with the name it was sent as, and return its status."""
     body = json.dumps(payload, separators=(",", ":")).encode()
     headers = signed_headers(body, at=clock.now())
     # `unwrap` checks the timestamp against the wall clock; read it at the test's time.
@@ -238,7 +241,20 @@ async def deliver(client: httpx.AsyncClient, clock: FrozenClock, payload: Any) -
         assert unwrap(body, headers=headers, key=TEST_ENV["WHOP_WEBHOOK_SECRET"]) == payload
     response = await client.post(WEBHOOK_PATH, content=body, headers=headers)
     assert response.status_code == 200, response.text
-    return str(response.json()["status"])
+    status = str(response.json()["status"])
+    async with services.sessionmaker() as db:
+        stored = (
+            await db.execute(
+                select(WebhookDelivery).where(WebhookDelivery.webhook_id == headers["webhook-id"])
+            )
+        ).scalar_one()
+    sent_as = payload.get("type") or payload.get("action")
+    assert (stored.status, stored.event_type) == (status, sent_as)
+    audited = [
+        a for a in await audits(services, "webhook_processed") if a.subject == stored.webhook_id
+    ]
+    assert [(a.details["type"], a.details["status"]) for a in audited] == [(sent_as, status)]
+    return status
 
 
 async def member_in(client: httpx.AsyncClient, emulator: Any, signin: SignIn) -> None:
@@ -299,7 +315,9 @@ async def test_underscore_deactivation_revokes(
     """An underscore-spelled deactivation (whop-saas-starter) ends access at once."""
     await member_in(client, emulator, signin)
     clock.advance(60)
-    status = await deliver(client, clock, v1(spelling, sdk_membership("expired", hours=1)))
+    status = await deliver(
+        services, client, clock, v1(spelling, sdk_membership("expired", hours=1))
+    )
     assert status == "processed"
     await assert_revoked(services, client, status="expired", event="membership.deactivated")
 
@@ -309,10 +327,10 @@ async def test_underscore_names_reach_their_handlers(
 ) -> None:
     """`membership_activated` grants and `payment_succeeded` records and sends a receipt."""
     activated = v1("membership_activated", sdk_membership("active", hours=-1))
-    assert await deliver(client, clock, activated) == "processed"
+    assert await deliver(services, client, clock, activated) == "processed"
     assert (await row(services)).status == "active"
     paid = v1("payment_succeeded", sdk_payment("pay_us", _money("29.00")))
-    assert await deliver(client, clock, paid) == "processed"
+    assert await deliver(services, client, clock, paid) == "processed"
     assert "receipt" in [m.template for m in await outbox(services)]
 
 
@@ -334,7 +352,7 @@ async def test_legacy_went_invalid_with_completed_status_revokes(
         "data": legacy_membership("completed", valid=False),
         "company": "biz_demo",
     }
-    assert await deliver(client, clock, payload) == "processed"
+    assert await deliver(services, client, clock, payload) == "processed"
     await assert_revoked(services, client, status="deactivated", event="membership.deactivated")
 
 
@@ -349,7 +367,7 @@ async def test_legacy_valid_false_revokes_whatever_the_event(
     await member_in(client, emulator, signin)
     clock.advance(60)
     payload = {"action": "membership.went_valid", "data": legacy_membership("active", valid=False)}
-    assert await deliver(client, clock, payload) == "processed"
+    assert await deliver(services, client, clock, payload) == "processed"
     await assert_revoked(services, client, status="deactivated", event="membership.activated")
 
 
@@ -366,17 +384,19 @@ async def test_v1_deactivated_with_granting_status_revokes(
     await member_in(client, emulator, signin)
     clock.advance(60)
     payload = v1("membership.deactivated", sdk_membership(whop_status, hours=1))
-    assert await deliver(client, clock, payload) == "processed"
+    assert await deliver(services, client, clock, payload) == "processed"
     await assert_revoked(services, client, status="deactivated", event="membership.deactivated")
 
 
 # --- item 2: disputes -------------------------------------------------------------------------
 
 
-async def _paid(client: httpx.AsyncClient, clock: FrozenClock, payment_id: str) -> None:
+async def _paid(
+    services: Services, client: httpx.AsyncClient, clock: FrozenClock, payment_id: str
+) -> None:
     """Record a 29.00 USD payment on the demo membership (v1 disputes name only the payment)."""
     paid = v1("payment.succeeded", sdk_payment(payment_id, _money("29.00")))
-    assert await deliver(client, clock, paid) == "processed"
+    assert await deliver(services, client, clock, paid) == "processed"
 
 
 @pytest.mark.parametrize(("final", "hold"), [("prevented", "disputed"), ("lost", "disputed")])
@@ -391,13 +411,15 @@ async def test_dispute_settled_for_the_customer_keeps_access_held(
 ) -> None:
     """`prevented` (refunded before a ruling, settles like `lost`) does not lift the hold."""
     await member_in(client, emulator, signin)
-    await _paid(client, clock, "pay_disp")
+    await _paid(services, client, clock, "pay_disp")
     opened = v1("dispute.created", sdk_dispute("pay_disp", "needs_response"))
-    assert await deliver(client, clock, opened) == "processed"
+    assert await deliver(services, client, clock, opened) == "processed"
     assert (await row(services)).access_hold == "disputed"
     assert (await client.get("/api/whop/verify")).status_code == 401
+    held = (await audits(services, "membership_changed"))[-1]
+    assert (held.reason, held.details["hold"]) == ("revoked", "disputed")
     settled = v1("dispute.updated", sdk_dispute("pay_disp", final))
-    assert await deliver(client, clock, settled) == "processed"
+    assert await deliver(services, client, clock, settled) == "processed"
     assert (await row(services)).access_hold == hold
 
 
@@ -408,12 +430,12 @@ async def test_dispute_won_lifts_the_hold(
     lifts the hold."""
     emulator.trigger("membership.activated", user_id=MEMBER)
     await emulator.flush_webhooks()
-    await _paid(client, clock, "pay_won")
+    await _paid(services, client, clock, "pay_won")
     opened = v1("dispute.created", sdk_dispute("pay_won", "needs_response"))
-    assert await deliver(client, clock, opened) == "processed"
+    assert await deliver(services, client, clock, opened) == "processed"
     assert (await row(services)).access_hold == "disputed"
     won = v1("dispute.updated", sdk_dispute("pay_won", "won"))
-    assert await deliver(client, clock, won) == "processed"
+    assert await deliver(services, client, clock, won) == "processed"
     assert (await row(services)).access_hold is None
 
 
@@ -427,7 +449,7 @@ async def test_zero_decimal_currency_amount(
     emulator.trigger("membership.activated", user_id=MEMBER)
     await emulator.flush_webhooks()
     payment = sdk_payment("pay_jpy", _money("1000", "jpy", 0), currency="jpy")
-    assert await deliver(client, clock, v1("payment.succeeded", payment)) == "processed"
+    assert await deliver(services, client, clock, v1("payment.succeeded", payment)) == "processed"
     async with services.sessionmaker() as db:
         stored = (await db.execute(select(Payment))).scalar_one()
     assert (stored.amount_cents, stored.currency) == (1000, "jpy")
@@ -461,7 +483,7 @@ async def test_v5_payment_fields_are_read(
             "payments_failed": 0,
         },
     }
-    assert await deliver(client, clock, payload) == "processed"
+    assert await deliver(services, client, clock, payload) == "processed"
     async with services.sessionmaker() as db:
         stored = (await db.execute(select(Payment))).scalar_one()
     assert stored.creator_id is not None and stored.amount_cents == 200
@@ -487,9 +509,9 @@ async def test_partial_refund_does_not_revoke(
     and a full one holds it (the refund names only the payment; our row knows the rest)."""
     emulator.trigger("membership.activated", user_id=MEMBER)
     await emulator.flush_webhooks()
-    await _paid(client, clock, "pay_ref")
+    await _paid(services, client, clock, "pay_ref")
     refund = v1("refund.created", sdk_refund("rf_conf", amount, "succeeded", {"id": "pay_ref"}))
-    assert await deliver(client, clock, refund) == "processed"
+    assert await deliver(services, client, clock, refund) == "processed"
     assert (await row(services)).access_hold == hold
 
 
@@ -506,7 +528,7 @@ async def test_partial_legacy_refund_does_not_revoke(
         "membership": {"id": MEMBERSHIP, "status": "active"},
     }
     refund = sdk_refund("rf_legacy", 5.0, "succeeded", payment)
-    assert await deliver(client, clock, v1("refund.created", refund)) == "processed"
+    assert await deliver(services, client, clock, v1("refund.created", refund)) == "processed"
     assert (await row(services)).access_hold is None
     async with services.sessionmaker() as db:
         stored = (await db.execute(select(WebhookDelivery))).scalars().all()
@@ -521,7 +543,7 @@ async def test_dispute_alert_alerts_the_creator(
     """`dispute_alert.created` queues an alert to the creator naming the payment; access stays."""
     emulator.trigger("membership.activated", user_id=MEMBER)
     await emulator.flush_webhooks()
-    await _paid(client, clock, "pay_alerted")
+    await _paid(services, client, clock, "pay_alerted")
     alert = DisputeAlert.model_validate(
         {
             "id": "dspa_conf",
@@ -537,7 +559,7 @@ async def test_dispute_alert_alerts_the_creator(
             "updated_at": stamp(),
         }
     ).model_dump(mode="json")
-    assert await deliver(client, clock, v1("dispute_alert.created", alert)) == "processed"
+    assert await deliver(services, client, clock, v1("dispute_alert.created", alert)) == "processed"
     alerts = [m for m in await outbox(services) if m.kind == "alert"]
     assert [(m.template, m.recipient) for m in alerts] == [("dispute_alert", ALERTS)]
     assert "pay_alerted" in alerts[0].body and MEMBERSHIP in alerts[0].body
