@@ -22,6 +22,7 @@ VALID_STATUSES: frozenset[str] = frozenset(
     {"trialing", "active", "past_due", "completed", "canceling"}
 )
 ALL_STATUSES: frozenset[str] = VALID_STATUSES | {"canceled", "expired", "unresolved", "drafted"}
+WEBHOOK_FORMATS = ("v1", "legacy")
 
 
 def utc_now() -> datetime:
@@ -60,6 +61,8 @@ class EmulatorConfig:
         self.issuer = self.issuer.rstrip("/")
         self.redirect_uris = list(self.redirect_uris)
         self.retry_delays = tuple(self.retry_delays)
+        if self.webhook_format not in WEBHOOK_FORMATS:
+            raise ValueError(f"webhook_format must be one of {WEBHOOK_FORMATS}")
 
 
 @dataclass(frozen=True)

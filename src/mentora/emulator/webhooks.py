@@ -89,7 +89,6 @@ LEGACY_NAMES: dict[str, str] = {
     "membership.activated": "membership.went_valid",
     "membership.deactivated": "membership.went_invalid",
 }
-WEBHOOK_FORMATS = ("v1", "legacy")
 
 
 def legacy_envelope(
@@ -157,7 +156,7 @@ class WebhookSender:
         """
         now = self._clock()
         msg_id = f"msg_{secrets.token_hex(12)}"
-        if self._config.webhook_format == "legacy" if legacy is None else legacy:
+        if legacy if legacy is not None else self._config.webhook_format == "legacy":
             payload = legacy_envelope(
                 event_type=event_type, company_id=company_id, data=data, valid=valid
             )
