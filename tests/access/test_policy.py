@@ -80,6 +80,7 @@ STATUS_TABLE = [
     ("unresolved", False, False, "unresolved"),
     ("drafted", False, False, "drafted"),
     ("missing", False, False, "missing"),
+    ("deactivated", False, False, "deactivated"),
     ("paused_forever", False, False, "unknown_status"),
 ]
 
@@ -259,6 +260,7 @@ def test_newer_whop_customer_overrides_stale_fact_only() -> None:
     """Whop's newer customer answer overrides a stale expired row, never a policy refusal."""
     answer = WhopAnswer("customer", NOW - timedelta(seconds=5))
     assert run([m("expired")], answer).reason == "whop_customer"
+    assert run([m("deactivated")], answer).reason == "whop_customer"
     overdue = m("past_due", current_period_end=NOW - timedelta(days=5))
     assert run([overdue], answer).reason == "past_due_expired"
     assert run([m("active", hold="refunded")], answer).reason == "refunded"

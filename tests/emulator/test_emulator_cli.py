@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import uvicorn
@@ -83,3 +84,34 @@ def test_cli_reports_an_unreachable_emulator() -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("error: cannot reach the Whop emulator")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_trigger_sends_refunds_disputes_and_legacy_deliveries(
+    served: tuple[str, Emulator],
+) -> None:
+    """`trigger` takes --status, --amount and --legacy, and the seed's names; a refund with
+    no paid payment is a one-line error, not a traceback."""
+    url, emu = served
+    runner = CliRunner()
+
+    def run(*args: str) -> dict[str, Any]:
+        """Invoke `trigger … --json` against the served emulator and return its answer."""
+        result = runner.invoke(app, ["trigger", *args, "--url", url, "--json"])
+        assert result.exit_code == 0, result.output
+        answer: dict[str, Any] = json.loads(result.stdout)
+        return answer
+
+    refused = runner.invoke(
+        app, ["trigger", "refund.created", "--user", DEMO.member_user_id, "--url", url]
+    )
+    assert refused.exit_code != 0 and "payment.succeeded first" in refused.stderr
+    assert "Traceback" not in refused.output
+    run("payment.succeeded", "--user", DEMO.member_user_id)
+    refund = run("refund.created", "--user", DEMO.member_user_id, "--amount", "5")
+    assert refund["body"]["data"]["amount"] == 5.0
+    dispute = run("dispute.updated", "--user", DEMO.member_user_id, "--status", "lost")
+    assert dispute["body"]["data"]["status"] == "lost"
+    expired = run("membership.expired", "--user", DEMO.member_user_id, "--legacy")
+    assert expired["type"] == "membership.went_invalid"
+    assert expired["body"]["data"]["valid"] is False
+    assert emu.state.memberships[DEMO.member_membership_id].status == "expired"

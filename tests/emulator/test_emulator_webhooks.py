@@ -7,11 +7,17 @@ import base64
 
 import httpx
 from standardwebhooks import Webhook
+from whop_sdk.dispute_alerts.types.post_dispute_alert_created_payload import (
+    PostDisputeAlertCreatedPayload,
+)
+from whop_sdk.disputes.types.post_dispute_created_payload import PostDisputeCreatedPayload
+from whop_sdk.disputes.types.post_dispute_updated_payload import PostDisputeUpdatedPayload
 from whop_sdk.lib.verify_webhook import unwrap
 from whop_sdk.memberships.types.post_membership_activated_payload import (
     PostMembershipActivatedPayload,
 )
 from whop_sdk.payments.types.post_payment_succeeded_payload import PostPaymentSucceededPayload
+from whop_sdk.refunds.types.post_refund_created_payload import PostRefundCreatedPayload
 
 from mentora.emulator import DEMO, Emulator, EmulatorConfig
 from tests.emulator.helpers import Receiver, StepClock
@@ -77,7 +83,7 @@ async def test_each_change_emits_the_matching_event(whop: httpx.AsyncClient, emu
         "membership.cancel_at_period_end_changed"
     ]
     assert await change({"status": "active"}) == []  # already active: nothing to say
-    assert await change({"status": "past_due"}) == []  # still valid
+    assert await change({"status": "past_due"}) == ["membership.updated"]  # valid, but news
     assert await change({"status": "canceled", "cancel_at_period_end": False}) == [
         "membership.deactivated",
         "membership.cancel_at_period_end_changed",
@@ -190,3 +196,75 @@ async def test_held_deliveries_wait_and_go_out_on_release(
     await emu.flush_webhooks()
     assert [d.headers["webhook-id"] for d in receiver.received] == [sent[0].id]
     assert sent[0].outcome == "delivered"
+
+
+async def test_legacy_format_sends_action_data_and_valid(
+    emu_config: EmulatorConfig, emu: Emulator, receiver: Receiver
+) -> None:
+    """With `webhook_format="legacy"` a deactivation goes out as Whop's v2/v5 envelope:
+    `{action: membership.went_invalid, data: {..., valid: false}, company}`, still signed."""
+    emu_config.webhook_format = "legacy"
+    sent = emu.set_membership_status(DEMO.member_membership_id, "expired")
+    assert [r.type for r in sent] == ["membership.went_invalid"]
+    await emu.flush_webhooks()
+    [delivery] = receiver.received
+    payload = unwrap(delivery.body, headers=delivery.headers, key=emu_config.webhook_secret)
+    assert set(payload) == {"action", "data", "company"}
+    assert payload["action"] == "membership.went_invalid"
+    assert payload["company"] == DEMO.company_id
+    assert payload["data"]["valid"] is False and payload["data"]["status"] == "expired"
+
+
+async def test_trigger_legacy_for_one_event(emu: Emulator, receiver: Receiver) -> None:
+    """`trigger(..., legacy=True)` sends one legacy delivery whatever the configured format;
+    a payment keeps its name and carries no `valid`."""
+    record = emu.trigger("payment.succeeded", user_id=DEMO.member_user_id, legacy=True)
+    assert record.type == "payment.succeeded"
+    assert record.payload["action"] == "payment.succeeded"
+    assert "valid" not in record.payload["data"]
+    activated = emu.trigger("membership.activated", user_id=DEMO.member_user_id, legacy=True)
+    assert activated.payload["action"] == "membership.went_valid"
+    assert activated.payload["data"]["valid"] is True
+
+
+async def test_seed_names_are_trigger_aliases(whop: httpx.AsyncClient, emu: Emulator) -> None:
+    """The seed's `membership.expired`, `.cancelled` and `.created` trigger the v1 events and
+    leave the status each name says; `/events` lists the aliases."""
+    expired = emu.trigger("membership.expired", user_id=DEMO.member_user_id)
+    assert expired.type == "membership.deactivated"
+    assert emu.state.memberships[DEMO.member_membership_id].status == "expired"
+    created = emu.trigger("membership.created", user_id=DEMO.member_user_id)
+    assert created.type == "membership.activated"
+    cancelled = emu.trigger("membership.cancelled", user_id=DEMO.member_user_id)
+    assert cancelled.type == "membership.deactivated"
+    assert emu.state.memberships[DEMO.member_membership_id].status == "canceled"
+    events = (await whop.get(f"{ADMIN}/events")).json()
+    assert "membership.cancelled" in events["aliases"] and "refund.created" in events["data"]
+
+
+async def test_refund_dispute_and_alert_fit_the_sdk_payload_models(
+    whop: httpx.AsyncClient, emu: Emulator, receiver: Receiver
+) -> None:
+    """Refunds, disputes and dispute alerts are about the newest paid payment, and each body
+    parses with whop-sdk 2.6.0's webhook payload model for its event."""
+    body = {"type": "refund.created", "user_id": DEMO.member_user_id}
+    refused = await whop.post(f"{ADMIN}/trigger", json=body)
+    assert refused.status_code == 400 and "payment.succeeded" in refused.text
+    paid = emu.trigger("payment.succeeded", user_id=DEMO.member_user_id)
+    payment_id = paid.payload["data"]["id"]
+    partial = await whop.post(f"{ADMIN}/trigger", json={**body, "amount": "10"})
+    assert partial.status_code == 200, partial.text
+    refund = PostRefundCreatedPayload.model_validate(partial.json()["body"])
+    assert refund.data.amount == 10.0 and refund.data.payment is not None
+    assert refund.data.payment.id == payment_id and refund.data.payment.total == 29.0
+    assert refund.data.payment.membership is not None
+    assert refund.data.payment.membership.id == DEMO.member_membership_id
+    opened = emu.trigger("dispute.created", user_id=DEMO.member_user_id)
+    settled = emu.trigger("dispute.updated", user_id=DEMO.member_user_id, status="prevented")
+    created = PostDisputeCreatedPayload.model_validate(opened.payload)
+    updated = PostDisputeUpdatedPayload.model_validate(settled.payload)
+    assert created.data.id == updated.data.id and created.data.payment.id == payment_id
+    assert (created.data.status, updated.data.status) == ("needs_response", "prevented")
+    alert = emu.trigger("dispute_alert.created", user_id=DEMO.member_user_id)
+    parsed = PostDisputeAlertCreatedPayload.model_validate(alert.payload)
+    assert parsed.data.payment_id == payment_id and parsed.data.account_id == DEMO.company_id

@@ -165,3 +165,15 @@ async def test_flagged_membership_is_unflagged_once_its_company_is_a_creator(
     await post_event(client, "membership.updated", later, at=clock.now(), company_id="biz_other")
     row = await _row(services, "mem_late")
     assert row is not None and not row.flagged and row.creator_id is not None
+
+
+async def test_off_model_answer_fails_the_run_cleanly(services: Services, emulator: Any) -> None:
+    """A memberships page whop-sdk cannot parse ends the run as failed (whop_bad_response),
+    audited and alerted, instead of raising out of reconcile (issue 13, item 3)."""
+    emulator.add_fault("/api/v1/memberships", status=200)
+    with capture_logs() as logs:
+        result = await reconcile(services, trigger="schedule")
+    assert result.outcome == "failed"
+    assert result.report.error is not None and "whop_bad_response" in result.report.error
+    assert "sync_failed" in await _kinds(services)
+    assert any(e["event"] == "alert" and e["template"] == "sync_failed_alert" for e in logs)

@@ -65,3 +65,27 @@ async def test_no_student_without_access_or_for_an_unknown_company(
     )
     assert answer.status_code == 200 and answer.json()["status"] == "flagged"
     assert await _students(services) == {}
+
+
+async def test_student_list_shows_a_deactivation_whatever_its_spelling(
+    client: httpx.AsyncClient, services: Services, clock: FrozenClock
+) -> None:
+    """After `membership_deactivated` (underscored) whose status still reads `past_due`, the
+    creator's student list shows the member as deactivated, not as paying late (issue 13)."""
+    data = membership_data("mem_late", "active", updated_at=stamp())
+    data.update(user_id="user_late", user={"id": "user_late", "email": "late@school.test"})
+    await post_event(client, "membership.activated", data, at=clock.now())
+    data.update(status="past_due", updated_at=stamp(minutes=5))
+    answer = await post_event(client, "membership_deactivated", data, at=clock.now())
+    assert answer.json()["status"] == "processed"
+
+    team = await person(services, "user_team", level="admin", status=None)
+    page = await client.get("/creator/students", headers={**BROWSER, **team.cookie})
+    row = re.search(r'<tr data-user="user_late">(.*?)</tr>', page.text, re.S)
+    assert row is not None
+    assert 'data-status="deactivated"' in row.group(1)
+    assert "Deactivated by Whop" in row.group(1)
+    filtered = await client.get(
+        "/creator/students?status=deactivated", headers={**BROWSER, **team.cookie}
+    )
+    assert 'data-user="user_late"' in filtered.text

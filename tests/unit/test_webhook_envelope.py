@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mentora.webhooks.envelope import parse_envelope
@@ -51,3 +53,46 @@ def test_malformed_envelopes(body: bytes, reason: str) -> None:
     with pytest.raises(WebhookPayloadError) as caught:
         parse_envelope(body)
     assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("membership_deactivated", "membership.deactivated"),
+        ("membership_activated", "membership.activated"),
+        ("membership_went_invalid", "membership.deactivated"),
+        ("payment_succeeded", "payment.succeeded"),
+        ("refund_created", "refund.created"),
+        ("dispute_alert_created", "dispute_alert.created"),
+        ("dispute_alert.created", "dispute_alert.created"),
+        ("membership_cancel_at_period_end_changed", "membership.cancel_at_period_end_changed"),
+        ("Membership.Deactivated", "membership.deactivated"),
+        ("membership_cancelled", "membership.deactivated"),
+        ("future_event", "future_event"),
+    ],
+)
+def test_every_spelling_resolves_to_one_name(name: str, kind: str) -> None:
+    """Underscored (whop-saas-starter), mixed-case and seed spellings pick the v1 handler;
+    `dispute_alert` keeps its own underscore; unknown names pass through lower-cased."""
+    assert parse_envelope(f'{{"type":"{name}","data":{{}}}}'.encode()).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("data", "event", "status"),
+    [
+        ({"status": "completed", "valid": False}, "membership.went_invalid", "deactivated"),
+        ({"status": "active", "valid": False}, "membership.went_valid", "deactivated"),
+        ({"status": "past_due"}, "membership.deactivated", "deactivated"),
+        ({"status": "canceling"}, "membership_deactivated", "deactivated"),
+        ({"status": "expired"}, "membership.deactivated", "expired"),
+        ({"status": "active", "valid": True}, "membership.went_valid", "active"),
+        ({"status": "past_due"}, "membership.updated", "past_due"),
+    ],
+)
+def test_deactivation_outranks_status(data: dict[str, object], event: str, status: str) -> None:
+    """A deactivation or `valid: false` stores `deactivated` where `status` alone would grant;
+    a non-granting status is kept as Whop said it."""
+    body = {"action": event, "data": {"id": "mem_1", "page_id": "biz_1", **data}}
+    snapshot = parse_envelope(json.dumps(body).encode()).membership
+    assert snapshot.status == status
+    assert snapshot.company_id == "biz_1"

@@ -33,6 +33,9 @@ GUIDANCE: dict[str, Guidance] = {
     ),
     "expired": Guidance("Membership expired", "Your membership has expired.", "renew"),
     "canceled": Guidance("Membership canceled", "Your membership was canceled.", "renew"),
+    "deactivated": Guidance(
+        "Membership ended", "Whop says your membership no longer gives access.", "renew"
+    ),
     "missing": Guidance(
         "Membership not found", "Whop no longer knows the membership we had on file.", "renew"
     ),

@@ -34,7 +34,7 @@ ALLOW_REASONS: tuple[str, ...] = (
 # "customer" answer overrides them. Local policy denials (past-due grace over, payment holds)
 # are never overridden, because Whop keeps those users as customers on purpose.
 FACT_DENIALS: frozenset[str] = frozenset(
-    {"expired", "canceled", "unresolved", "drafted", "missing", "no_membership"}
+    {"expired", "canceled", "unresolved", "drafted", "missing", "deactivated", "no_membership"}
 )
 # A payment event can put a local hold on a membership (webhooks; settings decide).
 HOLD_REASONS: Mapping[str, str] = {
@@ -43,7 +43,7 @@ HOLD_REASONS: Mapping[str, str] = {
     "disputed": "disputed",
 }
 DENY_STATUSES: frozenset[str] = frozenset(
-    {"expired", "canceled", "unresolved", "drafted", "missing"}
+    {"expired", "canceled", "unresolved", "drafted", "missing", "deactivated"}
 )
 ACCESS_LEVELS: frozenset[str] = frozenset({"customer", "admin", "no_access"})
 

@@ -221,13 +221,24 @@ def trigger(
     membership: Annotated[
         str | None, typer.Option("--membership", help="Membership id (default: newest).")
     ] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Refund or dispute status to send.")
+    ] = None,
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="Refunded amount (default: all of it).")
+    ] = None,
+    legacy: Annotated[
+        bool, typer.Option("--legacy", help="Send the legacy {action, data} envelope.")
+    ] = False,
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
     """Send one webhook event (like `stripe trigger`), updating state to match."""
     body: dict[str, Any] = {"type": event, "user_id": user}
-    if membership:
-        body["membership_id"] = membership
+    optional = {"membership_id": membership, "status": status, "amount": amount}
+    body.update({key: value for key, value in optional.items() if value})
+    if legacy:
+        body["legacy"] = True
     data = _admin(url, "POST", "/trigger", body)
     if as_json:
         _print_json(data)

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from mentora.emulator.httputil import BadRequest, api_error, read_json
-from mentora.emulator.lifecycle import SUPPORTED_EVENTS
+from mentora.emulator.lifecycle import SUPPORTED_EVENTS, TRIGGER_ALIASES
 from mentora.emulator.records import Company, Product, User, iso
 from mentora.emulator.shapes import membership_json
 from mentora.emulator.state import StateError
@@ -209,19 +209,23 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         )
 
     async def trigger(http: Request) -> Response:
-        """POST /trigger {type, user_id, membership_id?, product_id?}: send one event."""
+        """POST /trigger {type, user_id, membership_id?, product_id?, status?, amount?,
+        legacy?}: send one event (`legacy`: the v2/v5 envelope instead of the configured)."""
         body = await read_json(http)
         record = emu.lifecycle.trigger(
             _required(body, "type"),
             user_id=_required(body, "user_id"),
             membership_id=_get(body, "membership_id", str),
             product_id=_get(body, "product_id", str),
+            status=_get(body, "status", str),
+            amount=_get(body, "amount", str),
+            legacy=_get(body, "legacy", bool),
         )
         return JSONResponse({"webhook_id": record.id, "type": record.type, "body": record.payload})
 
     async def events(http: Request) -> Response:
-        """GET /events: the event types /trigger supports."""
-        return JSONResponse({"data": list(SUPPORTED_EVENTS)})
+        """GET /events: the event types /trigger supports, and the aliases it also takes."""
+        return JSONResponse({"data": list(SUPPORTED_EVENTS), "aliases": list(TRIGGER_ALIASES)})
 
     async def webhooks(http: Request) -> Response:
         """GET /webhooks: every webhook sent, with each attempt and the final outcome."""

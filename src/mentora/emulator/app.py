@@ -134,10 +134,24 @@ class Emulator:
         )
 
     def trigger(
-        self, event_type: str, *, user_id: str, membership_id: str | None = None
+        self,
+        event_type: str,
+        *,
+        user_id: str,
+        membership_id: str | None = None,
+        status: str | None = None,
+        amount: str | None = None,
+        legacy: bool | None = None,
     ) -> WebhookRecord:
         """Send one supported event for a user, like `POST /_emulator/admin/trigger`."""
-        return self.lifecycle.trigger(event_type, user_id=user_id, membership_id=membership_id)
+        return self.lifecycle.trigger(
+            event_type,
+            user_id=user_id,
+            membership_id=membership_id,
+            status=status,
+            amount=amount,
+            legacy=legacy,
+        )
 
     async def reset(self) -> None:
         """Return to the starting world: state cleared, demo data re-seeded, keys kept."""

@@ -22,6 +22,7 @@ VALID_STATUSES: frozenset[str] = frozenset(
     {"trialing", "active", "past_due", "completed", "canceling"}
 )
 ALL_STATUSES: frozenset[str] = VALID_STATUSES | {"canceled", "expired", "unresolved", "drafted"}
+WEBHOOK_FORMATS = ("v1", "legacy")
 
 
 def utc_now() -> datetime:
@@ -51,12 +52,17 @@ class EmulatorConfig:
     access_token_ttl_seconds: int = 3600
     seed_demo: bool = True
     confidential: bool = False
+    # `v1` sends today's envelope; `legacy` sends the v2/v5 one (`{action, data, company}`,
+    # membership data saying `valid`), as endpoints created on an old API version receive.
+    webhook_format: str = "v1"
 
     def __post_init__(self) -> None:
         """Normalise the issuer: Whop's has no trailing slash, and ours must match exactly."""
         self.issuer = self.issuer.rstrip("/")
         self.redirect_uris = list(self.redirect_uris)
         self.retry_delays = tuple(self.retry_delays)
+        if self.webhook_format not in WEBHOOK_FORMATS:
+            raise ValueError(f"webhook_format must be one of {WEBHOOK_FORMATS}")
 
 
 @dataclass(frozen=True)

@@ -166,3 +166,95 @@ def payment_json(state: EmulatorState, p: Payment) -> dict[str, Any]:
         "product": {"id": product.id, "title": product.title} if product else None,
         "company": {"id": company.id, "title": company.name} if company else None,
     }
+
+
+def refund_json(
+    state: EmulatorState, refund_id: str, p: Payment, *, amount: str, status: str, at: datetime
+) -> dict[str, Any]:
+    """Return a refund as refund webhooks carry it (whop_sdk.types.RefundLegacy): numbers in
+    major units and the refunded payment nested, with its total and membership."""
+    membership = state.memberships.get(p.membership_id) if p.membership_id else None
+    return {
+        "id": refund_id,
+        "status": status,
+        "amount": float(amount),
+        "currency": p.currency,
+        "provider": "stripe",
+        "created_at": iso(at),
+        "provider_created_at": iso(at),
+        "metadata": {},
+        "reference_status": None,
+        "reference_type": None,
+        "reference_value": None,
+        "payment": {
+            "id": p.id,
+            "created_at": iso(p.created_at),
+            "paid_at": iso(p.paid_at),
+            "currency": p.currency,
+            "total": float(p.amount),
+            "subtotal": float(p.amount),
+            "billing_reason": "subscription_cycle",
+            "membership": {"id": membership.id, "status": membership.status}
+            if membership
+            else None,
+            "metadata": {},
+        },
+    }
+
+
+def dispute_json(
+    dispute_id: str, p: Payment, *, status: str, opened_at: datetime, at: datetime
+) -> dict[str, Any]:
+    """Return a dispute as whop_sdk.types.Dispute: it names the payment, not the membership."""
+    open_for_evidence = status in ("needs_response", "warning_needs_response")
+    return {
+        "id": dispute_id,
+        "status": status,
+        "acceptable": status == "needs_response",
+        "amount": float(p.amount),
+        "currency": p.currency,
+        "account_id": p.company_id,
+        "buyer": {},
+        "evidence": {"documents": []},
+        "evidence_editable": open_for_evidence,
+        "evidence_due_at": None,
+        "evidence_submitted_at": None,
+        "fee": None,
+        "inquiry": status.startswith("warning_"),
+        "issuer_comments": [],
+        "line_items": [],
+        "payment": {
+            "id": p.id,
+            "created_at": iso(p.created_at),
+            "amount": float(p.amount),
+            "currency": p.currency,
+        },
+        "plan_id": p.plan_id,
+        "product_id": p.product_id,
+        "reason": "fraudulent",
+        "reason_code": None,
+        "created_at": iso(opened_at),
+        "updated_at": iso(at),
+    }
+
+
+def dispute_alert_json(alert_id: str, p: Payment, *, at: datetime) -> dict[str, Any]:
+    """Return an issuer's pre-dispute alert as whop_sdk.types.DisputeAlert."""
+    return {
+        "id": alert_id,
+        "type": "dispute_alert",
+        "amount": float(p.amount),
+        "currency": p.currency,
+        "account_id": p.company_id,
+        "payment_id": p.id,
+        "product_id": p.product_id,
+        "auto_refunded": False,
+        "fee_charged": True,
+        "fee": money("15.00", "usd"),
+        "card_brand": "visa",
+        "issuer": None,
+        "created_at": iso(at),
+        "reported_at": iso(at),
+        "transaction_at": iso(p.created_at),
+        "updated_at": iso(at),
+    }

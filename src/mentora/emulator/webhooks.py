@@ -84,6 +84,24 @@ class WebhookRecord:
         }
 
 
+# Legacy v2/v5 names of today's events (Whop's v5 webhook docs); others keep their v1 name.
+LEGACY_NAMES: dict[str, str] = {
+    "membership.activated": "membership.went_valid",
+    "membership.deactivated": "membership.went_invalid",
+}
+
+
+def legacy_envelope(
+    *, event_type: str, company_id: str | None, data: dict[str, Any], valid: bool | None
+) -> dict[str, Any]:
+    """Build a legacy body: `{action, data, company}`; a membership's data says `valid`."""
+    return {
+        "action": LEGACY_NAMES.get(event_type, event_type),
+        "data": data if valid is None else {**data, "valid": valid},
+        "company": company_id,
+    }
+
+
 def envelope(
     *, msg_id: str, event_type: str, now: datetime, company_id: str | None, data: dict[str, Any]
 ) -> dict[str, Any]:
@@ -144,17 +162,31 @@ class WebhookSender:
         return not self._open.is_set()
 
     def send(
-        self, event_type: str, data: dict[str, Any], *, company_id: str | None
+        self,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        company_id: str | None,
+        valid: bool | None = None,
+        legacy: bool | None = None,
     ) -> WebhookRecord:
-        """Log an event and, if a webhook URL is configured, start delivering it."""
+        """Log an event and, if a webhook URL is configured, start delivering it.
+
+        `legacy` (default: the configured `webhook_format`) sends the v2/v5 envelope, whose
+        membership data carries `valid`; the record's `type` is the name the body uses.
+        """
         now = self._clock()
         msg_id = f"msg_{secrets.token_hex(12)}"
-        body = json.dumps(
-            envelope(
+        if legacy if legacy is not None else self._config.webhook_format == "legacy":
+            payload = legacy_envelope(
+                event_type=event_type, company_id=company_id, data=data, valid=valid
+            )
+            event_type = str(payload["action"])
+        else:
+            payload = envelope(
                 msg_id=msg_id, event_type=event_type, now=now, company_id=company_id, data=data
-            ),
-            separators=(",", ":"),
-        )
+            )
+        body = json.dumps(payload, separators=(",", ":"))
         url = self._config.webhook_url
         record = WebhookRecord(id=msg_id, type=event_type, url=url, body=body, created_at=now)
         self._log.append(record)

@@ -192,6 +192,7 @@ async def after_change(db: AsyncSession, change: MembershipChange, ctx: ChangeCo
             "after": membership.status,
             "hold": membership.access_hold,
             "source": ctx.source,
+            "whop_event": ctx.event,
             "reference": ctx.reference,
             "flagged": membership.flagged,
         },

@@ -1,15 +1,16 @@
 """Payments recorded from webhooks (for receipts, analytics and holds), newest-wins.
 
-Whop's payment object changed shape across API versions (flat `membership_id` in 2.6.0,
-nested `membership {id}` in older payloads, `final_amount` in v5); `PaymentFacts` reads all of
-them and keeps only what Mentora uses.
+Whop's payment object changed shape across API versions: flat `membership_id`, `account_id`
+and a `Money` `total` in 2.6.0; nested `membership {id}` (or a bare `mem_` string) and
+`company` in older payloads; `final_amount` (a number in major units) and `page_id` (the
+company) in v5. `PaymentFacts` reads all of them and keeps only what Mentora uses. Amounts
+are kept in the currency's minor units (`money.read_amount`), whatever its decimals.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mentora.creators import creator_by_company
 from mentora.db.insert import insert_ignore
 from mentora.db.models import Payment
+from mentora.memberships.money import Amount, currency_decimals, read_amount
 from mentora.whop.schemas import parse_time
 
 
@@ -28,18 +30,17 @@ def _ref(data: dict[str, Any], flat: str, nested: str) -> str | None:
     obj = data.get(nested)
     if isinstance(obj, dict) and isinstance(obj.get("id"), str):
         return str(obj["id"])
+    if isinstance(obj, str) and obj:  # legacy payloads name the object by its bare id
+        return obj
     return None
 
 
-def _cents(data: dict[str, Any]) -> int | None:
-    total = data.get("total")
-    raw = total.get("amount") if isinstance(total, dict) else None
-    if raw is None:
-        return None
-    try:
-        return int((Decimal(str(raw)) * 100).to_integral_value())
-    except (InvalidOperation, ValueError):
-        return None
+def _amount(data: dict[str, Any], currency: str | None) -> Amount | None:
+    """The charged total: v1 `total` (Money) or legacy `total`, else v5 `final_amount`."""
+    for key in ("total", "final_amount"):
+        if data.get(key) is not None:
+            return read_amount(data[key], currency)
+    return None
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class PaymentFacts:
     membership_id: str | None
     user_id: str | None
     company_id: str | None
-    amount_cents: int | None
+    amount: Amount | None
     currency: str | None
     email: str | None
     updated_at: datetime | None
@@ -73,8 +74,10 @@ class PaymentFacts:
             status=str(data.get("substatus") or data.get("status") or "unknown")[:32],
             membership_id=_ref(data, "membership_id", "membership"),
             user_id=_ref(data, "user_id", "user"),
-            company_id=_ref(data, "account_id", "company") or _ref(data, "company_id", "account"),
-            amount_cents=_cents(data),
+            company_id=_ref(data, "account_id", "company")
+            or _ref(data, "company_id", "account")
+            or _ref(data, "page_id", "page"),
+            amount=_amount(data, currency if isinstance(currency, str) else None),
             currency=str(currency)[:8] if isinstance(currency, str) else None,
             email=email if isinstance(email, str) and "@" in email else None,
             updated_at=parse_time(data.get("updated_at") or data.get("created_at")),
@@ -101,7 +104,8 @@ async def record_payment(
         "whop_user_id": facts.user_id,
         "whop_membership_id": facts.membership_id,
         "status": facts.status,
-        "amount_cents": facts.amount_cents,
+        # Minor units of `currency` (the column predates zero-decimal currencies).
+        "amount_cents": facts.amount.minor if facts.amount else None,
         "currency": facts.currency,
         "last_event": event_type[:64],
         "source_updated_at": source_at,
@@ -120,9 +124,7 @@ async def record_payment(
         row.status = facts.status
         row.last_event = event_type[:64]
         row.source_updated_at = source_at
-        row.amount_cents = (
-            facts.amount_cents if facts.amount_cents is not None else row.amount_cents
-        )
+        row.amount_cents = facts.amount.minor if facts.amount else row.amount_cents
         row.whop_membership_id = facts.membership_id or row.whop_membership_id
     return row
 
@@ -135,3 +137,19 @@ async def membership_of_payment(db: AsyncSession, payment_id: str | None) -> str
         select(Payment.whop_membership_id).where(Payment.whop_payment_id == payment_id)
     )
     return result.scalar_one_or_none()
+
+
+async def recorded_total(db: AsyncSession, payment_id: str | None) -> Amount | None:
+    """A recorded payment's total, in its currency's minor units, if we know it."""
+    if not payment_id:
+        return None
+    row = (
+        await db.execute(
+            select(Payment.amount_cents, Payment.currency).where(
+                Payment.whop_payment_id == payment_id
+            )
+        )
+    ).one_or_none()
+    if row is None or row.amount_cents is None:
+        return None
+    return Amount(row.amount_cents, currency_decimals(row.currency))

@@ -16,6 +16,19 @@ GRANTING_STATUSES: frozenset[str] = frozenset(
 )
 # Local status for a membership Whop no longer knows (retrieve answered 404 during sync).
 MISSING_STATUS = "missing"
+# Local status for a membership Whop deactivated while its `status` field still read as
+# granting: a legacy `went_invalid` carrying `status: completed` with `valid: false` (Whop's
+# own example), or a v1 `membership.deactivated` whose status is past_due, completed or
+# canceling. The event and `valid` outrank `status` (whop-platform.md, facts checked later).
+DEACTIVATED_STATUS = "deactivated"
+
+
+def effective_status(status: str, *, valid: bool | None, deactivated: bool) -> str:
+    """The status to store: `status`, unless Whop said the membership no longer grants access
+    (a deactivation event, or `valid: false`) while `status` alone would still grant it."""
+    if status in GRANTING_STATUSES and (deactivated or valid is False):
+        return DEACTIVATED_STATUS
+    return status
 
 
 def grants(status: str | None, hold: str | None = None) -> bool:

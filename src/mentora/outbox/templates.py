@@ -55,6 +55,16 @@ TEMPLATES: dict[str, MessageTemplate] = {
             "Access paused: $paused\n"
         ),
     ),
+    "dispute_alert": MessageTemplate(
+        subject="[Mentora] A payment at $creator may be disputed",
+        body=(
+            "The card issuer warned ($alert_type) that payment $payment_id "
+            "(membership $membership_id, $amount) will be disputed.\n"
+            "Refunding it now on Whop avoids the chargeback and its fee.\n"
+            "Refunded by Whop already: $auto_refunded\n"
+            "Alert: $alert_id\n"
+        ),
+    ),
     "webhook_dead_alert": MessageTemplate(
         subject="[Mentora] A Whop webhook could not be processed",
         body=(

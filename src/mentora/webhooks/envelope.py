@@ -1,9 +1,9 @@
 """Pure parsing of a verified webhook body into an `Envelope` (W09).
 
 Accepts Whop's v1 envelope (`type`, `data`, `company_id`/`account_id`, `timestamp`), the legacy
-v2/v5 one (`action`, `data`, `company`), and the seed's (`event`). Event names from the legacy
-API and the seed are mapped to today's names (`membership.went_valid` → `membership.activated`),
-so one handler table serves all of them.
+v2/v5 one (`action`, `data`, `company`), and the seed's (`event`). Event names in every known
+spelling (legacy, seed, underscored) resolve to today's names through `names.canonical`, so
+one handler table serves all of them.
 """
 
 from __future__ import annotations
@@ -15,21 +15,14 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from mentora.memberships.policy import effective_status
 from mentora.webhooks.errors import WebhookPayloadError
+from mentora.webhooks.names import canonical
 from mentora.whop.schemas import MembershipSnapshot, parse_time
 
 MAX_TYPE_LENGTH = 128
+DEACTIVATED = "membership.deactivated"
 _TYPE_PATTERN = re.compile(r"[A-Za-z0-9_.:-]+")
-
-# Older and seed names → the v1 name whose handler applies (whop-platform.md §2.1-2.2).
-ALIASES: dict[str, str] = {
-    "membership.went_valid": "membership.activated",
-    "membership.went_invalid": "membership.deactivated",
-    "membership.created": "membership.activated",
-    "membership.expired": "membership.deactivated",
-    "membership.cancelled": "membership.deactivated",
-    "membership.canceled": "membership.deactivated",
-}
 
 
 @dataclass(frozen=True)
@@ -43,17 +36,24 @@ class Envelope:
 
     @property
     def kind(self) -> str:
-        """The canonical event name (aliases resolved) that picks the handler."""
-        return ALIASES.get(self.event_type, self.event_type)
+        """The canonical event name (every known spelling resolved) that picks the handler."""
+        return canonical(self.event_type)
 
     @cached_property
     def membership(self) -> MembershipSnapshot:
         """The membership a membership event describes (its company from the envelope if
-        absent); parsed once, though a batch reads it before its handler does."""
+        absent); parsed once, though a batch reads it before its handler does.
+
+        A deactivation is a revocation whatever `status` says: a deactivation event or
+        `valid: false` stores the local `deactivated` status instead of a granting one.
+        """
         snapshot = MembershipSnapshot.from_payload(self.data)
         if snapshot.company_id is None and self.company_id:
             snapshot = replace(snapshot, company_id=self.company_id)
-        return snapshot
+        status = effective_status(
+            snapshot.status, valid=snapshot.valid, deactivated=self.kind == DEACTIVATED
+        )
+        return replace(snapshot, status=status)
 
 
 def _company(payload: dict[str, Any]) -> str | None:

@@ -19,12 +19,22 @@ from mentora.creators import creator_by_company
 from mentora.db.models import User
 from mentora.memberships import holds
 from mentora.memberships.effects import ChangeContext, after_change
-from mentora.memberships.payments import PaymentFacts, membership_of_payment, record_payment
+from mentora.memberships.money import read_amount
+from mentora.memberships.payments import (
+    PaymentFacts,
+    membership_of_payment,
+    record_payment,
+    recorded_total,
+)
+from mentora.memberships.refunds import RefundFacts, is_partial, membership_id_in, payment_id_of
 from mentora.memberships.store import apply_snapshot
 from mentora.outbox.queue import enqueue_email, raise_alert
 from mentora.webhooks.envelope import Envelope
 
-DISPUTE_CLOSED_IN_OUR_FAVOUR = frozenset({"won", "prevented", "warning_closed"})
+# whop-sdk 2.6.0's `Dispute.status` docstring: `won` returned the funds to the seller; `lost`
+# returned them to the customer and `prevented` means the customer was refunded before any
+# ruling, "so it settles like lost". `warning_closed` closes an inquiry, which moves no funds.
+DISPUTE_CLOSED_IN_OUR_FAVOUR = frozenset({"won", "warning_closed"})
 REFUND_NOT_HAPPENING = frozenset({"failed", "canceled"})
 
 
@@ -93,7 +103,7 @@ async def on_payment_succeeded(db: AsyncSession, envelope: Envelope, ctx: Change
         recipient = recipient or (user.email if user else None)
     if recipient:
         creator = await creator_by_company(db, facts.company_id)
-        amount = f"{facts.amount_cents / 100:.2f}" if facts.amount_cents is not None else ""
+        amount = facts.amount.display() if facts.amount else ""
         await enqueue_email(
             db,
             dedupe_key=f"receipt:{facts.id}",
@@ -140,17 +150,7 @@ async def on_payment_failed(db: AsyncSession, envelope: Envelope, ctx: ChangeCon
 
 async def _membership_behind(db: AsyncSession, data: dict[str, Any]) -> str | None:
     """The membership a refund or dispute is about: from the payload, else our payment row."""
-    payment = data.get("payment")
-    if isinstance(payment, dict):
-        membership = payment.get("membership")
-        if isinstance(membership, dict) and isinstance(membership.get("id"), str):
-            return str(membership["id"])
-        if isinstance(payment.get("membership_id"), str):
-            return str(payment["membership_id"])
-    payment_id = data.get("payment_id")
-    if not isinstance(payment_id, str) and isinstance(payment, dict):
-        payment_id = payment.get("id")
-    return await membership_of_payment(db, payment_id if isinstance(payment_id, str) else None)
+    return membership_id_in(data) or await membership_of_payment(db, payment_id_of(data))
 
 
 async def _hold_from(
@@ -175,7 +175,16 @@ async def _hold_from(
 
 
 async def on_refund(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
-    """Hold the refunded membership when REFUND_REVOKES_ACCESS; lift it if the refund fails."""
+    """Hold the refunded membership when REFUND_REVOKES_ACCESS; lift it if the refund fails.
+
+    A partial refund (less than the payment's total, from the payload or our payment row)
+    never revokes: the customer kept paying for part of it. Unknown totals count as full.
+    """
+    refund = RefundFacts.from_payload(envelope.data)
+    if refund.status not in REFUND_NOT_HAPPENING:
+        total = refund.payment_total or await recorded_total(db, refund.payment_id)
+        if is_partial(refund.amount, total):
+            return Outcome("processed", "partial_refund")
     return await _hold_from(
         db,
         envelope,
@@ -198,6 +207,39 @@ async def on_dispute(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -
     )
 
 
+async def on_dispute_alert(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
+    """Alert the creator: an issuer warned that a payment will be disputed (a chance to
+    refund before the chargeback). Access is left alone; a dispute, if one follows, decides."""
+    data = envelope.data
+    alert_id = data.get("id")
+    if not isinstance(alert_id, str) or not alert_id:
+        raise ValueError("dispute_alert has no id")
+    company_id = data.get("account_id") if isinstance(data.get("account_id"), str) else None
+    creator = await creator_by_company(db, company_id or envelope.company_id)
+    if creator is None:
+        return Outcome("flagged", "unknown_company")
+    payment_id = payment_id_of(data)
+    currency = data.get("currency") if isinstance(data.get("currency"), str) else None
+    amount = read_amount(data.get("amount"), currency)
+    await raise_alert(
+        db,
+        dedupe_key=f"dispute_alert:{alert_id}",
+        template="dispute_alert",
+        context={
+            "creator": creator.name,
+            "alert_id": alert_id,
+            "alert_type": str(data.get("type") or data.get("alert_type") or "dispute_alert"),
+            "payment_id": payment_id or "",
+            "membership_id": await _membership_behind(db, data) or "",
+            "amount": f"{amount.display()} {(currency or '').upper()}".strip() if amount else "",
+            "auto_refunded": "yes" if data.get("auto_refunded") is True else "no",
+        },
+        alert_email=ctx.settings.creator_alert_email,
+        now=ctx.now,
+    )
+    return Outcome("processed")
+
+
 HANDLERS: dict[str, Handler] = {
     "membership.activated": on_membership,
     "membership.deactivated": on_membership,
@@ -215,6 +257,7 @@ HANDLERS: dict[str, Handler] = {
     "refund.updated": on_refund,
     "dispute.created": on_dispute,
     "dispute.updated": on_dispute,
+    "dispute_alert.created": on_dispute_alert,
 }
 
 

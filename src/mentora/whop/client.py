@@ -2,7 +2,8 @@
 
 The HTTP client is injected (`httpx.AsyncClient`), so tests point it at the emulator through
 `httpx.ASGITransport` and production at Whop. The SDK's own retries are off: callers decide
-(sync honours 429 and Retry-After; the request path fails closed).
+(sync honours 429 and Retry-After; the request path fails closed). Whatever the SDK raises
+ends up in our Whop error tree (`mentora.whop.errors`), so no caller sees an SDK exception.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, TypeVar
 import httpx
 from whop_sdk import AsyncWhop
 from whop_sdk.core.api_error import ApiError
+from whop_sdk.core.parse_error import ParsingError
 from whop_sdk.environment import WhopEnvironment
 
 from mentora.whop.errors import (
@@ -75,8 +77,13 @@ class WhopClient:
             raise WhopError(f"whop {status}") from None
         except httpx.HTTPError as exc:
             raise WhopUnavailable(f"whop transport error: {type(exc).__name__}") from None
-        except (ValueError, TypeError, KeyError) as exc:
+        except WhopError:
+            raise
+        except (ParsingError, ValueError, TypeError, KeyError) as exc:
+            # ParsingError: an answer off whop-sdk's strict models (a plain Exception).
             raise WhopBadResponse(f"unparseable whop response: {type(exc).__name__}") from None
+        except Exception as exc:  # any other SDK failure is still "Whop misbehaved", never a crash
+            raise WhopBadResponse(f"whop-sdk failed: {type(exc).__name__}") from None
 
     async def check_access(self, user_id: str, resource_id: str) -> AccessAnswer:
         """Whop's answer to "may `user_id` reach `resource_id` (biz_/prod_/exp_)?"."""

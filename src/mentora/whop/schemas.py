@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
+
+from whop_sdk.types.webhook_event import WebhookEvent
 
 VALID_ACCESS_LEVELS = ("customer", "admin", "no_access")
+# Every v1 event name a Whop webhook can subscribe to (whop-sdk's `WebhookEvent` literal).
+WEBHOOK_EVENT_NAMES: frozenset[str] = frozenset(
+    name for part in get_args(WebhookEvent) for name in get_args(part)
+)
 
 
 @dataclass(frozen=True)
@@ -61,10 +67,13 @@ class MembershipSnapshot:
     cancel_at_period_end: bool
     current_period_end: datetime | None
     updated_at: datetime | None
+    # Legacy v2/v5 payloads say outright whether the membership grants access; v1 has no field.
+    valid: bool | None = None
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> MembershipSnapshot:
-        """Read a v1 (2026 or older 0.0.x shape) or legacy v5 membership object.
+        """Read a v1 (2026 or older 0.0.x shape) or legacy v5 membership object (whose
+        company is `page_id`, and which says `valid`).
 
         Raises ValueError when the id or status is missing.
         """
@@ -77,7 +86,8 @@ class MembershipSnapshot:
         return cls(
             id=membership_id,
             status=status,
-            company_id=_ref_id(data, "company_id", "account", "company", "page"),
+            company_id=_ref_id(data, "company_id", "account", "company", "page")
+            or _ref_id(data, "page_id"),
             user_id=_ref_id(data, "user_id", "user"),
             product_id=_ref_id(data, "product_id", "product", "access_pass"),
             plan_id=_ref_id(data, "plan_id", "plan"),
@@ -88,4 +98,5 @@ class MembershipSnapshot:
                 or data.get("expires_at")
             ),
             updated_at=parse_time(data.get("updated_at")),
+            valid=valid if isinstance(valid := data.get("valid"), bool) else None,
         )

@@ -32,6 +32,7 @@ LABELS: dict[str, StatusLabel] = {
     "unresolved": StatusLabel("unresolved", "Unresolved", "bad"),
     "drafted": StatusLabel("drafted", "Not started", "muted"),
     "missing": StatusLabel("missing", "Gone from Whop", "bad"),
+    "deactivated": StatusLabel("deactivated", "Deactivated by Whop", "bad"),
     "none": StatusLabel("none", "No membership", "muted"),
 }
 HOLD_LABELS: dict[str, str] = {
@@ -51,6 +52,7 @@ FILTER_KEYS: tuple[str, ...] = (
     "unresolved",
     "drafted",
     "missing",
+    "deactivated",
     "none",
     "team",
 )
