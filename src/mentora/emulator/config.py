@@ -23,6 +23,11 @@ VALID_STATUSES: frozenset[str] = frozenset(
 )
 ALL_STATUSES: frozenset[str] = VALID_STATUSES | {"canceled", "expired", "unresolved", "drafted"}
 
+# The API-key permission each modelled REST read needs, as Whop's API reference names them.
+MEMBERSHIP_READ = "member:basic:read"
+COMPANY_READ = "company:basic:read"
+API_KEY_PERMISSIONS: frozenset[str] = frozenset({MEMBERSHIP_READ, COMPANY_READ})
+
 
 def utc_now() -> datetime:
     """Return the current time as an aware UTC datetime (the default clock)."""
@@ -51,12 +56,16 @@ class EmulatorConfig:
     access_token_ttl_seconds: int = 3600
     seed_demo: bool = True
     confidential: bool = False
+    # Permissions the API key lacks: its calls that need one answer 403 (a key created
+    # with too narrow a role). The admin API changes them at run time.
+    api_key_denied: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         """Normalise the issuer: Whop's has no trailing slash, and ours must match exactly."""
         self.issuer = self.issuer.rstrip("/")
         self.redirect_uris = list(self.redirect_uris)
         self.retry_delays = tuple(self.retry_delays)
+        self.api_key_denied = frozenset(self.api_key_denied)
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,7 @@ class DemoIds:
     company_id: str = "biz_demo"
     company_name: str = "Demo Academy"
     company_route: str = "demo-academy"
+    company_logo_url: str = "https://assets.whop.test/logos/biz_demo.png"
     product_id: str = "prod_demo"
     product_title: str = "Demo Academy Membership"
     plan_id: str = "plan_demo"

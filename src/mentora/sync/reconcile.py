@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy import select
 
 from mentora.audit.record import record
+from mentora.creators import refresh_profiles
 from mentora.db.models import Creator, Membership, SyncRun
 from mentora.db.uow import transaction
 from mentora.memberships.effects import SYNC_SOURCE, ChangeContext, after_change
@@ -59,6 +60,8 @@ class SyncReport:
     pages: int = 0
     corrections: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    # Creators whose name Whop could not give this run (company id: why); they keep theirs.
+    profile_errors: dict[str, str] = field(default_factory=dict)
 
     def count(self, change: MembershipChange) -> None:
         """Tally one applied snapshot."""
@@ -90,6 +93,7 @@ class SyncReport:
             "pages": self.pages,
             "corrections": self.corrections,
             "error": self.error,
+            "profile_errors": self.profile_errors,
         }
 
 
@@ -231,6 +235,9 @@ async def reconcile(
         creators = list((await db.execute(query)).scalars())
     report = SyncReport()
     outcome = "ok"
+    # Names first: a run that fails on memberships still leaves creators named as on Whop.
+    profiles = await refresh_profiles(services, company_ids=[c.whop_company_id for c in creators])
+    report.profile_errors = {p.company_id: p.error for p in profiles if p.error}
     try:
         for creator in creators:
             seen = await _list_creator(services, creator, user_id, run_id, report, sleep, on_page)

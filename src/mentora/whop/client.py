@@ -23,7 +23,12 @@ from mentora.whop.errors import (
     WhopRateLimited,
     WhopUnavailable,
 )
-from mentora.whop.schemas import VALID_ACCESS_LEVELS, AccessAnswer, MembershipSnapshot
+from mentora.whop.schemas import (
+    VALID_ACCESS_LEVELS,
+    AccessAnswer,
+    CompanyProfile,
+    MembershipSnapshot,
+)
 
 T = TypeVar("T")
 API_VERSION_DATE = "2026-10-15-1"
@@ -85,6 +90,17 @@ class WhopClient:
         if level not in VALID_ACCESS_LEVELS:
             raise WhopBadResponse(f"unknown access level {level!r}")
         return AccessAnswer(has_access=bool(answer.has_access), access_level=level)
+
+    async def retrieve_company(self, company_id: str) -> CompanyProfile:
+        """A company's name, route and logo (Whop's company retrieve, `accounts.retrieve` in
+        whop-sdk 2.6.0; needs the `company:basic:read` permission)."""
+        account = await self._call(lambda: self._sdk.accounts.retrieve(company_id))
+        return CompanyProfile(
+            id=account.id,
+            name=account.title,
+            route=account.route or None,
+            logo_url=account.logo_url,
+        )
 
     async def retrieve_membership(self, membership_id: str) -> MembershipSnapshot:
         """One membership by id."""
