@@ -303,9 +303,16 @@ def _looks_like_placeholder(value: str) -> bool:
 
 
 def load_settings(
-    environ: Mapping[str, str] | None = None, *, env_file: str | None = ".env"
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: str | None = ".env",
+    check: bool = True,
 ) -> Settings:
-    """Build and check settings from `environ` (default: the process environment and `.env`)."""
+    """Build and check settings from `environ` (default: the process environment and `.env`).
+
+    `check=False` skips `Settings.check()` (types are still validated): `mentora doctor` runs
+    it as one of its checks and carries on with the others.
+    """
     try:
         if environ is None:
             settings = Settings(_env_file=env_file)
@@ -317,5 +324,6 @@ def load_settings(
         raise ConfigError(f"invalid setting(s): {names}: {exc.errors()[0]['msg']}") from None
     except (ValueError, KeyError) as exc:
         raise ConfigError(f"invalid setting: {exc}") from None
-    settings.check()
+    if check:
+        settings.check()
     return settings

@@ -60,7 +60,7 @@ async def test_sync_without_company_permission_keeps_the_name_and_reports_it(
     result = await reconcile(services, trigger="manual")
     assert result.outcome == "ok"
     assert (await _creators(services))[DEMO.company_id][0] == DEMO.company_id
-    assert result.report.profile_errors == {DEMO.company_id: "whop_auth_error: whop 403"}
+    assert result.report.profile_errors == {DEMO.company_id: "whop_permission_denied: whop 403"}
 
 
 async def test_receipt_names_the_creator_not_its_company_id(
@@ -115,5 +115,5 @@ async def test_creators_refresh_on_demand_says_when_whop_refuses(
     refused = await run_cli(clock, database_url, "creators", "refresh", **env)
     assert refused.exit_code == 1
     assert refused.stdout.strip() == (
-        f"{DEMO.company_id}: kept '{DEMO.company_id}'; Whop: whop_auth_error: whop 403"
+        f"{DEMO.company_id}: kept '{DEMO.company_id}'; Whop: whop_permission_denied: whop 403"
     )

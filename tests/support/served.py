@@ -29,7 +29,14 @@ def served_emulator(config: EmulatorConfig, clock: Clock, port: int) -> Iterator
     block ends."""
     emu = Emulator(config, clock=clock.now)
     server = uvicorn.Server(
-        uvicorn.Config(emu.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            emu.app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            date_header=False,  # the emulator's own Date (its clock) is the one to read
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

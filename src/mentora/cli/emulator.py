@@ -136,7 +136,8 @@ def serve(
         config.webhook_secret = webhook_secret
     emulator = Emulator(config)
     typer.echo(f"Whop emulator at {config.issuer} (control page: {config.issuer}/)")
-    uvicorn.run(emulator.app, host=host, port=port, log_level="info")
+    # The emulator writes Date from its own clock; uvicorn's would be a second one.
+    uvicorn.run(emulator.app, host=host, port=port, log_level="info", date_header=False)
 
 
 @app.command()

@@ -139,6 +139,7 @@ async def _dev(
                 access_log=False,
                 log_config=None,
                 lifespan="off",
+                date_header=False,  # the emulator writes Date from its own clock
             )
         ),
         uvicorn.Server(

@@ -20,6 +20,7 @@ from mentora.whop.errors import (
     WhopBadResponse,
     WhopError,
     WhopNotFound,
+    WhopPermissionDenied,
     WhopRateLimited,
     WhopUnavailable,
 )
@@ -71,8 +72,10 @@ class WhopClient:
                 raise WhopRateLimited(
                     f"whop 429: {exc.body!r}"[:300], retry_after=_retry_after(exc.headers, exc.body)
                 ) from None
-            if status in (401, 403):
-                raise WhopAuthError(f"whop {status}") from None
+            if status == 403:
+                raise WhopPermissionDenied("whop 403") from None
+            if status == 401:
+                raise WhopAuthError("whop 401") from None
             if status == 404:
                 raise WhopNotFound("whop 404") from None
             if status >= 500 or status in (408, 409):
