@@ -117,3 +117,14 @@ async def test_creators_refresh_on_demand_says_when_whop_refuses(
     assert refused.stdout.strip() == (
         f"{DEMO.company_id}: kept '{DEMO.company_id}'; Whop: whop_permission_denied: whop 403"
     )
+
+
+async def test_a_one_user_sync_does_not_ask_for_names(
+    services: Services, emulator: Emulator
+) -> None:
+    """The sync run at each sign-in (one user) adds no company retrieve to Whop."""
+    await _name_by_id(services, DEMO.company_id)
+    result = await reconcile(services, trigger="signin", user_id=DEMO.member_user_id)
+    assert result.outcome == "ok"
+    assert emulator.call_count("/api/v1/accounts/") == 0
+    assert (await _creators(services))[DEMO.company_id][0] == DEMO.company_id

@@ -235,9 +235,12 @@ async def reconcile(
         creators = list((await db.execute(query)).scalars())
     report = SyncReport()
     outcome = "ok"
-    # Names first: a run that fails on memberships still leaves creators named as on Whop.
-    profiles = await refresh_profiles(services, company_ids=[c.whop_company_id for c in creators])
-    report.profile_errors = {p.company_id: p.error for p in profiles if p.error}
+    # Names first, so a run that fails on memberships still names creators as Whop does.
+    # Only whole runs ask: a one-user run (at each sign-in) must not add calls to Whop.
+    if user_id is None:
+        companies = [c.whop_company_id for c in creators]
+        profiles = await refresh_profiles(services, company_ids=companies)
+        report.profile_errors = {p.company_id: p.error for p in profiles if p.error}
     try:
         for creator in creators:
             seen = await _list_creator(services, creator, user_id, run_id, report, sleep, on_page)
