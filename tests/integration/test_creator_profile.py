@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from tests.conftest import TEST_ENV
-from tests.hardening.helpers import run_cli
+from tests.hardening.helpers import configured_logging, run_cli
 from tests.support.served import free_port, served_emulator
 
 from mentora.clock import FrozenClock
@@ -76,6 +76,14 @@ async def test_receipt_names_the_creator_not_its_company_id(
         subjects = list(await db.scalars(select(OutboxMessage.subject)))
     assert f"Payment received for {DEMO.company_name}" in subjects
     assert not any(DEMO.company_id in subject for subject in subjects)
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The CLI configures logging for the whole process, bound to its captured stderr; put
+    the previous setup back so later tests never write to a closed stream."""
+    with configured_logging("console"):
+        yield
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from tests.conftest import TEST_ENV
-from tests.hardening.helpers import run_cli
+from tests.hardening.helpers import configured_logging, run_cli
 from tests.support.served import free_port, served_emulator
 
 from mentora.clock import FrozenClock
@@ -27,6 +27,14 @@ ROWS = [
     "redirect uri",
     "clock",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The CLI configures logging for the whole process, bound to its captured stderr; put
+    the previous setup back so later tests never write to a closed stream."""
+    with configured_logging("console"):
+        yield
 
 
 @pytest.fixture
