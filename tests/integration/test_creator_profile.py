@@ -6,18 +6,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 from tests.conftest import TEST_ENV
-from tests.hardening.helpers import configured_logging, run_cli
+from tests.hardening.helpers import ScriptedTransport, configured_logging, run_cli
 from tests.support.served import free_port, served_emulator
 
 from mentora.clock import FrozenClock
-from mentora.creators import ensure_creator, refresh_profiles
+from mentora.config import Settings
+from mentora.creators import ensure_configured_creator, ensure_creator, refresh_profiles
 from mentora.db.models import Creator, OutboxMessage
 from mentora.db.uow import transaction
 from mentora.emulator import DEMO, Emulator, EmulatorConfig
-from mentora.services import Services
+from mentora.services import Services, build_services
 from mentora.sync.reconcile import reconcile
 
 
@@ -136,3 +138,26 @@ async def test_a_one_user_sync_does_not_ask_for_names(
     assert result.outcome == "ok"
     assert emulator.call_count("/api/v1/accounts/") == 0
     assert (await _creators(services))[DEMO.company_id][0] == DEMO.company_id
+
+
+async def test_sync_survives_a_company_answer_off_whop_sdks_model(
+    settings: Settings, clock: FrozenClock, emulator: Emulator
+) -> None:
+    """A company answer whop-sdk's strict model refuses (its ParsingError) is a bad response
+    from Whop: the run ends `ok`, the name is kept, the report says why."""
+    off_model = httpx.Response(200, json={"id": DEMO.company_id, "title": "Renamed"})
+    transport = ScriptedTransport(
+        inner=httpx.ASGITransport(app=emulator.app),
+        rules={"/api/v1/accounts/": lambda request: off_model},
+    )
+    services = build_services(settings, clock=clock, transport=transport)
+    try:
+        await ensure_configured_creator(services)
+        result = await reconcile(services, trigger="manual")
+        assert result.outcome == "ok"
+        assert result.report.profile_errors == {
+            DEMO.company_id: "whop_bad_response: unparseable whop response: ParsingError"
+        }
+        assert (await _creators(services))[DEMO.company_id][0] == DEMO.company_id
+    finally:
+        await services.aclose()

@@ -235,13 +235,13 @@ async def reconcile(
         creators = list((await db.execute(query)).scalars())
     report = SyncReport()
     outcome = "ok"
-    # Names first, so a run that fails on memberships still names creators as Whop does.
-    # Only whole runs ask: a one-user run (at each sign-in) must not add calls to Whop.
-    if user_id is None:
-        companies = [c.whop_company_id for c in creators]
-        profiles = await refresh_profiles(services, company_ids=companies)
-        report.profile_errors = {p.company_id: p.error for p in profiles if p.error}
     try:
+        # Names first, so a run that fails on memberships still names creators as Whop does.
+        # Only whole runs ask: a one-user run (at each sign-in) must not add calls to Whop.
+        if user_id is None:
+            companies = [c.whop_company_id for c in creators]
+            profiles = await refresh_profiles(services, company_ids=companies)
+            report.profile_errors = {p.company_id: p.error for p in profiles if p.error}
         for creator in creators:
             seen = await _list_creator(services, creator, user_id, run_id, report, sleep, on_page)
             await _recheck_unlisted(services, creator, user_id, seen, run_id, report, sleep)

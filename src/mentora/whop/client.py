@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import httpx
 from whop_sdk import AsyncWhop
 from whop_sdk.core.api_error import ApiError
+from whop_sdk.core.parse_error import ParsingError
 from whop_sdk.environment import WhopEnvironment
 
 from mentora.whop.errors import (
@@ -83,7 +84,8 @@ class WhopClient:
             raise WhopError(f"whop {status}") from None
         except httpx.HTTPError as exc:
             raise WhopUnavailable(f"whop transport error: {type(exc).__name__}") from None
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, ParsingError) as exc:
+            # ParsingError: whop-sdk's strict models refused the answer's shape.
             raise WhopBadResponse(f"unparseable whop response: {type(exc).__name__}") from None
 
     async def check_access(self, user_id: str, resource_id: str) -> AccessAnswer:
