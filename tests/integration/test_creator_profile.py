@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from tests.conftest import TEST_ENV
 from tests.hardening.helpers import ScriptedTransport, configured_logging, run_cli
+from tests.pages.helpers import BROWSER, person
 from tests.support.served import free_port, served_emulator
 
 from mentora.clock import FrozenClock
@@ -161,3 +162,17 @@ async def test_sync_survives_a_company_answer_off_whop_sdks_model(
         assert (await _creators(services))[DEMO.company_id][0] == DEMO.company_id
     finally:
         await services.aclose()
+
+
+async def test_creator_pages_show_whops_name_and_route_not_the_company_id(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """Once Whop has named the creator, its pages show the name and route, never `biz_…`."""
+    await _name_by_id(services, DEMO.company_id)
+    await refresh_profiles(services)
+    team = await person(services, DEMO.creator_user_id, level="admin", status=None)
+    for path in ("/creator", "/creator/students", "/creator/deliveries", "/creator/audit"):
+        page = await client.get(path, headers={**BROWSER, **team.cookie})
+        assert page.status_code == 200, path
+        assert f"{DEMO.company_name} · " in page.text and DEMO.company_route in page.text
+        assert DEMO.company_id not in page.text, path
