@@ -222,6 +222,11 @@ class Settings(BaseSettings):
         return _split_text(self.token_encryption_keys.get_secret_value())
 
     @property
+    def is_public_client(self) -> bool:
+        """True when no client secret is set: Whop's public PKCE client (token auth `none`)."""
+        return self.whop_client_secret is None or not self.whop_client_secret.get_secret_value()
+
+    @property
     def scopes(self) -> list[str]:
         """The OAuth scopes requested at sign-in (C17)."""
         return self.whop_oauth_scopes.split()
@@ -255,7 +260,9 @@ class Settings(BaseSettings):
             "WHOP_API_KEY": self.whop_api_key.get_secret_value(),
             "WHOP_WEBHOOK_SECRET": self.whop_webhook_secret.get_secret_value(),
         }
-        if self.whop_client_secret is not None:
+        # An empty WHOP_CLIENT_SECRET is a public client (token auth `none`, PKCE only), as in
+        # Whop's OAuth guide; a secret that is set must still be a real one.
+        if self.whop_client_secret is not None and self.whop_client_secret.get_secret_value():
             secrets["WHOP_CLIENT_SECRET"] = self.whop_client_secret.get_secret_value()
         for name, value in secrets.items():
             if not value or _looks_like_placeholder(value):
@@ -264,6 +271,11 @@ class Settings(BaseSettings):
             problems.append("SECRET_KEY must be at least 32 characters")
         if self.whop_client_id in ("", DEV_CLIENT_ID):
             problems.append("WHOP_CLIENT_ID is missing or the development value")
+        if self.embedded_mode and self.whop_app_id in ("", DEV_CLIENT_ID):
+            # Every real x-whop-user-token names the real app as its audience.
+            problems.append(
+                "WHOP_APP_ID must be your Whop app id (app_...) when EMBEDDED_MODE is on"
+            )
         if not self.app_url.startswith("https://"):
             problems.append("APP_URL must use https:// in production")
         if not self.redirect_uri.startswith("https://"):
@@ -291,9 +303,16 @@ def _looks_like_placeholder(value: str) -> bool:
 
 
 def load_settings(
-    environ: Mapping[str, str] | None = None, *, env_file: str | None = ".env"
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: str | None = ".env",
+    check: bool = True,
 ) -> Settings:
-    """Build and check settings from `environ` (default: the process environment and `.env`)."""
+    """Build and check settings from `environ` (default: the process environment and `.env`).
+
+    `check=False` skips `Settings.check()` (types are still validated): `mentora doctor` runs
+    it as one of its checks and carries on with the others.
+    """
     try:
         if environ is None:
             settings = Settings(_env_file=env_file)
@@ -305,5 +324,6 @@ def load_settings(
         raise ConfigError(f"invalid setting(s): {names}: {exc.errors()[0]['msg']}") from None
     except (ValueError, KeyError) as exc:
         raise ConfigError(f"invalid setting: {exc}") from None
-    settings.check()
+    if check:
+        settings.check()
     return settings

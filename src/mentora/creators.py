@@ -1,7 +1,16 @@
-"""Creators (Whop companies) Mentora serves, and the products that grant access to each."""
+"""Creators (Whop companies) Mentora serves, and the products that grant access to each.
+
+A creator's name, route and logo are Whop's (company retrieve): `refresh_profiles` asks at
+`mentora db upgrade`, at every sync and on demand (`mentora creators refresh`), so pages and
+emails name the company as its students know it, not by its `biz_` id.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -9,6 +18,18 @@ from mentora.clock import Clock
 from mentora.db.models import Creator, Product
 from mentora.db.uow import transaction
 from mentora.services import Services
+from mentora.whop.errors import WhopError
+
+log = structlog.get_logger("mentora.creators")
+
+
+@dataclass(frozen=True)
+class ProfileRefresh:
+    """What asking Whop about one creator gave: its name now, or why Whop could not say."""
+
+    company_id: str
+    name: str
+    error: str | None = None
 
 
 async def ensure_creator(
@@ -64,3 +85,33 @@ async def creator_by_company(db: AsyncSession, company_id: str | None) -> Creato
         return None
     result = await db.execute(select(Creator).where(Creator.whop_company_id == company_id))
     return result.scalar_one_or_none()
+
+
+async def refresh_profiles(
+    services: Services, *, company_ids: Iterable[str] | None = None
+) -> list[ProfileRefresh]:
+    """Read each creator's (or only `company_ids`') name, route and logo from Whop and store
+    them. A creator Whop cannot describe keeps what is stored; the result says why."""
+    query = select(Creator).order_by(Creator.id)
+    if company_ids is not None:
+        query = query.where(Creator.whop_company_id.in_(list(company_ids)))
+    async with services.sessionmaker() as db:
+        creators = [(c.id, c.whop_company_id, c.name) for c in (await db.scalars(query))]
+    results: list[ProfileRefresh] = []
+    for creator_id, company_id, stored_name in creators:
+        try:
+            profile = await services.whop.retrieve_company(company_id)
+        except WhopError as exc:
+            log.warning("creator_profile_unavailable", company_id=company_id, error=exc.code)
+            error = f"{exc.code}: {exc.detail or exc.public_message}"
+            results.append(ProfileRefresh(company_id, stored_name, error))
+            continue
+        async with transaction(services.sessionmaker, write=True) as db:
+            creator = await db.get(Creator, creator_id)
+            if creator is None:  # deleted meanwhile: nothing to name
+                continue
+            creator.name = profile.name[:200] or creator.name
+            creator.route = profile.route
+            creator.logo_url = profile.logo_url
+        results.append(ProfileRefresh(company_id, profile.name))
+    return results

@@ -3,7 +3,8 @@
 A fresh folder and an environment with no Mentora settings, as on a new machine: `mentora
 dev` comes up, a member signs in through the emulator's pages, and `mentora sessions revoke`
 run with nothing but `var/mentora-dev.env` loaded reaches the same database and the same
-emulator (the grant is revoked at "Whop", then the session ends).
+emulator (the grant is revoked at "Whop", then the session ends); `mentora emulator …` finds
+the emulator on its non-default port with no settings loaded.
 """
 
 from __future__ import annotations
@@ -85,6 +86,17 @@ async def test_cli_reaches_the_dev_instance_through_its_env_file(tmp_path: Path)
         assert revoked.stdout.splitlines()[-1] == (
             f"revoked 1 session(s) of {DEMO.member_user_id}; Whop revoked 1 of 1 grant(s)"
         )
+        # `mentora emulator …` needs no settings at all: the env file names the port.
+        listed = subprocess.run(  # noqa: S603 - our own command, no shell
+            [MENTORA, "emulator", "memberships", "--json"],
+            cwd=tmp_path,
+            env=_bare_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert DEMO.member_membership_id in listed.stdout
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ import uvicorn
 from typer.testing import CliRunner
 
 from mentora.cli.emulator import app
+from mentora.cli.serve import write_dev_env
 from mentora.emulator import DEMO, Emulator, EmulatorConfig
 
 
@@ -115,3 +117,24 @@ def test_cli_trigger_sends_refunds_disputes_and_legacy_deliveries(
     assert expired["type"] == "membership.went_invalid"
     assert expired["body"]["data"]["valid"] is False
     assert emu.state.memberships[DEMO.member_membership_id].status == "expired"
+
+
+def test_cli_finds_the_dev_emulator_through_the_dev_env_file(
+    served: tuple[str, Emulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --url, a `var/mentora-dev.env` in the current folder names the emulator of
+    `mentora dev` on its non-default port; without the file the default port is asked."""
+    url, _ = served
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MENTORA_EMULATOR_URL", raising=False)
+    missing = CliRunner().invoke(app, ["users"])
+    assert missing.exit_code == 1
+    assert "http://127.0.0.1:8765" in missing.stderr
+    (tmp_path / "var").mkdir()
+    write_dev_env(
+        tmp_path / "var" / "mentora-dev.env",
+        {"WHOP_OAUTH_ISSUER": url, "MENTORA_EMULATOR_URL": url},
+    )
+    found = CliRunner().invoke(app, ["users", "--json"])
+    assert found.exit_code == 0, found.output
+    assert json.loads(found.stdout)[0]["id"] == DEMO.member_user_id

@@ -118,3 +118,30 @@ def test_postgres_scheme_alias_is_accepted() -> None:
 
     assert async_url("postgres://u@h/db").startswith("postgresql+psycopg://")
     assert sync_url("postgres://u@h/db").startswith("postgresql+psycopg://")
+
+
+def test_production_accepts_a_public_client_with_an_empty_secret() -> None:
+    """An empty WHOP_CLIENT_SECRET is Whop's public PKCE client, not a missing secret."""
+    settings = load_settings({**PROD, "WHOP_CLIENT_SECRET": ""})
+    assert settings.is_public_client
+    assert not load_settings(PROD).is_public_client
+
+
+def test_production_still_refuses_a_placeholder_client_secret() -> None:
+    """A secret that is set must be a real one: the dev value is refused by name."""
+    with pytest.raises(ConfigError) as err:
+        load_settings({**PROD, "WHOP_CLIENT_SECRET": "dev-client-secret"})
+    assert "WHOP_CLIENT_SECRET" in str(err.value)
+
+
+@pytest.mark.parametrize("app_id", [None, "", "app_demo"])
+def test_production_embedded_mode_needs_the_real_app_id(app_id: str | None) -> None:
+    """Embedded mode with the dev (or no) WHOP_APP_ID is refused, naming the setting: every
+    real x-whop-user-token would fail its audience check."""
+    env = {**PROD, "EMBEDDED_MODE": "true"}
+    if app_id is not None:
+        env["WHOP_APP_ID"] = app_id
+    with pytest.raises(ConfigError) as err:
+        load_settings(env)
+    assert "WHOP_APP_ID" in str(err.value)
+    assert load_settings({**env, "WHOP_APP_ID": "app_live123"}).embedded_mode

@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from mentora.cli import audit as audit_cli
+from mentora.cli import creators as creators_cli
 from mentora.cli import db as db_cli
+from mentora.cli import doctor as doctor_cli
 from mentora.cli import emulator as emulator_cli
 from mentora.cli import keys as keys_cli
 from mentora.cli import outbox as outbox_cli
@@ -40,7 +42,9 @@ app.add_typer(keys_cli.app, name="keys")
 app.add_typer(webhooks_cli.app, name="webhooks")
 app.add_typer(outbox_cli.app, name="outbox")
 app.add_typer(sync_cli.app, name="sync")
+app.add_typer(creators_cli.app, name="creators")
 app.command("worker")(worker_cli.worker)
+app.command("doctor")(doctor_cli.doctor)
 
 
 def main() -> None:

@@ -48,15 +48,17 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def settings_or_exit(overrides: dict[str, str] | None = None) -> Settings:
-    """Load settings from the environment (and `.env`), exiting with the setting's name if bad."""
+def settings_or_exit(overrides: dict[str, str] | None = None, *, check: bool = True) -> Settings:
+    """Load settings from the environment (and `.env`), exiting with the setting's name if bad.
+
+    `check=False` only refuses settings of the wrong type (see `load_settings`)."""
     try:
         if overrides:
             import os
 
             env = {**os.environ, **overrides}
-            return load_settings(env)
-        return load_settings()
+            return load_settings(env, check=check)
+        return load_settings(check=check)
     except ConfigError as exc:
         fail(f"configuration: {exc}", 2)
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from mentora.cli.common import current_clock, fail, run, settings_or_exit
+from mentora.cli.services import command_settings
+
+if TYPE_CHECKING:
+    from mentora.creators import ProfileRefresh
 
 app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
 
@@ -12,8 +18,9 @@ app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
 @app.command()
 def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Migrate the database named by DATABASE_URL to the newest schema, then make sure the
-    creator named by WHOP_COMPANY_ID exists."""
-    settings = settings_or_exit()
+    creator named by WHOP_COMPANY_ID exists, named as Whop names it."""
+    # Logging configured as in every command: migration and Whop logs go to this stderr.
+    settings = command_settings()
     from sqlalchemy.exc import SQLAlchemyError
 
     from mentora.db.migrate import upgrade as do_upgrade
@@ -22,19 +29,30 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
         do_upgrade(settings.database_url, revision)
     except SQLAlchemyError as exc:
         fail(f"database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
-    run(_seed(settings))
+    for profile in run(_seed(settings)):
+        if profile.error:
+            # Not fatal: the schema is current; the name follows at the next sync.
+            typer.secho(
+                f"warning: {profile.company_id} keeps the name {profile.name!r}: Whop said "
+                f"{profile.error}; run `mentora creators refresh` once Whop answers",
+                fg=typer.colors.YELLOW,
+                err=True,
+            )
+        else:
+            typer.echo(f"creator {profile.company_id}: {profile.name}")
     typer.echo(f"database at {revision}")
 
 
-async def _seed(settings: object) -> None:
+async def _seed(settings: object) -> list[ProfileRefresh]:
     from mentora.config import Settings
-    from mentora.creators import ensure_configured_creator
+    from mentora.creators import ensure_configured_creator, refresh_profiles
     from mentora.services import build_services
 
     assert isinstance(settings, Settings)
     services = build_services(settings, clock=current_clock())
     try:
-        await ensure_configured_creator(services)
+        creator = await ensure_configured_creator(services)
+        return await refresh_profiles(services, company_ids=[creator.whop_company_id])
     finally:
         await services.aclose()
 

@@ -11,8 +11,11 @@ from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
+from dotenv import dotenv_values
 from rich.console import Console
 from rich.table import Table
+
+from mentora.cli.serve import DEV_EMULATOR_URL_VAR, DEV_ENV_FILE
 
 app = typer.Typer(
     help="A local stand-in for Whop (OAuth, REST, webhooks) for development and tests.",
@@ -28,8 +31,14 @@ app.add_typer(membership_app, name="membership")
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 UrlOption = Annotated[
-    str,
-    typer.Option("--url", envvar="MENTORA_EMULATOR_URL", help="Base URL of the running emulator."),
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="MENTORA_EMULATOR_URL",
+        help="Base URL of the running emulator (default: the one `mentora dev` started here, "
+        f"named in {DEV_ENV_FILE}, else {DEFAULT_URL}).",
+        show_default=False,
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the raw JSON answer.")]
 
@@ -40,8 +49,22 @@ def _fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _admin(url: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+def emulator_url(given: str | None) -> str:
+    """The emulator to talk to: `--url` (or MENTORA_EMULATOR_URL), else the one a `mentora
+    dev` started from this folder runs (its env file names it, on whatever port), else the
+    default port."""
+    if given:
+        return given
+    if DEV_ENV_FILE.is_file():
+        named = dotenv_values(DEV_ENV_FILE).get(DEV_EMULATOR_URL_VAR)
+        if named:
+            return named
+    return DEFAULT_URL
+
+
+def _admin(given: str | None, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     """Call the admin API; turn every failure into a clear one-line error."""
+    url = emulator_url(given)
     target = f"{url.rstrip('/')}/_emulator/admin{path}"
     try:
         response = httpx.request(method, target, json=body, timeout=10.0)
@@ -136,11 +159,12 @@ def serve(
         config.webhook_secret = webhook_secret
     emulator = Emulator(config)
     typer.echo(f"Whop emulator at {config.issuer} (control page: {config.issuer}/)")
-    uvicorn.run(emulator.app, host=host, port=port, log_level="info")
+    # The emulator writes Date from its own clock; uvicorn's would be a second one.
+    uvicorn.run(emulator.app, host=host, port=port, log_level="info", date_header=False)
 
 
 @app.command()
-def users(url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
+def users(url: UrlOption = None, as_json: JsonOption = False) -> None:
     """List the emulator's users."""
     data = _admin(url, "GET", "/users")["data"]
     if as_json:
@@ -151,7 +175,7 @@ def users(url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
 
 
 @app.command()
-def memberships(url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
+def memberships(url: UrlOption = None, as_json: JsonOption = False) -> None:
     """List every membership with its status."""
     data = _admin(url, "GET", "/memberships")["data"]
     if as_json:
@@ -170,7 +194,7 @@ def memberships(url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> No
     _table("Memberships", ["id", "user", "product", "status", "cancel at period end"], rows)
 
 
-def _membership_action(url: str, membership_id: str, action: str, as_json: bool) -> None:
+def _membership_action(url: str | None, membership_id: str, action: str, as_json: bool) -> None:
     """Apply a named action and report the webhooks it sent."""
     data = _admin(url, "POST", f"/memberships/{membership_id}/actions/{action}")
     if as_json:
@@ -186,7 +210,7 @@ MembershipId = Annotated[str, typer.Argument(help="Membership id (mem_...).")]
 
 @membership_app.command()
 def activate(
-    membership_id: MembershipId, url: UrlOption = DEFAULT_URL, as_json: JsonOption = False
+    membership_id: MembershipId, url: UrlOption = None, as_json: JsonOption = False
 ) -> None:
     """Set the membership active (sends membership.activated if it was invalid)."""
     _membership_action(url, membership_id, "activate", as_json)
@@ -194,7 +218,7 @@ def activate(
 
 @membership_app.command()
 def deactivate(
-    membership_id: MembershipId, url: UrlOption = DEFAULT_URL, as_json: JsonOption = False
+    membership_id: MembershipId, url: UrlOption = None, as_json: JsonOption = False
 ) -> None:
     """Expire the membership (sends membership.deactivated if it was valid)."""
     _membership_action(url, membership_id, "deactivate", as_json)
@@ -206,7 +230,7 @@ def cancel(
     at_period_end: Annotated[
         bool, typer.Option("--at-period-end", help="Only set cancel_at_period_end.")
     ] = False,
-    url: UrlOption = DEFAULT_URL,
+    url: UrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Cancel now (membership.deactivated) or at period end (cancel_at_period_end_changed)."""
@@ -230,7 +254,7 @@ def trigger(
     legacy: Annotated[
         bool, typer.Option("--legacy", help="Send the legacy {action, data} envelope.")
     ] = False,
-    url: UrlOption = DEFAULT_URL,
+    url: UrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Send one webhook event (like `stripe trigger`), updating state to match."""
@@ -249,7 +273,7 @@ def trigger(
 @app.command()
 def webhooks(
     limit: Annotated[int, typer.Option(help="Show the newest N.")] = 20,
-    url: UrlOption = DEFAULT_URL,
+    url: UrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show the webhook send log: id, type, each attempt's status, and the outcome."""
@@ -274,7 +298,7 @@ def token(
     user_id: Annotated[str, typer.Argument(help="User id (user_...).")],
     app_id: Annotated[str | None, typer.Option(help="aud claim (default: the client id).")] = None,
     expires_in: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 300,
-    url: UrlOption = DEFAULT_URL,
+    url: UrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Mint an x-whop-user-token (iframe mode) and print it."""
@@ -289,7 +313,7 @@ def token(
 
 
 @app.command()
-def reset(url: UrlOption = DEFAULT_URL) -> None:
+def reset(url: UrlOption = None) -> None:
     """Reset the emulator to its starting data (signing keys are kept)."""
     _admin(url, "POST", "/reset")
     typer.echo("reset")

@@ -17,6 +17,8 @@ from mentora.services import Services
 DEV_APP_HOST = "localhost"
 DEV_EMULATOR_URL = "http://127.0.0.1:8765"
 DEV_ENV_FILE = Path("var") / "mentora-dev.env"
+# Named in the env file so `mentora emulator …` finds the dev emulator on any port.
+DEV_EMULATOR_URL_VAR = "MENTORA_EMULATOR_URL"
 
 
 def serve(
@@ -99,7 +101,10 @@ def dev(
             fail(f"port {number} on {host} is in use (the {name}'s); free it or pass {option}")
     # Authlib refuses http:// token endpoints unless told; only the local emulator is plain http.
     os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
-    write_dev_env(DEV_ENV_FILE, {**overrides, "AUTHLIB_INSECURE_TRANSPORT": "1"})
+    write_dev_env(
+        DEV_ENV_FILE,
+        {**overrides, "AUTHLIB_INSECURE_TRANSPORT": "1", DEV_EMULATOR_URL_VAR: issuer},
+    )
     from mentora.logging import configure_logging
 
     configure_logging(fmt="console", level=settings.log_level)
@@ -149,6 +154,7 @@ async def _dev(
                 access_log=False,
                 log_config=None,
                 lifespan="off",
+                date_header=False,  # the emulator writes Date from its own clock
             )
         ),
         uvicorn.Server(

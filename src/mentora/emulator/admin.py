@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from mentora.emulator.config import API_KEY_PERMISSIONS
 from mentora.emulator.httputil import BadRequest, api_error, read_json
 from mentora.emulator.lifecycle import SUPPORTED_EVENTS, TRIGGER_ALIASES
 from mentora.emulator.records import Company, Product, User, iso
@@ -63,6 +64,7 @@ def company_admin_json(company: Company) -> dict[str, Any]:
         "id": company.id,
         "name": company.name,
         "route": company.route,
+        "logo_url": company.logo_url,
         "admin_user_ids": list(company.admin_user_ids),
         "created_at": iso(company.created_at),
     }
@@ -77,6 +79,14 @@ def product_admin_json(product: Product) -> dict[str, Any]:
         "plan_id": product.plan_id,
         "price": product.price,
         "currency": product.currency,
+    }
+
+
+def _permissions_json(denied: set[str]) -> dict[str, list[str]]:
+    """The API key's permissions as the admin API shows them."""
+    return {
+        "granted": sorted(API_KEY_PERMISSIONS - denied),
+        "denied": sorted(denied),
     }
 
 
@@ -123,7 +133,7 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         return JSONResponse({"data": data})
 
     async def create_company(http: Request) -> Response:
-        """POST /companies {id?, name, admin_user_ids?}."""
+        """POST /companies {id?, name, admin_user_ids?, logo_url?}."""
         body = await read_json(http)
         admins = _get(body, "admin_user_ids", list, [])
         company = state.add_company(
@@ -131,6 +141,7 @@ def routes(emu: Emulator) -> list[BaseRoute]:
             name=_required(body, "name"),
             admin_user_ids=[str(a) for a in admins],
             now=emu.now(),
+            logo_url=_get(body, "logo_url", str),
         )
         return JSONResponse(company_admin_json(company), status_code=201)
 
@@ -294,6 +305,22 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         """POST /keys/rotate: a new active signing key; the old one stays in the JWKS."""
         return JSONResponse({"kid": emu.rotate_signing_key()})
 
+    async def permissions(http: Request) -> Response:
+        """GET /api-key/permissions: what the API key may and may not do."""
+        return JSONResponse(_permissions_json(state.denied_permissions))
+
+    async def set_permissions(http: Request) -> Response:
+        """POST /api-key/permissions {denied: [...]}: the permissions the key lacks from now."""
+        body = await read_json(http)
+        denied = _get(body, "denied", list, [])
+        unknown = sorted(str(p) for p in denied if p not in API_KEY_PERMISSIONS)
+        if unknown:
+            raise BadRequest(
+                f"unknown permission(s) {unknown}; known: {sorted(API_KEY_PERMISSIONS)}"
+            )
+        state.denied_permissions = {str(p) for p in denied}
+        return JSONResponse(_permissions_json(state.denied_permissions))
+
     async def grants(http: Request) -> Response:
         """GET /grants: OAuth grants, to see what sign-ins and revocations did."""
         data = [
@@ -336,6 +363,8 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         ("/reset", reset, "POST"),
         ("/keys/rotate", rotate_key, "POST"),
         ("/grants", grants, "GET"),
+        ("/api-key/permissions", permissions, "GET"),
+        ("/api-key/permissions", set_permissions, "POST"),
     ]
     inner = [Route(path, guarded(fn), methods=[method]) for path, fn, method in table]
     return [Mount("/_emulator/admin", routes=inner)]

@@ -15,6 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from mentora.emulator import admin, authorize, oidc, rest, ui
 from mentora.emulator.config import USER_TOKEN_ISSUER, Clock, EmulatorConfig, utc_now
+from mentora.emulator.datehdr import ClockDateMiddleware
 from mentora.emulator.faults import Fault, FaultMiddleware
 from mentora.emulator.httputil import api_error, oauth_error
 from mentora.emulator.keys import KeyRing
@@ -184,6 +185,7 @@ class Emulator:
             lifespan=lifespan,
         )
         app.add_middleware(FaultMiddleware, book=self.state.faults)
+        app.add_middleware(ClockDateMiddleware, now=self.now)
         return app
 
 

@@ -24,6 +24,11 @@ VALID_STATUSES: frozenset[str] = frozenset(
 ALL_STATUSES: frozenset[str] = VALID_STATUSES | {"canceled", "expired", "unresolved", "drafted"}
 WEBHOOK_FORMATS = ("v1", "legacy")
 
+# The API-key permission each modelled REST read needs, as Whop's API reference names them.
+MEMBERSHIP_READ = "member:basic:read"
+COMPANY_READ = "company:basic:read"
+API_KEY_PERMISSIONS: frozenset[str] = frozenset({MEMBERSHIP_READ, COMPANY_READ})
+
 
 def utc_now() -> datetime:
     """Return the current time as an aware UTC datetime (the default clock)."""
@@ -55,6 +60,9 @@ class EmulatorConfig:
     # `v1` sends today's envelope; `legacy` sends the v2/v5 one (`{action, data, company}`,
     # membership data saying `valid`), as endpoints created on an old API version receive.
     webhook_format: str = "v1"
+    # Permissions the API key lacks: its calls that need one answer 403 (a key created
+    # with too narrow a role). The admin API changes them at run time.
+    api_key_denied: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         """Normalise the issuer: Whop's has no trailing slash, and ours must match exactly."""
@@ -63,6 +71,7 @@ class EmulatorConfig:
         self.retry_delays = tuple(self.retry_delays)
         if self.webhook_format not in WEBHOOK_FORMATS:
             raise ValueError(f"webhook_format must be one of {WEBHOOK_FORMATS}")
+        self.api_key_denied = frozenset(self.api_key_denied)
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ class DemoIds:
     company_id: str = "biz_demo"
     company_name: str = "Demo Academy"
     company_route: str = "demo-academy"
+    company_logo_url: str = "https://assets.whop.test/logos/biz_demo.png"
     product_id: str = "prod_demo"
     product_title: str = "Demo Academy Membership"
     plan_id: str = "plan_demo"

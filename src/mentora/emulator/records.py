@@ -42,6 +42,7 @@ class Company:
     route: str
     created_at: datetime
     admin_user_ids: list[str] = field(default_factory=list)
+    logo_url: str | None = None
 
 
 @dataclass

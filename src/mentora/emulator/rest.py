@@ -1,4 +1,4 @@
-"""The REST API under `/api/v1`: users, access checks and memberships.
+"""The REST API under `/api/v1`: users, access checks, memberships and accounts (companies).
 
 Callers authenticate with `Authorization: Bearer <app API key>` or a live user access
 token from the OAuth flow. The API key sees everything; a user token sees the user's own
@@ -18,9 +18,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from mentora.emulator.config import COMPANY_READ, MEMBERSHIP_READ
 from mentora.emulator.httputil import BadRequest, api_error, bearer_token
 from mentora.emulator.records import Membership
-from mentora.emulator.shapes import membership_json, user_json
+from mentora.emulator.shapes import account_detail_json, membership_json, user_json
 
 if TYPE_CHECKING:
     from mentora.emulator.app import Emulator
@@ -110,6 +111,12 @@ def routes(emu: Emulator) -> list[BaseRoute]:
             return None
         return Caller(user_id=record.user_id, scopes=set(record.scope.split()))
 
+    def lacking(caller: Caller, permission: str) -> Response | None:
+        """The 403 an API key without `permission` gets (user tokens are not modelled)."""
+        if caller.user_id is None and permission in emu.state.denied_permissions:
+            return api_error(403, "forbidden", f"This API key lacks the {permission} permission.")
+        return None
+
     def unauthorized() -> Response:
         """The 401 for a missing, unknown, expired or revoked credential."""
         return api_error(401, "unauthorized", "Missing or invalid bearer token.")
@@ -165,6 +172,8 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         caller = authenticate(http)
         if caller is None:
             return unauthorized()
+        if denied := lacking(caller, MEMBERSHIP_READ):
+            return denied
         m = emu.state.memberships.get(http.path_params["id"])
         if m is None or not visible(caller, m):
             return api_error(404, "not_found", f"Membership {http.path_params['id']} not found.")
@@ -205,6 +214,8 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         caller = authenticate(http)
         if caller is None:
             return unauthorized()
+        if denied := lacking(caller, MEMBERSHIP_READ):
+            return denied
         try:
             items = filtered(http, caller)
             first, last = page_size(http, "first"), page_size(http, "last")
@@ -241,7 +252,20 @@ def routes(emu: Emulator) -> list[BaseRoute]:
             }
         )
 
+    async def retrieve_account(http: Request) -> Response:
+        """GET /accounts/{id}: a company by id or public route (company retrieve)."""
+        caller = authenticate(http)
+        if caller is None:
+            return unauthorized()
+        if denied := lacking(caller, COMPANY_READ):
+            return denied
+        company = emu.state.find_company(http.path_params["id"])
+        if company is None:
+            return api_error(404, "not_found", f"Account {http.path_params['id']} not found.")
+        return JSONResponse(account_detail_json(emu.state, company))
+
     return [
+        Route("/api/v1/accounts/{id}", retrieve_account, methods=["GET"]),
         Route("/api/v1/users/me", me, methods=["GET"]),
         Route("/api/v1/users/{id}", retrieve_user, methods=["GET"]),
         Route("/api/v1/users/{id}/access/{resource_id}", check_access, methods=["GET"]),

@@ -43,6 +43,7 @@ def seed_demo(state: EmulatorState, now: datetime) -> None:
         name=DEMO.company_name,
         admin_user_ids=[DEMO.creator_user_id],
         now=now,
+        logo_url=DEMO.company_logo_url,
     )
     state.add_product(
         id=DEMO.product_id,

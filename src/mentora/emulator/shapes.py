@@ -21,7 +21,59 @@ def money(amount: str, currency: str) -> dict[str, Any]:
 
 def account_json(company: Company) -> dict[str, Any]:
     """Return the StorefrontAccount object embedded in a membership."""
-    return {"id": company.id, "title": company.name, "route": company.route, "logo_url": None}
+    return {
+        "id": company.id,
+        "title": company.name,
+        "route": company.route,
+        "logo_url": company.logo_url,
+    }
+
+
+def account_detail_json(state: EmulatorState, company: Company) -> dict[str, Any]:
+    """Return the Account object of `GET /accounts/{id}` (whop_sdk.types.Account).
+
+    The model has many required fields about payouts, taxes and store settings that the
+    emulator does not track; they carry neutral values so the SDK parses the answer.
+    """
+    owner_id = company.admin_user_ids[0] if company.admin_user_ids else None
+    owner = state.users.get(owner_id) if owner_id else None
+    return {
+        "id": company.id,
+        "title": company.name,
+        "route": company.route,
+        "logo_url": company.logo_url,
+        "created_at": iso(company.created_at),
+        # A company without a team still has an owner at Whop; the emulator shows a stand-in.
+        "owner": user_summary_json(owner)
+        if owner
+        else {
+            "id": "user_owner",
+            "username": "owner",
+            "name": None,
+            "profile_picture": {"url": "https://assets.whop.test/avatars/user_owner.png"},
+        },
+        "metadata": {},
+        "verification": {},
+        "balances": [],
+        "platform_credits": [],
+        "social_links": [],
+        "tax_identifiers": [],
+        "tax_collection_enabled_states": [],
+        "home_preferences": [],
+        "company_formation": {},
+        "store_page_config": {"whop_affiliate_link": False},
+        "can_transfer_pending_balance_to_children": False,
+        "collect_vat_id": False,
+        "dispute_fighter_enabled": False,
+        "economic_intelligence": False,
+        "orchestration_enabled": False,
+        "require2fa": False,
+        "send_customer_emails": True,
+        "show_joined_whops": False,
+        "show_reviews_dtc": False,
+        "show_user_directory": False,
+        "use_logo_as_opengraph_image_fallback": False,
+    }
 
 
 def user_json(user: User, *, include_email: bool = False) -> dict[str, Any]:

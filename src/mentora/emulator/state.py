@@ -52,6 +52,7 @@ class EmulatorState:
             code_ttl_seconds=config.code_ttl_seconds,
             access_token_ttl_seconds=config.access_token_ttl_seconds,
         )
+        self.denied_permissions: set[str] = set(config.api_key_denied)
         self._seq = 0
 
     def reset(self) -> None:
@@ -66,9 +67,17 @@ class EmulatorState:
         self.faults.clear()
         self.faults.calls.clear()
         self.oauth.clear()
+        self.denied_permissions = set(self._config.api_key_denied)
         self._seq = 0
 
     # --- lookups -------------------------------------------------------------------------
+
+    def find_company(self, id_or_route: str) -> Company | None:
+        """Return a company by id, or by its public route as Whop also accepts."""
+        company = self.companies.get(id_or_route)
+        if company is not None:
+            return company
+        return next((c for c in self.companies.values() if c.route == id_or_route), None)
 
     def find_user(self, id_or_username: str) -> User | None:
         """Return a user by id, or by username as Whop also accepts."""
@@ -126,7 +135,13 @@ class EmulatorState:
         return user
 
     def add_company(
-        self, *, id: str | None, name: str, admin_user_ids: list[str], now: datetime
+        self,
+        *,
+        id: str | None,
+        name: str,
+        admin_user_ids: list[str],
+        now: datetime,
+        logo_url: str | None = None,
     ) -> Company:
         """Create a company whose team is `admin_user_ids` (they must exist)."""
         company_id = id or new_id("biz")
@@ -140,6 +155,7 @@ class EmulatorState:
             route=slugify(name),
             created_at=now,
             admin_user_ids=list(admin_user_ids),
+            logo_url=logo_url,
         )
         self.companies[company.id] = company
         return company

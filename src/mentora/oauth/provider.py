@@ -49,13 +49,18 @@ def provider(services: Services) -> Provider:
     if isinstance(existing, Provider):
         return existing
     settings = services.settings
-    secret = settings.whop_client_secret.get_secret_value() if settings.whop_client_secret else None
+    # No secret: a public client, which Authlib authenticates with `none` (client_id only).
+    secret = (
+        None
+        if settings.is_public_client or settings.whop_client_secret is None
+        else settings.whop_client_secret.get_secret_value()
+    )
     built = Provider(
         discovery=Discovery(issuer=settings.issuer, http=services.http, clock=services.clock),
         jwks=JwksCache(http=services.http, clock=services.clock),
         client=OAuthClient(
             client_id=settings.whop_client_id,
-            client_secret=secret or None,
+            client_secret=secret,
             transport=services.transport,
             timeout=settings.whop_http_timeout_seconds,
         ),

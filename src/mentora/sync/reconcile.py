@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy import select
 
 from mentora.audit.record import record
+from mentora.creators import refresh_profiles
 from mentora.db.models import Creator, Membership, SyncRun
 from mentora.db.uow import transaction
 from mentora.memberships.effects import SYNC_SOURCE, ChangeContext, after_change
@@ -59,6 +60,8 @@ class SyncReport:
     pages: int = 0
     corrections: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    # Creators whose name Whop could not give this run (company id: why); they keep theirs.
+    profile_errors: dict[str, str] = field(default_factory=dict)
 
     def count(self, change: MembershipChange) -> None:
         """Tally one applied snapshot."""
@@ -90,6 +93,7 @@ class SyncReport:
             "pages": self.pages,
             "corrections": self.corrections,
             "error": self.error,
+            "profile_errors": self.profile_errors,
         }
 
 
@@ -232,6 +236,12 @@ async def reconcile(
     report = SyncReport()
     outcome = "ok"
     try:
+        # Names first, so a run that fails on memberships still names creators as Whop does.
+        # Only whole runs ask: a one-user run (at each sign-in) must not add calls to Whop.
+        if user_id is None:
+            companies = [c.whop_company_id for c in creators]
+            profiles = await refresh_profiles(services, company_ids=companies)
+            report.profile_errors = {p.company_id: p.error for p in profiles if p.error}
         for creator in creators:
             seen = await _list_creator(services, creator, user_id, run_id, report, sleep, on_page)
             await _recheck_unlisted(services, creator, user_id, seen, run_id, report, sleep)

@@ -22,10 +22,16 @@ from mentora.whop.errors import (
     WhopBadResponse,
     WhopError,
     WhopNotFound,
+    WhopPermissionDenied,
     WhopRateLimited,
     WhopUnavailable,
 )
-from mentora.whop.schemas import VALID_ACCESS_LEVELS, AccessAnswer, MembershipSnapshot
+from mentora.whop.schemas import (
+    VALID_ACCESS_LEVELS,
+    AccessAnswer,
+    CompanyProfile,
+    MembershipSnapshot,
+)
 
 T = TypeVar("T")
 API_VERSION_DATE = "2026-10-15-1"
@@ -68,8 +74,10 @@ class WhopClient:
                 raise WhopRateLimited(
                     f"whop 429: {exc.body!r}"[:300], retry_after=_retry_after(exc.headers, exc.body)
                 ) from None
-            if status in (401, 403):
-                raise WhopAuthError(f"whop {status}") from None
+            if status == 403:
+                raise WhopPermissionDenied("whop 403") from None
+            if status == 401:
+                raise WhopAuthError("whop 401") from None
             if status == 404:
                 raise WhopNotFound("whop 404") from None
             if status >= 500 or status in (408, 409):
@@ -92,6 +100,17 @@ class WhopClient:
         if level not in VALID_ACCESS_LEVELS:
             raise WhopBadResponse(f"unknown access level {level!r}")
         return AccessAnswer(has_access=bool(answer.has_access), access_level=level)
+
+    async def retrieve_company(self, company_id: str) -> CompanyProfile:
+        """A company's name, route and logo (Whop's company retrieve, `accounts.retrieve` in
+        whop-sdk 2.6.0; needs the `company:basic:read` permission)."""
+        account = await self._call(lambda: self._sdk.accounts.retrieve(company_id))
+        return CompanyProfile(
+            id=account.id,
+            name=account.title,
+            route=account.route or None,
+            logo_url=account.logo_url,
+        )
 
     async def retrieve_membership(self, membership_id: str) -> MembershipSnapshot:
         """One membership by id."""

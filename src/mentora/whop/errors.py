@@ -4,6 +4,7 @@ WhopError
 ├── WhopUnavailable   (timeout, connection error, 5xx: try again later)
 │   └── WhopRateLimited (429; `retry_after` seconds)
 ├── WhopAuthError     (401/403: our credential is wrong or lacks a scope)
+│   └── WhopPermissionDenied (403: the credential is good but lacks a permission)
 ├── WhopNotFound      (404)
 └── WhopBadResponse   (a response we could not understand)
 """
@@ -43,6 +44,12 @@ class WhopAuthError(WhopError):
     """Our credential was refused (401) or lacks a permission (403)."""
 
     code = "whop_auth_error"
+
+
+class WhopPermissionDenied(WhopAuthError):
+    """Whop accepted our credential but it lacks the permission the call needs (403)."""
+
+    code = "whop_permission_denied"
 
 
 class WhopNotFound(WhopError):

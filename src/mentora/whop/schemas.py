@@ -23,6 +23,16 @@ class AccessAnswer:
     access_level: str
 
 
+@dataclass(frozen=True)
+class CompanyProfile:
+    """How a Whop company (account) presents itself: its name, public route and logo."""
+
+    id: str
+    name: str
+    route: str | None
+    logo_url: str | None
+
+
 def parse_time(value: Any) -> datetime | None:
     """Parse Whop's ISO-8601 strings or unix seconds into aware UTC datetimes."""
     if value is None or value == "":

@@ -17,7 +17,10 @@ class Creator(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     whop_company_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # Whop's title for the company; the raw company id only until Whop has been asked.
     name: Mapped[str] = mapped_column(String(200))
+    route: Mapped[str | None] = mapped_column(String(200), default=None)
+    logo_url: Mapped[str | None] = mapped_column(String(500), default=None)
     created_at: Mapped[datetime]
 
 

@@ -1,0 +1,211 @@
+"""`mentora doctor` against the emulator served on a loopback port: green when everything is
+right, and red on exactly the row that is wrong."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from tests.conftest import TEST_ENV
+from tests.hardening.helpers import configured_logging, run_cli
+from tests.support.served import free_port, served_emulator
+
+from mentora.clock import FrozenClock
+from mentora.emulator import DEMO, Emulator, EmulatorConfig
+
+ROWS = [
+    "settings",
+    "discovery",
+    "jwks",
+    "api key",
+    "permission member:basic:read",
+    "permission company:basic:read",
+    "company",
+    "webhook secret",
+    "redirect uri",
+    "clock",
+]
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The CLI configures logging for the whole process, bound to its captured stderr; put
+    the previous setup back so later tests never write to a closed stream."""
+    with configured_logging("console"):
+        yield
+
+
+@pytest.fixture
+def whop(clock: FrozenClock) -> Iterator[tuple[Emulator, dict[str, str]]]:
+    """The emulator on a loopback port, and the settings that point the CLI at it."""
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    config = EmulatorConfig(issuer=issuer, api_key=TEST_ENV["WHOP_API_KEY"])
+    env = {"whop_oauth_issuer": issuer, "whop_api_base_url": f"{issuer}/api/v1"}
+    with served_emulator(config, clock, port) as emu:
+        yield emu, env
+
+
+async def _doctor(
+    clock: FrozenClock, sqlite_url: str, env: dict[str, str]
+) -> tuple[int, dict[str, dict[str, Any]]]:
+    """Run `mentora doctor --json`; the exit code and the rows by check name."""
+    result = await run_cli(clock, sqlite_url, "doctor", "--json", **env)
+    rows = json.loads(result.stdout)
+    assert [row["name"] for row in rows] == ROWS
+    return result.exit_code, {row["name"]: row for row in rows}
+
+
+def _failing(rows: dict[str, dict[str, Any]]) -> list[str]:
+    """Names of the ✘ rows."""
+    return [name for name, row in rows.items() if not row["ok"]]
+
+
+async def test_doctor_is_green_against_a_matching_whop_and_changes_nothing(
+    whop: tuple[Emulator, dict[str, str]], clock: FrozenClock, sqlite_url: str
+) -> None:
+    """Every row ✔ and exit 0; the company is shown by name; Whop saw only reads."""
+    emu, env = whop
+    result = await run_cli(clock, sqlite_url, "doctor", **env)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(ROWS) and all(line.startswith("✔ ") for line in lines)
+    assert f"{DEMO.company_name} ({DEMO.company_id})" in result.stdout
+    code, rows = await _doctor(clock, sqlite_url, env)
+    assert code == 0 and _failing(rows) == []
+    assert rows["clock"]["detail"] == "within 0 s of Whop's"
+    assert emu.state.webhooks == [] and emu.state.oauth.grants == {}
+    assert set(emu.state.faults.calls) == {
+        "/.well-known/openid-configuration",
+        "/.well-known/jwks.json",
+        "/api/v1/memberships",
+        f"/api/v1/accounts/{DEMO.company_id}",
+    }
+
+
+async def test_doctor_names_a_wrong_issuer(
+    whop: tuple[Emulator, dict[str, str]], clock: FrozenClock, sqlite_url: str
+) -> None:
+    """Discovery publishing another issuer (here by a trailing slash) is the discovery row."""
+    emu, env = whop
+    emu.config.issuer = env["whop_oauth_issuer"] + "/"
+    code, rows = await _doctor(clock, sqlite_url, env)
+    assert code == 1 and _failing(rows) == ["discovery"]
+    assert rows["discovery"]["detail"] == (
+        f"Whop's issuer is '{env['whop_oauth_issuer']}/', configured '{env['whop_oauth_issuer']}'"
+    )
+    assert "WHOP_OAUTH_ISSUER" in rows["discovery"]["fix"]
+
+
+@pytest.mark.parametrize("permission", ["member:basic:read", "company:basic:read"])
+async def test_doctor_names_a_permission_the_api_key_lacks(
+    whop: tuple[Emulator, dict[str, str]], clock: FrozenClock, sqlite_url: str, permission: str
+) -> None:
+    """A 403 is reported as that permission, by name, with how to grant it."""
+    emu, env = whop
+    emu.state.denied_permissions = {permission}
+    code, rows = await _doctor(clock, sqlite_url, env)
+    expected = [f"permission {permission}"]
+    if permission == "company:basic:read":
+        expected.append("company")  # its name cannot be read either
+    assert code == 1 and _failing(rows) == expected
+    row = rows[f"permission {permission}"]
+    assert row["detail"].startswith("the API key lacks it (403")
+    assert permission in row["fix"]
+
+
+async def test_doctor_names_a_missing_company(
+    whop: tuple[Emulator, dict[str, str]], clock: FrozenClock, sqlite_url: str
+) -> None:
+    """A WHOP_COMPANY_ID Whop does not know is the company row."""
+    _, env = whop
+    code, rows = await _doctor(clock, sqlite_url, {**env, "whop_company_id": "biz_missing"})
+    assert code == 1 and _failing(rows) == ["company"]
+    assert rows["company"]["detail"] == "Whop has no company biz_missing"
+    assert "WHOP_COMPANY_ID" in rows["company"]["fix"]
+
+
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [
+        ("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "does not start with ws_"),
+        ("ws_short", "has characters a Whop secret never has, or is too short"),
+        ('"ws_0123456789abcdef0123"', "does not start with ws_"),
+    ],
+)
+async def test_doctor_names_a_malformed_webhook_secret(
+    whop: tuple[Emulator, dict[str, str]],
+    clock: FrozenClock,
+    sqlite_url: str,
+    secret: str,
+    problem: str,
+) -> None:
+    """A secret not shaped like Whop's `ws_…` is the webhook secret row, never printed."""
+    _, env = whop
+    result = await run_cli(clock, sqlite_url, "doctor", "--json", **env, whop_webhook_secret=secret)
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert result.exit_code == 1 and _failing(rows) == ["webhook secret"]
+    assert rows["webhook secret"]["detail"] == f"secret 1 of 1 {problem}"
+    assert secret not in result.stdout
+
+
+async def test_doctor_names_an_http_redirect_uri_in_production(
+    whop: tuple[Emulator, dict[str, str]], clock: FrozenClock, sqlite_url: str
+) -> None:
+    """In production an http redirect URI is its own row (and the settings row names it)."""
+    _, env = whop
+    production = {
+        **env,
+        "mentora_env": "production",
+        "whop_redirect_uri": "http://mentora.test/api/whop/callback",
+        "app_url": "http://mentora.test",
+    }
+    code, rows = await _doctor(clock, sqlite_url, production)
+    assert code == 1
+    assert rows["redirect uri"] == {
+        "name": "redirect uri",
+        "ok": False,
+        "detail": "http://mentora.test/api/whop/callback is not https (production)",
+        "fix": "set APP_URL to the public https URL; register APP_URL/api/whop/callback at Whop",
+    }
+    assert "WHOP_REDIRECT_URI must use https://" in rows["settings"]["detail"]
+    assert rows["company"]["ok"] and rows["discovery"]["ok"]
+
+
+async def test_doctor_names_a_redirect_uri_outside_app_url(
+    whop: tuple[Emulator, dict[str, str]], clock: FrozenClock, sqlite_url: str
+) -> None:
+    """A WHOP_REDIRECT_URI on another host than APP_URL is the redirect row."""
+    _, env = whop
+    elsewhere = {**env, "whop_redirect_uri": "https://elsewhere.test/api/whop/callback"}
+    code, rows = await _doctor(clock, sqlite_url, elsewhere)
+    assert code == 1 and _failing(rows) == ["redirect uri"]
+
+
+async def test_doctor_reports_clock_skew_and_an_unreachable_whop(
+    whop: tuple[Emulator, dict[str, str]], clock: FrozenClock, sqlite_url: str
+) -> None:
+    """Our clock 5 minutes ahead of Whop's Date is the clock row; with nothing listening at
+    the issuer every Whop row is ✘ and the run still ends with a report, not a traceback."""
+    _, env = whop
+    ahead = FrozenClock(clock.now())
+    ahead.advance(300)
+    result = await run_cli(ahead, sqlite_url, "doctor", "--json", **env)
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert result.exit_code == 1 and _failing(rows) == ["clock"]
+    assert rows["clock"]["detail"] == "300 s ahead of Whop's"
+    closed = f"http://127.0.0.1:{free_port()}"
+    nowhere = {"whop_oauth_issuer": closed, "whop_api_base_url": f"{closed}/api/v1"}
+    code, rows = await _doctor(clock, sqlite_url, nowhere)
+    assert code == 1
+    assert _failing(rows) == [
+        "discovery",
+        "jwks",
+        "api key",
+        "permission member:basic:read",
+        "permission company:basic:read",
+        "company",
+        "clock",
+    ]
