@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from mentora.crypto import TokenBox
 from mentora.errors import ConfigError
 
 PLACEHOLDER_MARKERS = ("changeme", "change-me", "placeholder", "demo-", "dev-", "xxx", "example")
@@ -246,6 +247,9 @@ class Settings(BaseSettings):
             raise ConfigError("WHOP_WEBHOOK_SECRET is empty")
         if not self.token_keys:
             raise ConfigError("TOKEN_ENCRYPTION_KEYS is empty")
+        # Checked here, where every process loads its settings: a bad key found later, in a
+        # uvicorn worker importing the app, would end that worker with a traceback.
+        TokenBox(self.token_keys)
         if not self.is_production:
             return
         problems: list[str] = []

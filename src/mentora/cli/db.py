@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mentora.cli.common import current_clock, fail, run, settings_or_exit
+from mentora.cli.common import current_clock, run, settings_or_exit
 
 app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
 
@@ -14,14 +14,9 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
     """Migrate the database named by DATABASE_URL to the newest schema, then make sure the
     creator named by WHOP_COMPANY_ID exists."""
     settings = settings_or_exit()
-    from sqlalchemy.exc import SQLAlchemyError
-
     from mentora.db.migrate import upgrade as do_upgrade
 
-    try:
-        do_upgrade(settings.database_url, revision)
-    except SQLAlchemyError as exc:
-        fail(f"database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    do_upgrade(settings.database_url, revision)
     run(_seed(settings))
     typer.echo(f"database at {revision}")
 
