@@ -54,6 +54,9 @@ MALFORMED: list[tuple[tuple[str, ...], dict[str, str], str]] = [
     (("sync", "history", "--limit", "100000"), {}, "--limit"),
     (("no-such-command",), {}, "no-such-command"),
     (("serve", "--port", "1"), BAD_KEYS, "TOKEN_ENCRYPTION_KEYS"),
+    # Refused rather than ignored: the app believes X-Forwarded-* from TRUSTED_PROXIES only.
+    (("serve", "--proxy-headers"), {}, "--proxy-headers"),
+    (("serve", "--workers", "0"), {}, "--workers"),
     (("worker", "--once"), BAD_KEYS, "TOKEN_ENCRYPTION_KEYS"),
     (("keys", "rotate"), BAD_KEYS, "TOKEN_ENCRYPTION_KEYS"),
     (("sessions", "list"), {"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),

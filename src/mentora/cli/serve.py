@@ -22,12 +22,13 @@ DEV_ENV_FILE = Path("var") / "mentora-dev.env"
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes (uvicorn).")] = 1,
-    proxy_headers: Annotated[
-        bool, typer.Option(help="Trust X-Forwarded-* from TRUSTED_PROXIES.")
-    ] = True,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (uvicorn).")] = 1,
 ) -> None:
-    """Serve the app with uvicorn (settings from the environment; see the README)."""
+    """Serve the app with uvicorn (settings from the environment; see the README).
+
+    X-Forwarded-For and -Proto are believed from the peers in TRUSTED_PROXIES only, by the
+    app itself; uvicorn's own proxy-header handling stays off (there is no option for it).
+    """
     settings = settings_or_exit()
     from mentora.logging import configure_logging
 
@@ -43,7 +44,6 @@ def serve(
         timeout_graceful_shutdown=20,
         log_config=None,
     )
-    del proxy_headers
 
 
 def dev(
