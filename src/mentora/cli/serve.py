@@ -13,6 +13,7 @@ import uvicorn
 
 from mentora.cli.common import fail, settings_or_exit
 from mentora.services import Services
+from mentora.web.header_deadline import HeaderDeadlineProtocol
 
 DEV_APP_HOST = "localhost"
 DEV_EMULATOR_URL = "http://127.0.0.1:8765"
@@ -40,6 +41,7 @@ def serve(
         workers=workers,
         access_log=False,
         proxy_headers=False,
+        http=HeaderDeadlineProtocol,  # a directly exposed server must not wait forever
         server_header=False,
         timeout_graceful_shutdown=20,
         log_config=None,
