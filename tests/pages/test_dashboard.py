@@ -173,3 +173,16 @@ async def test_anonymous_content_page_redirects_to_sign_in_and_back(
     response = await client.get("/content", headers=BROWSER)
     assert response.status_code == 303
     assert response.headers["location"] == "/api/whop/auth?next=%2Fcontent"
+
+
+async def test_sign_in_without_a_target_lands_creators_on_creator_and_members_on_dashboard(
+    signin: SignIn,
+) -> None:
+    """No page asked for: the creator's team lands on /creator, a member on /dashboard; a
+    page asked for (a bookmark) is kept."""
+    creator = await signin.sign_in(DEMO.creator_user_id)
+    assert (creator.status_code, creator.headers["location"]) == (303, "/creator")
+    asked = await signin.sign_in(DEMO.creator_user_id, next_path="/account/sessions")
+    assert asked.headers["location"] == "/account/sessions"
+    member = await signin.sign_in(DEMO.member_user_id)
+    assert (member.status_code, member.headers["location"]) == (303, "/dashboard")
