@@ -89,6 +89,9 @@ async def test_student_lifecycle_in_chromium(browser: Any, sqlite_url: str, shot
 
         await page.goto(stack.app_url + "/account/sessions")
         assert await page.locator("#sessions tbody tr").count() == 2
+        # Named as a person would (ua-parser), e.g. "HeadlessChrome on Linux", not the header.
+        names = await page.locator("#sessions .browser").all_inner_texts()
+        assert names and all(name.endswith(" on Linux") for name in names), names
         await shot(page, "sessions")
         await page.click("#revoke-all")
         await page.wait_for_url(f"{stack.app_url}/")
@@ -189,6 +192,7 @@ async def test_creator_replays_failed_delivery_in_chromium(
         await page.wait_for_url(f"{stack.app_url}/creator/deliveries?*notice=replayed*")
         row = page.locator("#deliveries tr[data-webhook=msg_dead_replay]")
         assert await row.locator(".badge").inner_text() == "processed"
+        assert await row.locator("button").count() == 0  # finished: nothing to replay
         assert "processed again" in await page.inner_text("#notice")
         await shot(page, "creator-deliveries-replayed")
 
