@@ -97,7 +97,8 @@ async def on_payment_succeeded(db: AsyncSession, envelope: Envelope, ctx: Change
         await enqueue_email(
             db,
             dedupe_key=f"receipt:{facts.id}",
-            template="receipt",
+            # A renewal says "renewed", not the first purchase's "payment received".
+            template="renewal_receipt" if facts.is_renewal else "receipt",
             recipient=recipient,
             context={
                 "name": (user.name or user.username) if user else "there",
