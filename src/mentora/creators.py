@@ -64,3 +64,9 @@ async def creator_by_company(db: AsyncSession, company_id: str | None) -> Creato
         return None
     result = await db.execute(select(Creator).where(Creator.whop_company_id == company_id))
     return result.scalar_one_or_none()
+
+
+def alert_address(creator: Creator | None, default: str | None) -> str | None:
+    """Where a creator's alerts go: its own team address, else `default` (the global
+    CREATOR_ALERT_EMAIL)."""
+    return (creator.alert_email if creator is not None else None) or default

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mentora.creators import creator_by_company
+from mentora.creators import alert_address, creator_by_company
 from mentora.db.models import User
 from mentora.memberships import holds
 from mentora.memberships.effects import ChangeContext, after_change
@@ -133,7 +133,7 @@ async def on_payment_failed(db: AsyncSession, envelope: Envelope, ctx: ChangeCon
             "reason": facts.failure_message or "",
             "paused": "yes" if pause else "no",
         },
-        alert_email=ctx.settings.creator_alert_email,
+        alert_email=alert_address(creator, ctx.settings.creator_alert_email),
         now=ctx.now,
     )
     return Outcome("processed")

@@ -18,6 +18,9 @@ class Creator(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     whop_company_id: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The creator's team address for alerts (a failed payment, a dead delivery); when unset,
+    # CREATOR_ALERT_EMAIL.
+    alert_email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime]
 
 
