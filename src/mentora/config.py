@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from mentora.crypto import TokenBox
 from mentora.errors import ConfigError
 
 PLACEHOLDER_MARKERS = ("changeme", "change-me", "placeholder", "demo-", "dev-", "xxx", "example")
@@ -33,6 +34,11 @@ WHOP_PRESETS: dict[str, dict[str, str]] = {
         "purchase_url": "https://sandbox.whop.com",
     },
 }
+
+# Shortest secrets production accepts: each must resist guessing on its own.
+MIN_SECRET_KEY = 32
+MIN_METRICS_TOKEN = 32
+MIN_WEBHOOK_SECRET = 24
 
 # Known secrets shared by `mentora dev` and its emulator; never valid in production.
 DEV_CLIENT_ID = "app_demo"
@@ -91,9 +97,10 @@ class Settings(BaseSettings):
     whop_oauth_scopes: str = "openid profile email"
     whop_http_timeout_seconds: float = 10.0
 
-    session_idle_minutes: int = 30
-    session_absolute_hours: int = 12
-    login_transaction_minutes: int = 10
+    # Bounded so that a typo cannot make a session outlive a month or a sign-in an hour.
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(default=12, ge=1, le=30 * 24)
+    login_transaction_minutes: int = Field(default=10, ge=1, le=60)
     refresh_leeway_seconds: int = 300
 
     access_ttl_seconds: int = 300
@@ -109,7 +116,9 @@ class Settings(BaseSettings):
     refund_revokes_access: bool = False
     dispute_revokes_access: bool = True
 
-    webhook_tolerance_seconds: int = 300
+    # Standard Webhooks' replay window: a negative one refuses everything, a huge one
+    # accepts a captured delivery replayed days later.
+    webhook_tolerance_seconds: int = Field(default=300, ge=30, le=3600)
     webhook_max_body_bytes: int = 262_144
     webhook_legacy_signature: bool = False
     webhook_max_attempts: int = Field(default=8, ge=1)
@@ -169,6 +178,15 @@ class Settings(BaseSettings):
         from limits import parse_many
 
         parse_many(value)  # raises ValueError on a malformed limit, naming the setting
+        return value
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # `METRICS_TOKEN=` (the example file's blank line) means no token, never the empty
+        # one: an empty token would let `Authorization: Bearer ` through.
+        if isinstance(value, str) and not value.strip():
+            return None
         return value
 
     @field_validator("whop_tiers", mode="before")
@@ -251,6 +269,9 @@ class Settings(BaseSettings):
             raise ConfigError("WHOP_WEBHOOK_SECRET is empty")
         if not self.token_keys:
             raise ConfigError("TOKEN_ENCRYPTION_KEYS is empty")
+        # Checked here, where every process loads its settings: a bad key found later, in a
+        # uvicorn worker importing the app, would end that worker with a traceback.
+        TokenBox(self.token_keys)
         if not self.is_production:
             return
         problems: list[str] = []
@@ -267,15 +288,20 @@ class Settings(BaseSettings):
         for name, value in secrets.items():
             if not value or _looks_like_placeholder(value):
                 problems.append(f"{name} is missing or a placeholder")
-        if len(self.secret_key.get_secret_value()) < 32:
-            problems.append("SECRET_KEY must be at least 32 characters")
-        if self.whop_client_id in ("", DEV_CLIENT_ID):
-            problems.append("WHOP_CLIENT_ID is missing or the development value")
-        if self.embedded_mode and self.whop_app_id in ("", DEV_CLIENT_ID):
-            # Every real x-whop-user-token names the real app as its audience.
+        if len(self.secret_key.get_secret_value()) < MIN_SECRET_KEY:
+            problems.append(f"SECRET_KEY must be at least {MIN_SECRET_KEY} characters")
+        if any(len(secret) < MIN_WEBHOOK_SECRET for secret in self.webhook_secrets):
             problems.append(
-                "WHOP_APP_ID must be your Whop app id (app_...) when EMBEDDED_MODE is on"
+                f"WHOP_WEBHOOK_SECRET must be Whop's ws_ secret (at least {MIN_WEBHOOK_SECRET} "
+                "characters each)"
             )
+        identifiers = [("WHOP_CLIENT_ID", self.whop_client_id)]
+        identifiers.append(("WHOP_COMPANY_ID", self.whop_company_id))
+        if self.embedded_mode:  # every real x-whop-user-token names the real app as audience
+            identifiers.append(("WHOP_APP_ID", self.whop_app_id))
+        for name, value in identifiers:
+            if value in ("", DEV_CLIENT_ID, "biz_demo") or _looks_like_placeholder(value):
+                problems.append(f"{name} is missing, a placeholder or the development value")
         if not self.app_url.startswith("https://"):
             problems.append("APP_URL must use https:// in production")
         if not self.redirect_uri.startswith("https://"):
@@ -288,8 +314,14 @@ class Settings(BaseSettings):
                 problems.append(f"{name} must use https:// in production")
         if self.emulator_enabled:
             problems.append("EMULATOR_ENABLED must be false in production")
-        if self.metrics_token is None:
-            problems.append("METRICS_TOKEN is required in production")
+        metrics_token = self.metrics_token.get_secret_value() if self.metrics_token else ""
+        if len(metrics_token) < MIN_METRICS_TOKEN or _looks_like_placeholder(metrics_token):
+            problems.append(
+                f"METRICS_TOKEN is required in production (at least {MIN_METRICS_TOKEN} "
+                "random characters)"
+            )
+        if not self.ratelimit_enabled:
+            problems.append("RATELIMIT_ENABLED must be true in production")
         if problems:
             raise ConfigError("; ".join(problems))
 

@@ -115,3 +115,9 @@ async def refresh_profiles(
             creator.logo_url = profile.logo_url
         results.append(ProfileRefresh(company_id, profile.name))
     return results
+
+
+def alert_address(creator: Creator | None, default: str | None) -> str | None:
+    """Where a creator's alerts go: its own team address, else `default` (the global
+    CREATOR_ALERT_EMAIL)."""
+    return (creator.alert_email if creator is not None else None) or default

@@ -22,7 +22,17 @@ SENSITIVE_KEYS = re.compile(
 )
 # Keys that contain a sensitive word but are safe metadata.
 SAFE_KEYS = frozenset(
-    {"status_code", "event", "kind", "reason", "outcome", "request_id", "token_type", "code_path"}
+    {
+        "status_code",
+        "error_code",  # Mentora's error codes (`token_expired`), never an OAuth code
+        "event",
+        "kind",
+        "reason",
+        "outcome",
+        "request_id",
+        "token_type",
+        "code_path",
+    }
 )
 SECRET_PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
@@ -71,23 +81,6 @@ def redact(
     return event_dict
 
 
-class RedactingFilter(logging.Filter):
-    """stdlib filter for third-party loggers (uvicorn, httpx): scrub the rendered message."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Replace the record's message with its scrubbed rendering."""
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):
-            message = str(record.msg)
-        record.msg = scrub_text(message)
-        record.args = None
-        if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = scrub_text(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        return True
-
-
 class AccessLineFilter(logging.Filter):
     """On uvicorn's access logger: drop the query string from the logged path (L03).
 
@@ -104,12 +97,16 @@ class AccessLineFilter(logging.Filter):
 
 
 def configure_logging(*, fmt: str = "console", level: str = "INFO") -> None:
-    """Configure structlog and the stdlib root logger once; JSON in production."""
+    """Configure structlog and the stdlib root logger; JSON in production.
+
+    Every process calls this (the `mentora serve` parent, each uvicorn worker through
+    `mentora.asgi`, `mentora worker`, the CLI). Third-party lines (uvicorn, httpx) go through
+    the same processors as ours, `redact` included, and come out in the same format.
+    """
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        redact,
     ]
     renderer: Any = (
         structlog.processors.JSONRenderer()
@@ -123,8 +120,20 @@ def configure_logging(*, fmt: str = "console", level: str = "INFO") -> None:
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                *shared,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.format_exc_info,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                redact,
+                renderer,
+            ],
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

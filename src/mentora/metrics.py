@@ -19,6 +19,13 @@ SIGN_INS = Counter(
     ["outcome", "reason"],
     registry=REGISTRY,
 )
+RATE_LIMITED = Counter(
+    "mentora_rate_limited_total",
+    "Requests refused by a rate limit, by rule and scope (client, or all_clients: the shared "
+    "ceiling, which also refuses visitors who are under their own limit).",
+    ["rule", "scope"],
+    registry=REGISTRY,
+)
 AUDIT_SKIPPED = Counter(
     "mentora_audit_events_skipped_total",
     "Audit events not written because their per-client budget was spent (junk cookies).",

@@ -89,6 +89,9 @@ async def test_student_lifecycle_in_chromium(browser: Any, sqlite_url: str, shot
 
         await page.goto(stack.app_url + "/account/sessions")
         assert await page.locator("#sessions tbody tr").count() == 2
+        # Named as a person would (ua-parser), e.g. "HeadlessChrome on Linux", not the header.
+        names = await page.locator("#sessions .browser").all_inner_texts()
+        assert names and all(name.endswith(" on Linux") for name in names), names
         await shot(page, "sessions")
         await page.click("#revoke-all")
         await page.wait_for_url(f"{stack.app_url}/")
@@ -172,10 +175,7 @@ async def test_creator_replays_failed_delivery_in_chromium(
         context = await browser.new_context(viewport=VIEWPORT)
         page = await context.new_page()
         await sign_in(page, stack, "user_demo_creator")
-        assert page.url == f"{stack.app_url}/dashboard"
-        await shot(page, "creator-dashboard")
-        await page.click("header nav >> text=Creator")
-        await page.wait_for_url(f"{stack.app_url}/creator")
+        assert page.url == f"{stack.app_url}/creator"  # the creator's team lands here
         assert await page.inner_text("#stat-needs-action") == "1"
         await shot(page, "creator-overview")
 
@@ -192,6 +192,7 @@ async def test_creator_replays_failed_delivery_in_chromium(
         await page.wait_for_url(f"{stack.app_url}/creator/deliveries?*notice=replayed*")
         row = page.locator("#deliveries tr[data-webhook=msg_dead_replay]")
         assert await row.locator(".badge").inner_text() == "processed"
+        assert await row.locator("button").count() == 0  # finished: nothing to replay
         assert "processed again" in await page.inner_text("#notice")
         await shot(page, "creator-deliveries-replayed")
 
@@ -275,3 +276,41 @@ async def test_access_pages_in_chromium(browser: Any, sqlite_url: str, shot: Any
         assert await page.inner_text("h1") == "Payment failed"
         await shot(page, "payment-failed")
         await context.close()
+
+
+async def test_reactivated_member_and_signed_out_bookmark_in_chromium(
+    browser: Any, sqlite_url: str, shot: Any
+) -> None:
+    """Deactivated and activated again at Whop while away: the next page says so and signs
+    the member in again, back to that page; a signed-out bookmark to /content signs in and
+    returns there."""
+    async with running_stack(sqlite_url) as stack:
+        context = await browser.new_context(viewport=VIEWPORT)
+        page = await context.new_page()
+        await sign_in(page, stack, "user_demo_member")
+        assert page.url == f"{stack.app_url}/dashboard"
+        await emulator_action(stack, "mem_demo_member", "deactivate")
+        await emulator_action(stack, "mem_demo_member", "activate")
+        back = await page.goto(stack.app_url + "/dashboard")
+        assert back is not None and back.status == 401
+        assert await page.inner_text("h1") == "Your membership is active again"
+        assert await page.locator("#access-renew").count() == 0
+        assert "Reason" not in await page.inner_text("#access-denied")
+        await shot(page, "membership-active-again")
+        await page.click("#access-sign-in")
+        await page.wait_for_url(f"{stack.issuer}/oauth/authorize*")
+        await page.click("button:has-text('Continue')")
+        await page.wait_for_url(f"{stack.app_url}/dashboard")
+        assert await page.locator("article.membership.current .badge").inner_text() == "Active"
+        await context.close()
+
+        visitor = await browser.new_context(viewport=VIEWPORT)
+        page = await visitor.new_page()
+        await page.goto(stack.app_url + "/content")
+        await page.wait_for_url(f"{stack.issuer}/oauth/authorize*")
+        await shot(page, "content-bookmark-signin")
+        await page.check("input[value=user_demo_member]")
+        await page.click("button:has-text('Continue')")
+        await page.wait_for_url(f"{stack.app_url}/content")
+        await shot(page, "content-after-signin")
+        await visitor.close()

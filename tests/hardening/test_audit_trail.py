@@ -17,7 +17,8 @@ from mentora.cli.audit import parse_since
 from mentora.clock import FrozenClock
 from mentora.db.models import AuditEvent
 from mentora.db.uow import transaction
-from mentora.services import Services
+from mentora.services import Services, build_services
+from tests.conftest import make_settings
 from tests.hardening.helpers import audit_rows, run_cli
 from tests.support.timeline import START, stamp
 
@@ -47,6 +48,23 @@ async def test_l05_audit_rows_cannot_be_updated_or_deleted(services: Services) -
     assert (row.subject, row.outcome) == ("user_demo_member", "success")
     await _write(services, "session_created")  # inserting still works
     assert len(await audit_rows(services)) == 2
+
+
+@pytest.mark.postgres
+async def test_l05_audit_trail_cannot_be_truncated_on_postgres(pg_template: str) -> None:
+    """TRUNCATE audit_event fails on PostgreSQL (alone, or among other tables) and the rows
+    stay."""
+    services = build_services(make_settings(pg_template), clock=FrozenClock(START))
+    try:
+        await _write(services, "authn_login_success", subject="user_demo_member")
+        before = len(await audit_rows(services))
+        for statement in ("TRUNCATE audit_event", "TRUNCATE user_session, audit_event CASCADE"):
+            with pytest.raises(DBAPIError, match="append-only"):
+                async with transaction(services.sessionmaker, write=True) as db:
+                    await db.execute(text(statement))
+        assert len(await audit_rows(services)) == before
+    finally:
+        await services.aclose()
 
 
 async def test_audit_cli_tail_and_search(

@@ -5,6 +5,7 @@ socket); CR/LF from the outside stays inside one escaped line."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from typing import Any
@@ -12,6 +13,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+import structlog
 import uvicorn
 
 from mentora.db.models import AuditEvent
@@ -178,4 +180,26 @@ async def test_l03_access_logs_never_carry_the_callback_query(app: Any) -> None:
     assert first.status_code == 400 and second.status_code == 400
     assert "CANARY" not in text
     assert '"path": "/api/whop/callback"' in text  # our access line, without the query
-    assert '"GET /api/whop/callback HTTP/1.1" 400' in text  # uvicorn's, once re-enabled
+    lines = [json.loads(line) for line in text.splitlines()]  # uvicorn's lines are JSON too
+    assert any(
+        line["logger"] == "uvicorn.access"
+        and 'GET /api/whop/callback HTTP/1.1" 400' in line["event"]
+        for line in lines
+        if "logger" in line
+    )  # uvicorn's, once re-enabled
+    assert any(line.get("logger") == "uvicorn.error" for line in lines)
+
+
+def test_error_codes_stay_readable_while_codes_are_redacted(json_logs: CapturedLogs) -> None:
+    """An error code (`error_code`) is logged as is; a value under `code` (an OAuth code)
+    and a code in free text stay redacted."""
+    structlog.get_logger().warning(
+        "request_failed",
+        error_code="discovery_failed",
+        code="CANARYoauthcode",
+        detail="code=CANARY2",
+    )
+    (line,) = [line for line in json_logs.json_lines() if line["event"] == "request_failed"]
+    assert line["error_code"] == "discovery_failed"
+    assert line["code"] == "[redacted]"
+    assert "CANARY" not in json_logs.text

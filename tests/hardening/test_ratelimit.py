@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from mentora import metrics
 from mentora.clock import FrozenClock
 from mentora.db.models import WebhookDelivery
 from mentora.services import Services
@@ -86,7 +87,10 @@ async def test_r01_successful_callback_counts_once(
 async def test_r01_global_ceiling_across_clients(
     client: httpx.AsyncClient, services: Services, overrides: dict[str, str]
 ) -> None:
-    """Distinct clients share the global ceiling, audited once with scope all_clients."""
+    """Distinct clients share the global ceiling, audited once with scope all_clients, and
+    every refusal counted in mentora_rate_limited_total{scope="all_clients"}."""
+    labels = {"rule": "login", "scope": "all_clients"}
+    before = metrics.REGISTRY.get_sample_value("mentora_rate_limited_total", labels) or 0.0
     statuses = [
         (await _login(client, **{"x-forwarded-for": f"198.51.100.{n}"})).status_code
         for n in range(15)
@@ -94,6 +98,8 @@ async def test_r01_global_ceiling_across_clients(
     assert statuses == [302] * 12 + [429] * 3
     events = await audit_rows(services, "excess_rate_limit_exceeded")
     assert [(e.reason, e.details["scope"]) for e in events] == [("login", "all_clients")]
+    after = metrics.REGISTRY.get_sample_value("mentora_rate_limited_total", labels) or 0.0
+    assert after - before == 3
 
 
 async def test_r02_spoofed_forwarded_for_is_charged_to_the_peer(

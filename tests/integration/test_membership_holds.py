@@ -15,7 +15,7 @@ from tests.support.webhooks import post_event
 
 from mentora.clock import FrozenClock
 from mentora.config import Settings
-from mentora.db.models import Membership, OutboxMessage, WebhookDelivery
+from mentora.db.models import Creator, Membership, OutboxMessage, WebhookDelivery
 from mentora.services import Services
 
 ALERTS = "ops@mentora.test"
@@ -115,3 +115,25 @@ async def test_hold_for_a_membership_not_stored_yet_is_retried_not_skipped(
     async with services.sessionmaker() as db:
         row = (await db.execute(select(WebhookDelivery))).scalar_one()
     assert row.last_error is not None and "MembershipNotStored" in row.last_error
+
+
+async def test_failed_payment_alert_goes_to_the_creators_own_address(
+    client: httpx.AsyncClient, services: Services, emulator: Any
+) -> None:
+    """A creator with its own alert address gets the alert there, not at CREATOR_ALERT_EMAIL."""
+    async with services.sessionmaker() as db:
+        creator = (
+            await db.execute(select(Creator).where(Creator.whop_company_id == "biz_demo"))
+        ).scalar_one()
+        creator.alert_email = "team@demo-academy.test"
+        await db.commit()
+    emulator.trigger("membership.activated", user_id="user_demo_member")
+    emulator.trigger("payment.failed", user_id="user_demo_member")
+    await emulator.flush_webhooks()
+    async with services.sessionmaker() as db:
+        alerts = list(
+            (await db.execute(select(OutboxMessage).where(OutboxMessage.kind == "alert"))).scalars()
+        )
+    assert [(m.recipient, m.template) for m in alerts] == [
+        ("team@demo-academy.test", "payment_failed_alert")
+    ]

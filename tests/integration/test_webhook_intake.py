@@ -304,3 +304,25 @@ async def test_l02_no_secret_or_signature_in_logs_or_audit(
     assert (
         'mentora_webhook_deliveries_total{event_type="future.event",outcome="ignored"}' in metrics
     )
+
+
+async def test_renewal_payment_queues_a_renewal_email_not_the_first_receipt(
+    app: Any, services: Services, emulator: Any
+) -> None:
+    """The membership's second paid payment (Whop's billing_reason `subscription_cycle`)
+    queues the renewal email; the first one had queued the purchase receipt."""
+    first = emulator.trigger("payment.succeeded", user_id="user_demo_member")
+    second = emulator.trigger("payment.succeeded", user_id="user_demo_member")
+    await emulator.flush_webhooks()
+    assert first.payload["data"]["billing_reason"] == "subscription_create"
+    assert second.payload["data"]["billing_reason"] == "subscription_cycle"
+    async with services.sessionmaker() as db:
+        messages = {
+            row.dedupe_key: row for row in (await db.execute(select(OutboxMessage))).scalars()
+        }
+    bought = messages[f"receipt:{first.payload['data']['id']}"]
+    renewed = messages[f"receipt:{second.payload['data']['id']}"]
+    assert bought.template == "receipt" and bought.subject.startswith("Payment received")
+    assert renewed.template == "renewal_receipt"
+    assert renewed.subject == "Your Demo Academy membership has renewed"
+    assert "has renewed" in renewed.body and second.payload["data"]["id"] in renewed.body

@@ -144,3 +144,45 @@ async def test_a_payment_hold_that_ends_the_session_says_payment_failed(
     page = await client.get("/dashboard", headers=BROWSER)
     assert page.status_code == 403
     assert "<h1>Payment failed</h1>" in page.text and 'data-reason="payment_failed"' in page.text
+
+
+async def test_reactivated_membership_says_sign_in_again_not_renew(
+    client: httpx.AsyncClient, signin: SignIn, emulator: Any, clock: Any
+) -> None:
+    """Deactivated, then activated again at Whop: the next page says the membership is active
+    again and offers sign-in back to this page, not renewal nor "Reason: active"."""
+    assert (await signin.sign_in(DEMO.member_user_id)).status_code == 303
+    emulator.set_membership_status(DEMO.member_membership_id, "expired")
+    await emulator.flush_webhooks()
+    clock.advance(60)  # the re-activation is a later change at Whop
+    emulator.set_membership_status(DEMO.member_membership_id, "active")
+    await emulator.flush_webhooks()
+    page = await client.get("/dashboard", headers=BROWSER)
+    assert page.status_code == 401
+    assert "<h1>Your membership is active again</h1>" in page.text
+    assert 'id="access-sign-in" href="/api/whop/auth?next=%2Fdashboard"' in page.text
+    assert "Renew on Whop" not in page.text and "has ended" not in page.text
+    assert "Reason:" not in page.text
+    assert f'{SESSION_COOKIE}=""' in page.headers["set-cookie"]
+
+
+async def test_anonymous_content_page_redirects_to_sign_in_and_back(
+    client: httpx.AsyncClient,
+) -> None:
+    """A bookmark to /content without a session: 303 to sign in, returning to /content."""
+    response = await client.get("/content", headers=BROWSER)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/api/whop/auth?next=%2Fcontent"
+
+
+async def test_sign_in_without_a_target_lands_creators_on_creator_and_members_on_dashboard(
+    signin: SignIn,
+) -> None:
+    """No page asked for: the creator's team lands on /creator, a member on /dashboard; a
+    page asked for (a bookmark) is kept."""
+    creator = await signin.sign_in(DEMO.creator_user_id)
+    assert (creator.status_code, creator.headers["location"]) == (303, "/creator")
+    asked = await signin.sign_in(DEMO.creator_user_id, next_path="/account/sessions")
+    assert asked.headers["location"] == "/account/sessions"
+    member = await signin.sign_in(DEMO.member_user_id)
+    assert (member.status_code, member.headers["location"]) == (303, "/dashboard")

@@ -30,9 +30,9 @@ PROD = {
     "whop_client_id": "app_live123",
     "whop_client_secret": "s3cr3t-value-live",
     "whop_api_key": "apik_live_abc",
-    "whop_webhook_secret": "ws_live_abcdef123",
+    "whop_webhook_secret": "ws_live_abcdef1234567890abcdef",
     "whop_company_id": "biz_live",
-    "metrics_token": "metrics-token-live",
+    "metrics_token": "m3tr1cs-t0ken-l1ve-0123456789abcdef",
     "whop_oauth_issuer": "https://whop.test",
     "whop_api_base_url": "https://whop.test/api/v1",
 }

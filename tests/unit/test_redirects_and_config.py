@@ -69,9 +69,10 @@ PROD = {
     "WHOP_CLIENT_ID": "app_live123",
     "WHOP_CLIENT_SECRET": "s3cr3t-value-live",
     "WHOP_API_KEY": "apik_live_abc",
-    "WHOP_WEBHOOK_SECRET": "ws_live_abcdef123",
+    "WHOP_WEBHOOK_SECRET": "ws_live_abcdef1234567890abcdef",
+    "WHOP_APP_ID": "app_live123",
     "WHOP_COMPANY_ID": "biz_live",
-    "METRICS_TOKEN": "metrics-token-live",
+    "METRICS_TOKEN": "m3tr1cs-t0ken-l1ve-0123456789abcdef",
 }
 
 

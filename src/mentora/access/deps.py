@@ -32,6 +32,7 @@ from mentora.creators import creator_by_company
 from mentora.db.models import Creator, Student, User
 from mentora.db.uow import transaction
 from mentora.errors import MentoraError
+from mentora.ratelimit.enforce import audit_within_budget
 from mentora.services import Services
 from mentora.sessions.cookie import SESSION_COOKIE
 from mentora.sessions.deps import load_principal, require_session
@@ -243,15 +244,16 @@ def embedded_gate(
         try:
             identity = await embedded_identity(services, request.headers.get(USER_TOKEN_HEADER))
         except EmbeddedTokenInvalid as exc:
-            async with transaction(services.sessionmaker, write=True) as db:
-                record(
-                    db,
-                    kind="authn_login_fail",
-                    outcome="failure",
-                    reason=f"embedded_{exc.check}",
-                    now=services.clock.now(),
-                    details={"path": request.url.path},
-                )
+            # Any client can send junk tokens at will: audited within the same per-client
+            # budget as junk session cookies, so each one cannot buy a database write.
+            await audit_within_budget(
+                request,
+                services,
+                "invalid_session_audit",
+                kind="authn_login_fail",
+                reason=f"embedded_{exc.check}",
+                details={"path": request.url.path},
+            )
             raise
         bind_actor(identity.user_id)
         subject = await _embedded_subject(services, identity.user_id)

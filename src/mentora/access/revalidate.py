@@ -186,7 +186,7 @@ class Revalidator:
             await self._release(row.id, failed_at=self.services.clock.now())
             log.warning(
                 "access_revalidation_failed",
-                code=exc.code if isinstance(exc, WhopError) else "whop_timeout",
+                error_code=exc.code if isinstance(exc, WhopError) else "whop_timeout",
                 subject=whop_user_id,
                 creator_id=creator_id,
                 breaker_open=not self.breaker.allows(self.services.clock.now()),

@@ -1,4 +1,5 @@
-"""Gated demo routes: `/api/content` (JSON), `/content` (page), `/api/embed/content` (iframe).
+"""Gated demo routes: `/api/content` (JSON) and `/api/embed/content` (iframe); the page
+`/content` is with the other pages (web/routes/pages.py).
 
 They exist to show and test the gate (and to benchmark it, bench/gate.py). The router's
 route class renders a refusal as access_denied.html (why, and what to do) or as JSON on
@@ -19,7 +20,6 @@ from starlette.responses import JSONResponse, Response
 from mentora.access.deps import Access, EmbeddedMember, RequireMember
 from mentora.access.errors import AccessDenied
 from mentora.web.errors import error_response
-from mentora.web.templating import render
 
 
 def denial_response(request: Request, exc: AccessDenied) -> Response:
@@ -54,7 +54,8 @@ class AccessPageRoute(APIRoute):
 router = APIRouter(tags=["content"], route_class=AccessPageRoute)
 
 
-def _body(access: Access) -> dict[str, object]:
+def content_body(access: Access) -> dict[str, object]:
+    """What the gated demo content shows: the creator, and how the member got in."""
     return {
         "creator": access.creator.name,
         "company_id": access.creator.whop_company_id,
@@ -68,18 +69,10 @@ def _body(access: Access) -> dict[str, object]:
 @router.get("/api/content", summary="Gated content (JSON)")
 async def content_api(access: RequireMember) -> JSONResponse:
     """The creator's name and the member's tier; members and the creator's team only."""
-    return JSONResponse(_body(access))  # no-store: the middleware marks every /api/ answer
-
-
-@router.get("/content", summary="Gated content (page)", include_in_schema=False)
-async def content_page(request: Request, access: RequireMember) -> Response:
-    """The same, as a page."""
-    context = _body(access)
-    context["creator_name"] = context.pop("creator")
-    return render(request, "access_content.html", context)
+    return JSONResponse(content_body(access))  # no-store: the middleware marks every /api/ answer
 
 
 @router.get("/api/embed/content", summary="Gated content inside Whop's iframe (JSON)")
 async def content_embedded(access: EmbeddedMember) -> JSONResponse:
     """As /api/content, for a request carrying Whop's `x-whop-user-token` instead of a cookie."""
-    return JSONResponse(_body(access))  # no-store: the middleware marks every /api/ answer
+    return JSONResponse(content_body(access))  # no-store: the middleware marks every /api/ answer

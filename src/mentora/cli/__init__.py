@@ -16,13 +16,14 @@ from mentora.cli import sessions as sessions_cli
 from mentora.cli import sync as sync_cli
 from mentora.cli import webhooks as webhooks_cli
 from mentora.cli import worker as worker_cli
-from mentora.cli.common import use_context
+from mentora.cli.common import OneLineErrors, use_context
 
 app = typer.Typer(
     name="mentora",
     help="Mentora's front door: Sign in with Whop, membership gating and Whop webhooks.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=OneLineErrors,
 )
 
 

@@ -31,7 +31,10 @@ def parse_since(text: str, now: datetime) -> datetime:
     """`15m`, `12h`, `7d`, `2w` before `now`, or an ISO 8601 date/time (UTC if no zone)."""
     match = RELATIVE.match(text.strip().lower())
     if match:
-        return now - timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+        try:
+            return now - timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+        except OverflowError:
+            raise ValueError(f"{text!r} reaches before the first calendar year") from None
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -129,12 +132,12 @@ SinceOption = Annotated[
 def _filters(**given: Any) -> Filters:
     """Filters from command-line values; exits with a clear message on a bad time."""
     now = current_clock().now()
-    try:
-        for name in ("since", "until"):
-            if given.get(name):
+    for name in ("since", "until"):
+        if given.get(name):
+            try:
                 given[name] = parse_since(given[name], now)
-    except ValueError as exc:
-        fail(str(exc), 2)
+            except ValueError as exc:
+                fail(f"--{name}: {exc}", 2)
     given["kinds"] = list(given.pop("kind", None) or [])
     return Filters(**given)
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
+from typer.core import TyperGroup
 
 from mentora.clock import Clock, SystemClock
 from mentora.config import Settings, load_settings
@@ -64,10 +66,52 @@ def settings_or_exit(overrides: dict[str, str] | None = None, *, check: bool = T
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine, turning Mentora errors into one-line CLI errors."""
-    try:
-        return asyncio.run(coro)
-    except MentoraError as exc:
-        fail(f"{exc.code}: {exc.detail or exc.public_message}")
-    except OSError as exc:
-        fail(f"{type(exc).__name__}: {exc}")
+    """Run a coroutine to completion (errors become one line in `OneLineErrors`)."""
+    return asyncio.run(coro)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def describe(exc: Exception) -> tuple[str, int]:
+    """The one line and exit code an exception becomes at the command line."""
+    if isinstance(exc, typer.TyperException):  # usage errors: a bad option, a missing value
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "mentora"
+        return f"{exc.format_message()} (see `{where} --help`)", exc.exit_code
+    if isinstance(exc, ConfigError):
+        return f"configuration: {exc}", 2
+    if isinstance(exc, MentoraError):
+        return f"{exc.code}: {exc.detail or exc.public_message}", 1
+    if isinstance(exc, SQLAlchemyError):
+        # The driver's own message names the host and the cause; the SQL and the
+        # parameters after it are left out (they may carry user data).
+        return f"database: {type(exc).__name__}: {_first_line(exc)}", 1
+    if isinstance(exc, OSError):
+        return f"{type(exc).__name__}: {_first_line(exc)}", 1
+    return f"unexpected {type(exc).__name__}: {_first_line(exc)}", 1
+
+
+class OneLineErrors(TyperGroup):
+    """The root command group: whatever a command raises ends as one line on stderr and a
+    non-zero exit, never a traceback (README "Commands")."""
+
+    # `ctx` is typer's vendored click Context, whose class typer keeps private.
+    def invoke(self, ctx: Any) -> Any:
+        """Run the chosen command; turn any error but a deliberate exit into one line."""
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort):
+            raise
+        except typer.TyperException as exc:
+            # A group called without a command shows its help; typer itself tells this
+            # error apart by name (rich_utils), its class being private.
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                raise
+            message, code = describe(exc)
+            fail(message, code)
+        except Exception as exc:  # the last line of defence: one line, never a traceback
+            message, code = describe(exc)
+            fail(message, code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -20,9 +21,17 @@ from mentora.services import Services
 app = typer.Typer(help="Queued emails and alerts.", no_args_is_help=True)
 
 
+class MessageStatus(StrEnum):
+    """The lifecycle of a queued message (models/outbox.py); anything else is a typo."""
+
+    pending = "pending"
+    sent = "sent"
+    dead = "dead"
+
+
 @app.command("list")
 def list_messages(
-    status: Annotated[str | None, typer.Option(help="pending, sent or dead.")] = None,
+    status: Annotated[MessageStatus | None, typer.Option(help="Only this status.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
 ) -> None:
     """Show the newest messages (addresses included: this is an operator tool)."""
@@ -30,7 +39,7 @@ def list_messages(
     async def action(services: Services) -> list[OutboxMessage]:
         statement = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
         if status:
-            statement = statement.where(OutboxMessage.status == status)
+            statement = statement.where(OutboxMessage.status == str(status))
         async with services.sessionmaker() as db:
             return list((await db.execute(statement)).scalars())
 

@@ -13,6 +13,7 @@ import uvicorn
 
 from mentora.cli.common import fail, settings_or_exit
 from mentora.services import Services
+from mentora.web.header_deadline import HeaderDeadlineProtocol
 
 DEV_APP_HOST = "localhost"
 DEV_EMULATOR_URL = "http://127.0.0.1:8765"
@@ -24,7 +25,7 @@ DEV_EMULATOR_URL_VAR = "MENTORA_EMULATOR_URL"
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes (uvicorn).")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (uvicorn).")] = 1,
     timeout_keep_alive: Annotated[
         int,
         typer.Option(
@@ -34,11 +35,12 @@ def serve(
             "timeout.",
         ),
     ] = 5,
-    proxy_headers: Annotated[
-        bool, typer.Option(help="Trust X-Forwarded-* from TRUSTED_PROXIES.")
-    ] = True,
 ) -> None:
-    """Serve the app with uvicorn (settings from the environment; see the README)."""
+    """Serve the app with uvicorn (settings from the environment; see the README).
+
+    X-Forwarded-For and -Proto are believed from the peers in TRUSTED_PROXIES only, by the
+    app itself; uvicorn's own proxy-header handling stays off (there is no option for it).
+    """
     settings = settings_or_exit()
     from mentora.logging import configure_logging
 
@@ -50,12 +52,12 @@ def serve(
         workers=workers,
         access_log=False,
         proxy_headers=False,
+        http=HeaderDeadlineProtocol,  # a directly exposed server must not wait forever
         server_header=False,
         timeout_graceful_shutdown=20,
         timeout_keep_alive=timeout_keep_alive,
         log_config=None,
     )
-    del proxy_headers
 
 
 def dev(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -18,6 +19,17 @@ from mentora.webhooks import store
 from mentora.webhooks.process import replay as replay_delivery
 
 app = typer.Typer(help="Stored Whop webhook deliveries.", no_args_is_help=True)
+
+
+class DeliveryStatus(StrEnum):
+    """The lifecycle of a stored delivery (models/webhook.py); anything else is a typo."""
+
+    received = "received"
+    processed = "processed"
+    ignored = "ignored"
+    flagged = "flagged"
+    failed = "failed"
+    dead = "dead"
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -43,13 +55,15 @@ def _as_json(row: WebhookDelivery, *, body: bool = False) -> dict[str, object]:
 
 @app.command("list")
 def list_deliveries(
-    status: Annotated[list[str] | None, typer.Option(help="Only these statuses.")] = None,
+    status: Annotated[
+        list[DeliveryStatus] | None, typer.Option(help="Only these statuses.")
+    ] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Only failed and dead ones.")] = False,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
     as_json: JsonOption = False,
 ) -> None:
     """Show the newest deliveries (e.g. `--status failed --status dead`, or `--failed`)."""
-    statuses = tuple(status or ()) + (("failed", "dead") if failed else ())
+    statuses = tuple(str(given) for given in status or ()) + (("failed", "dead") if failed else ())
 
     async def action(services: Services) -> list[WebhookDelivery]:
         async with services.sessionmaker() as db:

@@ -263,6 +263,10 @@ class Lifecycle:
         status, substatus = PAYMENT_EVENTS[event_type]
         now = self.clock()
         failed = event_type == "payment.failed"
+        paid_before = membership is not None and any(
+            p.membership_id == membership.id and p.status == "paid"
+            for p in self.state.payments.values()
+        )
         payment = Payment(
             id=new_id("pay"),
             status=status,
@@ -278,6 +282,7 @@ class Lifecycle:
             paid_at=now if status == "paid" else None,
             failure_message="Your card was declined." if failed else None,
             payments_failed=1 if failed else 0,
+            billing_reason="subscription_cycle" if paid_before else "subscription_create",
         )
         self.state.payments[payment.id] = payment
         data = payment_json(self.state, payment)

@@ -103,3 +103,6 @@ class Payment:
     paid_at: datetime | None
     failure_message: str | None = None
     payments_failed: int = 0
+    # Whop's BillingReasons: the first paid payment of a membership creates the subscription,
+    # each later one is a renewal ("subscription_cycle").
+    billing_reason: str = "subscription_create"

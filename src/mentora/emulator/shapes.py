@@ -208,7 +208,7 @@ def payment_json(state: EmulatorState, p: Payment) -> dict[str, Any]:
         "retryable": p.status != "paid",
         "voidable": False,
         "three_ds_verified": False,
-        "billing_reason": "subscription_cycle",
+        "billing_reason": p.billing_reason,
         "holds": [],
         "line_items": [],
         "payment_rule_matches": [],

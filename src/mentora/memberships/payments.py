@@ -43,6 +43,9 @@ def _amount(data: dict[str, Any], currency: str | None) -> Amount | None:
     return None
 
 
+RENEWAL = "subscription_cycle"  # Whop's billing_reason of a renewal payment
+
+
 @dataclass(frozen=True)
 class PaymentFacts:
     """The parts of a Whop payment Mentora keeps."""
@@ -57,6 +60,12 @@ class PaymentFacts:
     email: str | None
     updated_at: datetime | None
     failure_message: str | None
+    billing_reason: str | None = None  # Whop's: subscription_create, subscription_cycle, ...
+
+    @property
+    def is_renewal(self) -> bool:
+        """True for a subscription's later payment (Whop's `subscription_cycle`)."""
+        return self.billing_reason == RENEWAL
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> PaymentFacts:
@@ -83,6 +92,9 @@ class PaymentFacts:
             updated_at=parse_time(data.get("updated_at") or data.get("created_at")),
             failure_message=data.get("failure_message")
             if isinstance(data.get("failure_message"), str)
+            else None,
+            billing_reason=str(data["billing_reason"])[:32]
+            if isinstance(data.get("billing_reason"), str)
             else None,
         )
 

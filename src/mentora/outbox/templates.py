@@ -47,6 +47,15 @@ TEMPLATES: dict[str, MessageTemplate] = {
             "Reference: $payment_id\n"
         ),
     ),
+    "renewal_receipt": MessageTemplate(
+        subject="Your $creator membership has renewed",
+        body=(
+            "Hi $name,\n\n"
+            "Your $creator membership has renewed: we received your payment of "
+            "$amount $currency.\n"
+            "Reference: $payment_id\n"
+        ),
+    ),
     "payment_failed_alert": MessageTemplate(
         subject="[Mentora] A payment failed at $creator",
         body=(

@@ -71,6 +71,9 @@ async def enforce(
         return
     if verdict.allowed:
         return
+    # Every refusal is counted, not only the audited first one: a lockout of all new
+    # visitors by the shared ceiling shows as a climbing `scope="all_clients"` series.
+    metrics.RATE_LIMITED.labels(rule=rule.name, scope=_scope(key)).inc()
     if verdict.first_refusal:
         await _audit_refusal(services, rule, key, verdict)
     raise RateLimited(f"{rule.name} over {verdict.limit}", retry_after=verdict.retry_after)
@@ -150,8 +153,12 @@ def limited(name: str) -> Any:
     return Depends(dependency)
 
 
+def _scope(key: str) -> str:
+    return "all_clients" if key == ALL_CLIENTS else "client"
+
+
 async def _audit_refusal(services: Services, rule: Rule, key: str, verdict: Verdict) -> None:
-    scope = "all_clients" if key == ALL_CLIENTS else "client"
+    scope = _scope(key)
     try:
         async with transaction(services.sessionmaker, write=True) as db:
             record(

@@ -92,7 +92,7 @@ def error_response(
 async def _mentora_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, MentoraError)
     if exc.status >= 500:
-        log.warning("request_failed", code=exc.code, detail=exc.detail, path=request.url.path)
+        log.warning("request_failed", error_code=exc.code, detail=exc.detail, path=request.url.path)
     headers = getattr(exc, "headers", None)
     # Errors that know their page (access denials: why, and what to do) bring it along.
     template = getattr(exc, "template", None) or "error.html"

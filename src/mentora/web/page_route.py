@@ -39,6 +39,17 @@ ENDED = Guidance(
 )
 
 
+# Statuses of a membership that gives access again (no hold on it) after the session ended.
+ACTIVE_AGAIN = frozenset({"active", "trialing", "canceling", "completed"})
+REACTIVATED = "reactivated"
+RESTORED = Guidance(
+    "Your membership is active again",
+    "Whop tells us your membership is active again. We signed you out when it ended: sign in "
+    "again to continue.",
+    "sign_in",
+)
+
+
 @dataclass(frozen=True)
 class Ended:
     """Why a session was closed because access ended: the reason code and what to say."""
@@ -78,6 +89,9 @@ async def ended_access(request: Request) -> Ended | None:
             )
         ).one_or_none()
     code = (latest[0] or latest[1]) if latest is not None else MEMBERSHIP_ENDED
+    if code in ACTIVE_AGAIN:
+        # Deactivated, then activated again at Whop: nothing to renew, only to sign in.
+        return Ended(REACTIVATED, RESTORED, session[1], session[2])
     return Ended(code, GUIDANCE.get(code, ENDED), session[1], session[2])
 
 
@@ -85,7 +99,21 @@ async def signed_out_response(request: Request) -> Response:
     """The access-ended page, or a redirect to sign in that returns to this page."""
     services = get_services(request)
     ended = await ended_access(request)
-    if ended is not None:
+    if ended is not None and ended.reason == REACTIVATED:
+        response = error_response(
+            request,
+            401,
+            REACTIVATED,
+            ended.guidance.message,
+            template="access_denied.html",
+            context={
+                "reason": ended.reason,
+                "title": ended.guidance.title,
+                "action": ended.guidance.action,
+                "sign_in_url": _sign_in_url(request),
+            },
+        )
+    elif ended is not None:
         # A denial like any other, within the per-client budget: an old cookie can be replayed.
         await audit_within_budget(
             request,
@@ -111,14 +139,18 @@ async def signed_out_response(request: Request) -> Response:
             },
         )
     else:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        query = urlencode({"next": target})
         response = RedirectResponse(
-            f"/api/whop/auth?{query}", status_code=303, headers={"cache-control": "no-store"}
+            _sign_in_url(request), status_code=303, headers={"cache-control": "no-store"}
         )
     if request.cookies.get(SESSION_COOKIE):
         clear_cookie(response, SESSION_COOKIE)  # a dead cookie is only noise on every request
     return response
+
+
+def _sign_in_url(request: Request) -> str:
+    """Sign-in that brings the browser back to this page afterwards."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"/api/whop/auth?{urlencode({'next': target})}"
 
 
 class PageRoute(AccessPageRoute):

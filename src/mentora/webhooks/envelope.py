@@ -73,6 +73,8 @@ def parse_envelope(body: bytes) -> Envelope:
         payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise WebhookPayloadError("not_json") from None
+    except RecursionError:  # nesting deeper than the interpreter's stack: no event looks so
+        raise WebhookPayloadError("too_deep") from None
     if not isinstance(payload, dict):
         raise WebhookPayloadError("not_an_object")
     event_type = payload.get("type") or payload.get("action") or payload.get("event")

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mentora.creators import creator_by_company
+from mentora.creators import alert_address, creator_by_company
 from mentora.db.models import User
 from mentora.memberships import holds
 from mentora.memberships.effects import ChangeContext, after_change
@@ -107,7 +107,8 @@ async def on_payment_succeeded(db: AsyncSession, envelope: Envelope, ctx: Change
         await enqueue_email(
             db,
             dedupe_key=f"receipt:{facts.id}",
-            template="receipt",
+            # A renewal says "renewed", not the first purchase's "payment received".
+            template="renewal_receipt" if facts.is_renewal else "receipt",
             recipient=recipient,
             context={
                 "name": (user.name or user.username) if user else "there",
@@ -142,7 +143,7 @@ async def on_payment_failed(db: AsyncSession, envelope: Envelope, ctx: ChangeCon
             "reason": facts.failure_message or "",
             "paused": "yes" if pause else "no",
         },
-        alert_email=ctx.settings.creator_alert_email,
+        alert_email=alert_address(creator, ctx.settings.creator_alert_email),
         now=ctx.now,
     )
     return Outcome("processed")

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mentora.audit.record import AuditFields, record
 from mentora.backoff import retry_delay
 from mentora.config import Settings
+from mentora.creators import alert_address, creator_by_company
 from mentora.db.models import WebhookDelivery
 from mentora.db.uow import transaction
 from mentora.memberships.effects import ChangeContext
@@ -129,6 +130,7 @@ async def _failed(
         details={"type": row.event_type, "attempt": row.attempts, "error": error},
     )
     if dead:
+        creator = await creator_by_company(db, row.company_id)
         await raise_alert(
             db,
             dedupe_key=f"webhook_dead:{row.webhook_id}:{row.attempts}",
@@ -139,7 +141,7 @@ async def _failed(
                 "attempts": row.attempts,
                 "error": error,
             },
-            alert_email=settings.creator_alert_email,
+            alert_email=alert_address(creator, settings.creator_alert_email),
             now=now,
         )
     return row.status

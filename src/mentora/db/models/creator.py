@@ -21,6 +21,9 @@ class Creator(Base):
     name: Mapped[str] = mapped_column(String(200))
     route: Mapped[str | None] = mapped_column(String(200), default=None)
     logo_url: Mapped[str | None] = mapped_column(String(500), default=None)
+    # The creator's team address for alerts (a failed payment, a dead delivery); when unset,
+    # CREATOR_ALERT_EMAIL.
+    alert_email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime]
 
 

@@ -28,6 +28,7 @@ from mentora.sessions.deps import CurrentSession, OptionalSession, Principal
 from mentora.web.csrf import require_csrf
 from mentora.web.deps import ServicesDep
 from mentora.web.templating import render
+from mentora.web.views.browsers import browser_name
 
 router = APIRouter(tags=["account"])
 NO_STORE = {"cache-control": "no-store"}
@@ -41,7 +42,8 @@ class SessionView:
     created_at: str
     last_seen_at: str
     ip: str | None
-    user_agent: str | None
+    browser: str | None  # "Chrome on Linux"
+    user_agent: str | None  # the raw header, shown on hover
     current: bool
 
 
@@ -77,6 +79,7 @@ async def sessions_page(
             created_at=_when(row.created_at),
             last_seen_at=_when(row.last_seen_at),
             ip=row.ip,
+            browser=browser_name(row.user_agent),
             user_agent=(row.user_agent or "")[:120] or None,
             current=row.id == principal.session.id,
         )

@@ -32,7 +32,7 @@ from mentora.oauth import grants
 from mentora.oauth import transaction as login_tx
 from mentora.oauth.errors import OAuthError
 from mentora.oauth.provider import provider
-from mentora.oauth.redirects import safe_return_path
+from mentora.oauth.redirects import DEFAULT_RETURN, safe_return_path
 from mentora.ratelimit import limited, penalize
 from mentora.services import Services
 from mentora.sessions import store
@@ -48,6 +48,7 @@ router = APIRouter(prefix="/api/whop", tags=["auth"])
 log = structlog.get_logger("mentora.auth")
 MAX_CALLBACK_QUERY = 4096
 NO_STORE = {"cache-control": "no-store", "referrer-policy": "no-referrer"}
+CREATOR_HOME = "/creator"
 
 
 def _client_ip(request: Request) -> str | None:
@@ -264,7 +265,10 @@ async def callback(request: Request, services: ServicesDep) -> Response:
         # page they land on shows them. Best effort and bounded by Whop's HTTP timeout; the
         # scheduled sync repairs whatever this misses.
         await _sync_user(services, verified.subject)
-    response = RedirectResponse(verified.return_to, status_code=303, headers=NO_STORE)
+    destination = verified.return_to
+    if destination == DEFAULT_RETURN and answer.access_level == "admin":
+        destination = CREATOR_HOME  # no page asked for: the creator's team starts at /creator
+    response = RedirectResponse(destination, status_code=303, headers=NO_STORE)
     clear_cookie(response, LOGIN_COOKIE)
     set_cookie(response, SESSION_COOKIE, new.token, max_age=None)
     return response

@@ -125,7 +125,14 @@ async def overview(
     async with services.sessionmaker() as db:
         student_count = (
             await db.execute(
-                select(func.count()).select_from(Student).where(Student.creator_id == creator.id)
+                select(func.count())
+                .select_from(Student)
+                .where(
+                    Student.creator_id == creator.id,
+                    # Signed in with access (not a refused guest), and not the creator's team.
+                    Student.onboarded_at.is_not(None),
+                    Student.access_level != "admin",
+                )
             )
         ).scalar_one()
         by_status = dict(

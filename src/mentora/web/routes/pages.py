@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mentora.access.deps import RequireMember
+from mentora.access.routes import content_body
 from mentora.sessions.deps import OptionalSession
 from mentora.web.deps import ServicesDep
 from mentora.web.page_route import PageRoute
@@ -46,3 +47,11 @@ async def dashboard(request: Request, services: ServicesDep, access: RequireMemb
             "purchase_url": services.settings.purchase_url,
         },
     )
+
+
+@router.get("/content")
+async def content_page(request: Request, access: RequireMember) -> Response:
+    """The gated demo content as a page (a bookmark to it signs a signed-out visitor in)."""
+    context = content_body(access)
+    context["creator_name"] = context.pop("creator")
+    return render(request, "access_content.html", context)

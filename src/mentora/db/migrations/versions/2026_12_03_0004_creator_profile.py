@@ -1,7 +1,7 @@
 """creator profile from Whop: public route and logo
 
-Revision ID: 0002_creator_profile
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-03 17:20:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_creator_profile"
-down_revision: str | None = "0001"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
