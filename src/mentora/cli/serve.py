@@ -20,6 +20,7 @@ DEV_EMULATOR_URL = "http://127.0.0.1:8765"
 DEV_ENV_FILE = Path("var") / "mentora-dev.env"
 # Named in the env file so `mentora emulator …` finds the dev emulator on any port.
 DEV_EMULATOR_URL_VAR = "MENTORA_EMULATOR_URL"
+WORKER_HEALTHCHECK_SECONDS = 30
 
 
 def serve(
@@ -56,6 +57,10 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=20,
         timeout_keep_alive=timeout_keep_alive,
+        # uvicorn kills a worker that does not answer its supervisor's ping within this many
+        # seconds, and its default (5) is shorter than a worker's start on a loaded 2-core
+        # machine: workers were killed while importing, restarted, and killed again.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         log_config=None,
     )
 
