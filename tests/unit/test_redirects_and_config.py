@@ -140,6 +140,7 @@ def test_production_embedded_mode_needs_the_real_app_id(app_id: str | None) -> N
     """Embedded mode with the dev (or no) WHOP_APP_ID is refused, naming the setting: every
     real x-whop-user-token would fail its audience check."""
     env = {**PROD, "EMBEDDED_MODE": "true"}
+    env.pop("WHOP_APP_ID")
     if app_id is not None:
         env["WHOP_APP_ID"] = app_id
     with pytest.raises(ConfigError) as err:
