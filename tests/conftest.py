@@ -95,7 +95,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _truncate_postgres(url: str) -> None:
+def truncate_postgres(url: str) -> None:
+    """Empty every table of the PostgreSQL database at `url` (the schema stays)."""
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as conn:
         tables = (
@@ -125,7 +126,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
         target.write_bytes(sqlite_template.read_bytes())
         return f"sqlite:///{target}"
     url: str = request.getfixturevalue("pg_template")
-    _truncate_postgres(url)
+    truncate_postgres(url)
     return url
 
 
