@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from mentora.logging import REDACTED, RedactingFilter, redact, scrub_text
+from mentora.redaction import REDACTED, AccessLineFilter, RedactingFilter, redact, scrub_text
 
 JWT = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyXzEifQ.c2lnbmF0dXJlX2J5dGVz"
 WEBHOOK_SECRET = "ws_live_9f8e7d6c5b4a"
@@ -109,3 +109,63 @@ def test_l02_text_without_secrets_is_unchanged() -> None:
     """Near-misses of each shape are left alone, so logs stay readable."""
     text = "eyJshort.x.y ws_abc v1,short code status=ok"
     assert scrub_text(text) == text
+
+
+def test_l02_sensitive_keys_inside_nested_dicts_are_replaced() -> None:
+    """A sensitive key one level down is judged by its own name."""
+    out = redact(None, "info", {"event": "x", "response": {"refresh_token": "plain", "n": 1}})
+    assert out["response"] == {"refresh_token": REDACTED, "n": 1}
+
+
+def test_l02_an_event_that_is_not_text_is_rendered_then_scrubbed() -> None:
+    """An exception passed as the event becomes its scrubbed text, never the raw object."""
+    out = redact(None, "error", {"event": RuntimeError(f"upstream said {WEBHOOK_SECRET}")})
+    assert out["event"] == f"upstream said {REDACTED}"
+
+
+def test_l02_stdlib_filter_scrubs_a_message_whose_arguments_do_not_fit() -> None:
+    """When %-formatting fails, the raw message is still scrubbed (not dropped, not leaked)."""
+    record = logging.LogRecord(
+        "httpx", logging.INFO, __file__, 1, f"sent {WEBHOOK_SECRET} %s %s", ("one",), None
+    )
+    RedactingFilter().filter(record)
+    assert record.msg == f"sent {REDACTED} %s %s" and record.args is None
+
+
+def test_l02_stdlib_filter_scrubs_an_exception_without_traceback() -> None:
+    """exc_info whose traceback is None (built by hand, not raised) is still scrubbed."""
+    error = RuntimeError(f"upstream said {WEBHOOK_SECRET}")
+    record = logging.LogRecord(
+        "httpx", logging.ERROR, __file__, 1, "failed", None, (RuntimeError, error, None)
+    )
+    RedactingFilter().filter(record)
+    assert record.exc_info is None
+    assert record.exc_text == f"RuntimeError: upstream said {REDACTED}"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ("127.0.0.1:5000", "GET", "/api/whop/callback?code=C&state=S", "1.1", 400),
+            ("127.0.0.1:5000", "GET", "/api/whop/callback", "1.1", 400),
+        ),
+        (
+            ("127.0.0.1:5000", "GET", "/plain", "1.1", 200),
+            ("127.0.0.1:5000", "GET", "/plain", "1.1", 200),
+        ),
+        (("GET", "HTTP", "/cb?code=C"), ("GET", "HTTP", "/cb")),
+        (("h", "GET", "/cb?code=C?state=S", "1.1", 400), ("h", "GET", "/cb", "1.1", 400)),
+        (("only", "two"), ("only", "two")),
+        (("a", "b", 3), ("a", "b", 3)),
+    ],
+)
+def test_l03_access_line_filter_drops_the_query_from_the_path(
+    args: tuple[object, ...], expected: tuple[object, ...]
+) -> None:
+    """uvicorn's access line keeps every argument but loses the path's query string."""
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None
+    )
+    assert AccessLineFilter().filter(record) is True
+    assert record.args == expected
