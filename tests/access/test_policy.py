@@ -373,3 +373,18 @@ def test_decisions_ask_for_revalidation_only_when_stale() -> None:
     """A fresh answer never asks Whop again, whatever the outcome."""
     for memberships in ([m("active")], [m("canceled")], []):
         assert run(memberships).needs_revalidation is False
+
+
+def test_requirement_is_described_for_the_audit_row() -> None:
+    """The audit details name the tier, the products in a stable order and creator-only."""
+    requirement = Requirement(tier="pro", product_ids=frozenset({"prod_b", "prod_a"}))
+    assert requirement.describe() == {
+        "tier": "pro",
+        "products": ["prod_a", "prod_b"],
+        "creator_only": False,
+    }
+    assert Requirement(creator_only=True).describe() == {
+        "tier": None,
+        "products": [],
+        "creator_only": True,
+    }
