@@ -64,6 +64,17 @@ def _service_missing(what: str, exc: BaseException) -> None:
     pytest.skip(message)
 
 
+@pytest.fixture(autouse=True)
+def environment_unchanged() -> Iterator[None]:
+    """Every test leaves the process environment as it found it (after monkeypatch's undo):
+    a variable left behind, such as AUTHLIB_INSECURE_TRANSPORT, would change later tests."""
+    before = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    yield
+    after = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert changed == [], f"the test left these environment variables changed: {changed}"
+
+
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test run, dropped at the end."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from mentora.clock import FrozenClock
 from mentora.db.models import WorkerHeartbeat
@@ -32,12 +33,24 @@ async def test_readyz_needs_a_recent_worker_heartbeat(
     assert (await client.get("/readyz")).status_code == 503
 
 
-async def test_metrics_count_sign_ins(client: httpx.AsyncClient, signin: SignIn) -> None:
-    """A sign-in shows up in mentora_sign_ins_total in Prometheus format."""
-    await signin.sign_in(DEMO.member_user_id)
+async def _sample(client: httpx.AsyncClient, name: str, **labels: str) -> float:
+    """The value of one sample scraped from /metrics (0 when the series is not there yet)."""
     body = (await client.get("/metrics")).text
-    assert 'mentora_sign_ins_total{outcome="success",reason="ok"}' in body
-    assert "mentora_webhook_processing_seconds_bucket" in body
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return 0.0
+
+
+async def test_metrics_count_each_sign_in_once(client: httpx.AsyncClient, signin: SignIn) -> None:
+    """Each successful sign-in adds exactly one to mentora_sign_ins_total{success,ok}."""
+    series = {"outcome": "success", "reason": "ok"}
+    before = await _sample(client, "mentora_sign_ins_total", **series)
+    assert (await signin.sign_in(DEMO.member_user_id)).status_code == 303
+    assert await _sample(client, "mentora_sign_ins_total", **series) == before + 1
+    assert (await signin.sign_in(DEMO.member_user_id)).status_code == 303
+    assert await _sample(client, "mentora_sign_ins_total", **series) == before + 2
 
 
 async def test_metrics_token_required_when_set(

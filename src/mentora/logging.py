@@ -1,99 +1,46 @@
-"""Structured logs (structlog) with a redaction step that no secret gets past (L02-L04).
-
-Every line, ours and uvicorn's, goes through `redact`: values under sensitive keys are replaced,
-query strings are dropped from paths, and control characters are escaped so one event stays
-one line.
-"""
+"""Structured logs (structlog), every line passed through `mentora.redaction` (L02-L04)."""
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
-from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
-SENSITIVE_KEYS = re.compile(
-    r"(token|secret|password|passwd|authorization|cookie|code|state|nonce|verifier|signature|"
-    r"api_key|apikey|session_id|sid|key)",
-    re.IGNORECASE,
-)
-# Keys that contain a sensitive word but are safe metadata.
-SAFE_KEYS = frozenset(
-    {
-        "status_code",
-        "error_code",  # Mentora's error codes (`token_expired`), never an OAuth code
-        "event",
-        "kind",
-        "reason",
-        "outcome",
-        "request_id",
-        "token_type",
-        "code_path",
-    }
-)
-SECRET_PATTERNS = (
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"(?i)\b(code|state|token|refresh_token|access_token|id_token|nonce)=([^&\s\"']+)"),
-    re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
-    re.compile(r"\bws_[A-Za-z0-9_]{6,}"),
-    re.compile(r"\bv1,[A-Za-z0-9+/=]{20,}"),
-)
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-REDACTED = "[redacted]"
+from mentora.redaction import AccessLineFilter, RedactingFilter, redact
 
 
-def scrub_text(text: str) -> str:
-    """Remove anything shaped like a secret from free text and escape control characters."""
-    for pattern in SECRET_PATTERNS:
-        if pattern.groups == 2:
-            text = pattern.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
-        elif pattern.groups == 1:
-            text = pattern.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
-        else:
-            text = pattern.sub(REDACTED, text)
-    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+def _shared() -> list[Any]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
 
 
-def _scrub_value(key: str, value: Any) -> Any:
-    if key not in SAFE_KEYS and SENSITIVE_KEYS.search(key):
-        return REDACTED
-    if isinstance(value, str):
-        return scrub_text(value)
-    if isinstance(value, dict):
-        return {str(k): _scrub_value(str(k), v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_scrub_value("", v) for v in value]
-    return value
+def _renderer(fmt: str) -> Any:
+    if fmt == "json":
+        return structlog.processors.JSONRenderer()
+    return structlog.dev.ConsoleRenderer(colors=False)
 
 
-def redact(
-    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    """structlog processor: redact sensitive keys and secret-shaped text in every field."""
-    for key in list(event_dict):
-        if key == "event":
-            event_dict[key] = scrub_text(str(event_dict[key]))
-        else:
-            event_dict[key] = _scrub_value(key, event_dict[key])
-    return event_dict
-
-
-class AccessLineFilter(logging.Filter):
-    """On uvicorn's access logger: drop the query string from the logged path (L03).
-
-    Attached to the logger rather than a handler, so it holds whichever handler prints the
-    line, even if an operator turns uvicorn's access log back on.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Cut `?...` from the path argument of uvicorn's access line."""
-        args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
-        return True
+def stdlib_formatter(fmt: str = "console") -> logging.Formatter:
+    """How a third-party (stdlib) record is written: our processors, `redact` included, and
+    our format. Its traceback is rendered before redaction, so a secret in an exception's
+    message is scrubbed like any other text."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            *_shared(),
+            structlog.stdlib.add_logger_name,
+            structlog.processors.format_exc_info,
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            redact,
+            _renderer(fmt),
+        ],
+    )
 
 
 def configure_logging(*, fmt: str = "console", level: str = "INFO") -> None:
@@ -103,37 +50,15 @@ def configure_logging(*, fmt: str = "console", level: str = "INFO") -> None:
     `mentora.asgi`, `mentora worker`, the CLI). Third-party lines (uvicorn, httpx) go through
     the same processors as ours, `redact` included, and come out in the same format.
     """
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, redact, renderer],
+        processors=[*_shared(), structlog.processors.format_exc_info, redact, _renderer(fmt)],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[
-                *shared,
-                structlog.stdlib.add_logger_name,
-                structlog.processors.format_exc_info,
-            ],
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                redact,
-                renderer,
-            ],
-        )
-    )
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(stdlib_formatter(fmt))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

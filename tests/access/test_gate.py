@@ -10,11 +10,13 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
+from sqlalchemy import select
 from starlette.responses import JSONResponse
 
 from mentora.access.deps import Access, RequireCreator, is_gate, member_gate
 from mentora.app import create_app
 from mentora.clock import FrozenClock
+from mentora.db.models import UserSession
 from mentora.services import Services, build_services
 from mentora.sessions.deps import load_principal, require_session
 from tests.access.helpers import (
@@ -188,20 +190,23 @@ async def test_m02_revocation_reaches_every_process(
         await other.aclose()
 
 
-async def test_m02_webhook_deactivation_end_to_end(
+async def test_m02_webhook_deactivation_ends_access_and_the_session(
     services: Services, client: httpx.AsyncClient, emulator: Any, signin: Any
 ) -> None:
-    """Sign in through Whop, then a signed membership.deactivated webhook ends access."""
+    """Sign in through Whop, then a signed membership.deactivated webhook ends access and
+    the session, so the next request is refused as signed out."""
     response = await signin.sign_in("user_demo_member")
     assert response.status_code == 303, response.text
     assert (await client.get("/api/content")).status_code == 200
     emulator.set_membership_status("mem_demo_member", "expired")
     await emulator.flush_webhooks()
     after = await client.get("/api/content")
-    # Refused: 403 with the reason, or 401 when the webhook also ended the sessions (S09).
-    assert after.status_code in (401, 403), after.text
-    if after.status_code == 403:
-        assert after.json()["error"]["code"] == "expired"
+    # The webhook that ends the membership also ends its sessions (S09): the cookie is dead.
+    assert after.status_code == 401, after.text
+    assert after.json()["error"]["code"] == "session_invalid"
+    async with services.sessionmaker() as db:
+        reasons = (await db.execute(select(UserSession.revoked_reason))).scalars().all()
+    assert len(reasons) == 1 and reasons[0] is not None
 
 
 async def test_cross_creator_isolation(services: Services, client: httpx.AsyncClient) -> None:

@@ -14,6 +14,7 @@ from mentora.access.policy import (
     Requirement,
     WhopAnswer,
     decide,
+    decision_horizon,
     status_verdict,
     tier_satisfies,
 )
@@ -326,3 +327,66 @@ def test_answer_before_period_end_does_not_revive_a_canceled_period() -> None:
     after_end = WhopAnswer("customer", end + timedelta(seconds=10))
     assert run([row], before_end).reason == "expired"
     assert run([row], after_end).reason == "whop_customer"  # renewed since: Whop says so
+
+
+def test_horizon_is_the_first_future_instant_the_answer_can_change() -> None:
+    """TTL and grace after the last check, period ends and past-due grace ends are the only
+    instants `decide` compares with; the horizon is the earliest one after now."""
+    checked = NOW - timedelta(seconds=10)
+    answer = WhopAnswer("customer", checked)
+    ends = NOW + timedelta(days=10)
+    assert decision_horizon([m(current_period_end=ends)], answer, POLICY, NOW) == (
+        checked + POLICY.ttl
+    )
+    # Past the TTL: the grace end is next.
+    later = checked + POLICY.ttl
+    assert decision_horizon([m(current_period_end=ends)], answer, POLICY, later) == (
+        checked + POLICY.grace
+    )
+    # Past both: the period end.
+    assert (
+        decision_horizon([m(current_period_end=ends)], answer, POLICY, NOW + timedelta(hours=1))
+        == ends
+    )
+
+
+def test_horizon_counts_the_past_due_grace_from_the_earlier_anchor() -> None:
+    """past_due adds its grace end (from the earlier of period end and update); other
+    statuses do not."""
+    due = NOW - timedelta(days=1)
+    updated = NOW - timedelta(hours=1)
+    never = WhopAnswer("customer", None)
+    past_due = m("past_due", current_period_end=due, source_updated_at=updated)
+    assert decision_horizon([past_due], never, POLICY, NOW) == due + POLICY.past_due_grace
+    active = m("active", current_period_end=due, source_updated_at=updated)
+    assert decision_horizon([active], never, POLICY, NOW) is None
+
+
+def test_horizon_is_none_when_nothing_lies_ahead() -> None:
+    """Never checked, no period end: time alone never changes the answer; a point exactly
+    at now is not ahead."""
+    never = WhopAnswer("customer", None)
+    assert decision_horizon([m(current_period_end=None)], never, POLICY, NOW) is None
+    assert decision_horizon([m(current_period_end=NOW)], never, POLICY, NOW) is None
+    assert decision_horizon([], never, POLICY, NOW) is None
+
+
+def test_decisions_ask_for_revalidation_only_when_stale() -> None:
+    """A fresh answer never asks Whop again, whatever the outcome."""
+    for memberships in ([m("active")], [m("canceled")], []):
+        assert run(memberships).needs_revalidation is False
+
+
+def test_requirement_is_described_for_the_audit_row() -> None:
+    """The audit details name the tier, the products in a stable order and creator-only."""
+    requirement = Requirement(tier="pro", product_ids=frozenset({"prod_b", "prod_a"}))
+    assert requirement.describe() == {
+        "tier": "pro",
+        "products": ["prod_a", "prod_b"],
+        "creator_only": False,
+    }
+    assert Requirement(creator_only=True).describe() == {
+        "tier": None,
+        "products": [],
+        "creator_only": True,
+    }

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 
-from mentora.emulator import DEMO, Emulator
+from mentora.emulator import DEMO, Emulator, EmulatorConfig
 
 API_KEY = {"Authorization": "Bearer demo-api-key"}
 ACCESS = f"/api/v1/users/{DEMO.member_user_id}/access/{DEMO.company_id}"
@@ -39,15 +37,26 @@ async def test_429_carries_retry_after_in_each_error_shape(
     assert token.json()["error"] == "rate_limit_exceeded"
 
 
-async def test_latency_fault_delays_without_failing(whop: httpx.AsyncClient, emu: Emulator) -> None:
-    """A latency-only fault slows the call and still serves it."""
-    emu.add_fault("/api/v1/memberships", latency=0.2)
-    started = time.monotonic()
-    response = await whop.get("/api/v1/memberships", headers=API_KEY)
-    assert response.status_code == 200
-    assert time.monotonic() - started >= 0.2
-    cleared = await whop.delete("/_emulator/admin/faults")
-    assert cleared.json() == {"data": []}
+async def test_latency_fault_delays_without_failing(emu_config: EmulatorConfig) -> None:
+    """A latency-only fault waits its latency (through the emulator's sleep) and still serves
+    the call; once cleared, calls wait for nothing."""
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    emu = Emulator(emu_config, sleep=sleep)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=emu.app), base_url=emu_config.issuer
+    ) as whop:
+        emu.add_fault("/api/v1/memberships", latency=0.2)
+        response = await whop.get("/api/v1/memberships", headers=API_KEY)
+        assert response.status_code == 200 and waits == [0.2]
+        cleared = await whop.delete("/_emulator/admin/faults")
+        assert cleared.json() == {"data": []}
+        assert (await whop.get("/api/v1/memberships", headers=API_KEY)).status_code == 200
+        assert waits == [0.2]
+    await emu.aclose()
 
 
 async def test_call_counts_cover_whop_endpoints_only(

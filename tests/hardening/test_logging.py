@@ -4,7 +4,6 @@ socket); CR/LF from the outside stays inside one escaped line."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -14,7 +13,6 @@ from urllib.parse import quote
 import httpx
 import pytest
 import structlog
-import uvicorn
 
 from mentora.db.models import AuditEvent
 from mentora.services import Services
@@ -25,7 +23,7 @@ from tests.hardening.helpers import (
     configured_logging,
     csrf_token,
 )
-from tests.support.stack import free_port
+from tests.support.stack import free_port, serve
 from tests.support.webhooks import WEBHOOK_PATH, event_body, signed_headers
 
 REQUEST_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -140,31 +138,14 @@ async def test_l04_crlf_in_error_description_stays_one_line(
     assert await audit_rows(services, "authn_login_success") == []
 
 
-async def _serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
-    """uvicorn on a real loopback socket, its access log ON (as `uvicorn app` would have)."""
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        access_log=True,
-        log_config=None,
-        log_level="info",  # uvicorn sets its loggers' levels; other tests leave WARNING
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    return server, task, port
-
-
 @pytest.mark.e2e
 async def test_l03_access_logs_never_carry_the_callback_query(app: Any) -> None:
     """Over a real socket, no access log line (ours or uvicorn's) carries the query."""
     with configured_logging("json") as logs:
-        server, task, port = await _serve(app)
+        port = free_port()
+        # uvicorn's access log ON (as `uvicorn app` would have); uvicorn sets its loggers'
+        # levels, and other tests leave WARNING.
+        server, task = await serve(app, port, access_log=True, log_level="info")
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
                 first = await http.get("/api/whop/callback?code=CANARYcodeL03&state=CANARYstateL03")

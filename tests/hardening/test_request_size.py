@@ -3,6 +3,7 @@ streamed body is not read to its end; over-long query strings get 414."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +13,7 @@ from starlette.types import Message
 
 from mentora.db.models import WebhookDelivery
 from mentora.services import Services
+from mentora.web.routes import ROUTERS
 from tests.hardening.helpers import audit_rows
 from tests.support.webhooks import WEBHOOK_PATH
 
@@ -60,14 +62,30 @@ async def test_r04_streamed_body_stops_being_read_past_the_cap(
     assert await _deliveries(services) == 0
 
 
-async def test_r04_large_body_on_any_route_is_413(client: httpx.AsyncClient) -> None:
-    """The general cap (MAX_BODY_BYTES, 1 MiB) holds on every route, e.g. logout."""
-    response = await client.post(
-        "/api/whop/logout",
-        content=b"csrf_token=" + b"a" * (2 * MB),
-        headers={"content-type": "application/x-www-form-urlencoded"},
-    )
-    assert response.status_code == 413
+def _every_route() -> list[tuple[str, str]]:
+    """(method, path) for every route of the app's routers, path parameters filled in."""
+    pairs = []
+    for route in (route for router in ROUTERS for route in router.routes):
+        for method in sorted(getattr(route, "methods", None) or ()):
+            if method not in ("HEAD", "OPTIONS"):
+                pairs.append((method, re.sub(r"\{[^}]+\}", "x", route.path)))
+    return pairs
+
+
+async def test_r04_large_body_on_every_route_is_413(client: httpx.AsyncClient) -> None:
+    """The general cap (MAX_BODY_BYTES, 1 MiB) holds on every route of the app, whatever its
+    method, before routing, authentication or CSRF checks look at the request."""
+    routes = _every_route()
+    assert ("POST", "/api/whop/logout") in routes and len(routes) > 20
+    body = b"csrf_token=" + b"a" * (2 * MB)
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    answers = {
+        (method, path): (
+            await client.request(method, path, content=body, headers=headers)
+        ).status_code
+        for method, path in routes
+    }
+    assert {key: status for key, status in answers.items() if status != 413} == {}
 
 
 async def raw_get(app: Any, path: str, query: bytes, accept: str) -> tuple[int, bytes]:

@@ -8,10 +8,12 @@ alone: its own status, its own effect, its own audit row with its own request id
 from __future__ import annotations
 
 import asyncio
+import gc
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from structlog.testing import capture_logs
 from tests.integration.test_webhook_intake import _broken_sessionmaker, count, membership
@@ -22,6 +24,10 @@ from mentora.clock import FrozenClock, as_utc
 from mentora.db.models import AuditEvent, Membership, OutboxMessage, WebhookDelivery
 from mentora.metrics import REGISTRY
 from mentora.services import Services
+from mentora.webhooks.batch import Batcher
+from mentora.webhooks.envelope import parse_envelope
+from mentora.webhooks.errors import WebhookStoreUnavailable
+from mentora.webhooks.verify import VerifiedDelivery
 
 
 def _member(membership_id: str, status: str, at: str) -> dict[str, Any]:
@@ -209,3 +215,69 @@ async def test_database_down_under_a_batch_gives_503_to_each_then_retries_land_o
     assert await count(services, WebhookDelivery) == 6
     assert await count(services, Membership) == 6
     assert await count(services, AuditEvent, AuditEvent.kind == "membership_changed") == 6
+
+
+async def _until(condition: Any, what: str) -> None:
+    """Yield to the event loop until `condition()` holds (a deadline, not a sleep)."""
+    deadline = asyncio.get_running_loop().time() + 5.0
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, what
+        await asyncio.sleep(0)
+
+
+def _delivery(msg_id: str) -> tuple[VerifiedDelivery, Any]:
+    body = event_body("membership.activated", _member(msg_id, "active", stamp(hours=-1)))
+    delivery = VerifiedDelivery(webhook_id=msg_id, timestamp=START, body=body, scheme="standard")
+    return delivery, parse_envelope(body)
+
+
+async def _cancel_one_request_of_a_failing_batch(services: Services) -> None:
+    """Two deliveries in one batch on a dead database; the second's request is cancelled while
+    the batch runs. Returns with no reference left to either answer."""
+    services.sessionmaker = _broken_sessionmaker(services.settings.database_url)
+    batcher = Batcher(services, asyncio.get_running_loop())
+    async with batcher._lock:  # both deliveries queue up behind a batch in progress
+        first = asyncio.create_task(batcher.submit(*_delivery("gone_1"), {}))
+        second = asyncio.create_task(batcher.submit(*_delivery("gone_2"), {}))
+        await _until(lambda: len(batcher._queue) == 2, "the deliveries never queued")
+    await _until(lambda: not batcher._queue, "no batch took them")  # `first` runs both
+    second.cancel()
+    with pytest.raises(WebhookStoreUnavailable):
+        await first
+    with pytest.raises(asyncio.CancelledError):
+        await second
+
+
+async def test_a_request_that_goes_away_leaves_no_unread_answer(services: Services) -> None:
+    """Database down, two deliveries in one batch, the second's request cancelled while the
+    batch runs: the first gets 503, and the second's failed answer is read, not left for
+    asyncio to report as 'Future exception was never retrieved'."""
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        await _cancel_one_request_of_a_failing_batch(services)
+        gc.collect()  # an unread exception is reported when its future is collected
+        await asyncio.sleep(0)  # let the loop run the done callbacks it scheduled
+        gc.collect()
+    finally:
+        loop.set_exception_handler(None)
+    assert reported == []
+
+
+async def test_a_request_that_goes_away_before_its_batch_is_not_stored(
+    services: Services,
+) -> None:
+    """Cancelled while still queued, a delivery leaves the queue unstored (no 2xx was sent,
+    so Whop delivers it again) and the batch that follows holds only the others."""
+    batcher = Batcher(services, asyncio.get_running_loop())
+    async with batcher._lock:
+        kept = asyncio.create_task(batcher.submit(*_delivery("kept_1"), {}))
+        gone = asyncio.create_task(batcher.submit(*_delivery("gone_1"), {}))
+        await _until(lambda: len(batcher._queue) == 2, "the deliveries never queued")
+        gone.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+        assert [item.delivery.webhook_id for item in batcher._queue] == ["kept_1"]
+    assert await kept == "processed"
+    assert await count(services, WebhookDelivery) == 1

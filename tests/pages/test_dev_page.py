@@ -20,6 +20,8 @@ from mentora.outbox.mailer import Email, FileMailer, build_message
 from mentora.services import Services, build_services
 from tests.conftest import APP_URL, make_settings
 from tests.pages.helpers import BROWSER, SAME_ORIGIN, csrf_from, person
+from tests.support.recording import RecordingTransport
+from tests.support.stack import free_port
 from tests.support.timeline import START
 
 PROD = {
@@ -122,27 +124,46 @@ async def test_dev_buttons_need_same_origin_and_the_token_when_signed_in(
         "/dev/memberships/mem%20x/activate",
     ],
 )
-async def test_dev_button_refuses_unknown_actions_and_ids(
-    client: httpx.AsyncClient, path: str
+async def test_dev_button_refuses_unknown_actions_and_ids_without_calling_the_emulator(
+    settings: Settings, clock: FrozenClock, emulator: Any, path: str
 ) -> None:
-    """Only the four actions, on well-formed ids, reach the emulator."""
-    response = await client.post(path, headers=SAME_ORIGIN)
-    assert response.status_code in (400, 404)
+    """Only the four actions, on well-formed ids, reach the emulator: the rest are refused
+    with a 4xx and no request leaves for it (a well-formed one, for contrast, does)."""
+    recorder = RecordingTransport(httpx.ASGITransport(app=emulator.app))
+    services = build_services(settings, clock=clock, transport=recorder)
+    app = create_app(settings, services=services)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=APP_URL) as c:
+            response = await c.post(path, headers=SAME_ORIGIN)
+            assert response.status_code in (400, 404)
+            assert recorder.exchanges == []
+            good = await c.post("/dev/memberships/mem_demo_member/activate", headers=SAME_ORIGIN)
+            assert good.status_code == 303
+            assert recorder.paths == [
+                "/_emulator/admin/memberships/mem_demo_member/actions/activate"
+            ]
+    finally:
+        await services.aclose()
 
 
 async def test_dev_page_reports_an_unreachable_emulator(
     settings: Settings, clock: FrozenClock
 ) -> None:
-    """With no emulator answering, the page says so instead of failing."""
-    down = httpx.MockTransport(lambda request: httpx.Response(503))
-    services = build_services(settings, clock=clock, transport=down)
-    app = create_app(settings, services=services)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=APP_URL) as c:
-        page = await c.get("/dev", headers=BROWSER)
-        assert page.status_code == 200 and "does not answer" in page.text
-        failed = await c.post("/dev/memberships/mem_demo_member/activate", headers=SAME_ORIGIN)
-        assert failed.headers["location"] == "/dev?failed=true"
-    await services.aclose()
+    """With nothing listening at the emulator's address, the page says so instead of failing."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    down = Settings.model_validate(
+        {**settings.model_dump(), "whop_oauth_issuer": closed, "whop_api_base_url": closed}
+    )
+    services = build_services(down, clock=clock)
+    app = create_app(down, services=services)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=APP_URL) as c:
+            page = await c.get("/dev", headers=BROWSER)
+            assert page.status_code == 200 and "does not answer" in page.text
+            failed = await c.post("/dev/memberships/mem_demo_member/activate", headers=SAME_ORIGIN)
+            assert failed.headers["location"] == "/dev?failed=true"
+    finally:
+        await services.aclose()
 
 
 @pytest.mark.parametrize("name", ["..%2F..%2Fetc%2Fpasswd", "notes.txt", "x" * 80 + ".eml"])

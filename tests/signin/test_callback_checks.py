@@ -14,12 +14,16 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from mentora.app import create_app
 from mentora.clock import FrozenClock
-from mentora.db.models import AuditEvent, LoginTransaction, UserSession
+from mentora.config import Settings
+from mentora.creators import ensure_configured_creator
+from mentora.db.models import AuditEvent, LoginTransaction, UserSession, WhopToken
 from mentora.emulator import DEMO
-from mentora.services import Services
+from mentora.services import Services, build_services
 from mentora.sessions.cookie import LOGIN_COOKIE, SESSION_COOKIE
 from tests.conftest import APP_URL
+from tests.support.recording import RecordingTransport
 from tests.support.signin import SignIn
 
 
@@ -214,33 +218,52 @@ async def test_c11_only_code_flow_requested(signin: SignIn) -> None:
     assert "access_token=" not in location and "id_token=" not in location
 
 
-async def test_c14_tokens_never_reach_the_browser(
-    signin: SignIn, client: httpx.AsyncClient, services: Services, emulator: Any
+async def test_c14_no_issued_token_ever_reaches_the_browser(
+    settings: Settings, clock: FrozenClock, emulator: Any
 ) -> None:
-    """No issued token appears in any response; the database holds ciphertext only."""
+    """Every token the emulator issued (ID token, first and rotated access and refresh tokens)
+    is absent from every response the browser got; the database holds ciphertext only."""
+    recorder = RecordingTransport(httpx.ASGITransport(app=emulator.app))
+    services = build_services(settings, clock=clock, transport=recorder)
+    await ensure_configured_creator(services, name="Demo Academy")
+    app = create_app(settings, services=services)
+    emulator.app_slot.target = app
     seen: list[httpx.Response] = []
-    response = await signin.sign_in(DEMO.member_user_id)
-    seen.append(response)
-    seen.append(await client.get("/dashboard"))
-    seen.append(await client.get("/api/whop/verify"))
-    issued = (
-        emulator.state.issued_token_values()
-        if hasattr(emulator.state, "issued_token_values")
-        else None
-    )
-    from mentora.db.models import WhopToken
-
-    async with services.sessionmaker() as db:
-        row = (await db.execute(select(WhopToken))).scalar_one()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=APP_URL
+        ) as client:
+            seen.append(await SignIn(client, emulator).sign_in(DEMO.member_user_id))
+            seen.append(await client.get("/dashboard"))
+            seen.append(await client.get("/api/whop/verify"))
+            token = re.search(r'name="csrf_token" value="([^"]+)"', seen[1].text)
+            assert token
+            clock.advance(60)  # past the minimum interval between forced rotations
+            headers = {"x-csrf-token": token.group(1), "origin": APP_URL}
+            seen.append(await client.post("/api/whop/refresh", headers=headers))
+            seen.append(await client.get("/dashboard"))
+            seen.append(await client.get("/api/whop/verify"))
+        async with services.sessionmaker() as db:
+            row = (await db.execute(select(WhopToken))).scalar_one()
+    finally:
+        await services.aclose()
+    assert [r.status_code for r in seen] == [303, 200, 200, 200, 200, 200]
+    grants = [
+        response.json()
+        for request, response in recorder.exchanges
+        if request.url.path == "/oauth/token" and response.status_code == 200
+    ]
+    assert len(grants) == 2  # the code exchange, then the forced rotation
+    issued = [g[name] for g in grants for name in ("access_token", "refresh_token", "id_token")]
+    assert len(set(issued)) == 6
+    for response in seen:
+        blob = response.text + str(response.headers.multi_items())
+        leaked = [value for value in issued if value in blob]
+        assert leaked == [], response.request.url
     access = services.tokens.decrypt(row.access_token_enc)
-    refresh = services.tokens.decrypt(row.refresh_token_enc or b"")
-    assert access.encode() not in row.access_token_enc and refresh.encode() not in (
-        row.refresh_token_enc or b""
-    )
-    for r in seen:
-        blob = r.text + str(r.headers)
-        assert access not in blob and refresh not in blob
-    del issued
+    assert access == grants[-1]["access_token"]
+    assert access.encode() not in row.access_token_enc
+    assert grants[-1]["refresh_token"].encode() not in (row.refresh_token_enc or b"")
 
 
 async def test_c15_ten_concurrent_requests_refresh_once(
@@ -284,7 +307,6 @@ async def test_c16_logout_revokes_refresh_token_at_whop(
     signin: SignIn, client: httpx.AsyncClient, services: Services, emulator: Any
 ) -> None:
     """After logout, the stored refresh token is dead at Whop (invalid_grant)."""
-    from mentora.db.models import WhopToken
 
     await signin.sign_in(DEMO.member_user_id)
     async with services.sessionmaker() as db:

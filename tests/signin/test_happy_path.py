@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -73,12 +74,13 @@ async def test_c01_authorize_redirect_carries_pkce_and_config(signin: SignIn) ->
 async def test_logout_ends_session_and_revokes_grant(
     signin: SignIn, client: httpx.AsyncClient, services: Services, emulator: Any
 ) -> None:
-    """Logout with the CSRF token kills the session server-side; the old cookie is refused."""
+    """Logout with the CSRF token kills the session server-side, refuses the old cookie,
+    revokes the member's grant at Whop (the emulator) and forgets the tokens here."""
     await signin.sign_in(DEMO.member_user_id)
+    grants = [g for g in emulator.state.oauth.grants.values() if g.user_id == DEMO.member_user_id]
+    assert [g.revoked for g in grants] == [False]
     cookie = signin.session_cookie()
     page = await client.get("/dashboard")
-    import re
-
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token
     out = await client.post(
@@ -91,6 +93,7 @@ async def test_logout_ends_session_and_revokes_grant(
     client.cookies.set(SESSION_COOKIE, cookie or "", domain="mentora.test")
     again = await client.get("/api/whop/verify")
     assert again.status_code == 401
+    assert [g.revoked for g in grants] == [True]
     async with services.sessionmaker() as db:
         # Revoked at Whop, then forgotten here: an ended session keeps no grant to steal.
         assert (await db.execute(select(func.count()).select_from(WhopToken))).scalar_one() == 0

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from html import unescape
 from typing import Any
+from unittest import mock
 from urllib.parse import urlsplit
 
 import httpx
@@ -42,23 +44,31 @@ class Stack:
     settings: Settings
 
 
-async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+STARTUP_SECONDS = 10.0
+
+
+async def serve(app: Any, port: int, **options: Any) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    """uvicorn serving `app` on 127.0.0.1:`port`, once it accepts connections.
+
+    `options` override the quiet defaults (no access log, warnings only). Raises when uvicorn
+    exits during start-up (the error it exited with) or is not up within STARTUP_SECONDS.
+    """
+    config = {"access_log": False, "log_level": "warning", **options}
     server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            access_log=False,
-            log_config=None,
-            lifespan="off",
-            log_level="warning",
-        )
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off", **config)
     )
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STARTUP_SECONDS
+    while not server.started:
+        if task.done():
+            task.result()  # uvicorn's own error, e.g. the port is taken
+            raise RuntimeError(f"uvicorn on port {port} stopped before it started")
+        if loop.time() > deadline:
+            server.should_exit = True
+            await task
+            raise TimeoutError(f"uvicorn on port {port} did not start in {STARTUP_SECONDS} s")
         await asyncio.sleep(0.02)
     return server, task
 
@@ -66,9 +76,15 @@ async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None
 @contextlib.asynccontextmanager
 async def running_stack(database_url: str, **env: str) -> AsyncIterator[Stack]:
     """Start emulator + app on free ports with `database_url`; stop both afterwards."""
-    import os
+    # The emulator is plain http on loopback; the variable is restored on the way out, so
+    # later tests in this process run with Authlib's HTTPS check on again.
+    with mock.patch.dict(os.environ, {"AUTHLIB_INSECURE_TRANSPORT": "1"}):
+        async with _running_stack(database_url, **env) as stack:
+            yield stack
 
-    os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"  # the emulator is plain http on loopback
+
+@contextlib.asynccontextmanager
+async def _running_stack(database_url: str, **env: str) -> AsyncIterator[Stack]:
     app_port, emu_port = free_port(), free_port()
     app_url, issuer = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{emu_port}"
     settings = load_settings(
@@ -103,8 +119,8 @@ async def running_stack(database_url: str, **env: str) -> AsyncIterator[Stack]:
     services = build_services(settings)
     await ensure_configured_creator(services, name="Demo Academy")
     app = create_app(settings, services=services)
-    emu_server, emu_task = await _serve(emulator.app, emu_port)
-    app_server, app_task = await _serve(app, app_port)
+    emu_server, emu_task = await serve(emulator.app, emu_port)
+    app_server, app_task = await serve(app, app_port)
     try:
         yield Stack(
             app_url=app_url, issuer=issuer, emulator=emulator, services=services, settings=settings

@@ -96,3 +96,41 @@ def test_deactivation_outranks_status(data: dict[str, object], event: str, statu
     snapshot = parse_envelope(json.dumps(body).encode()).membership
     assert snapshot.status == status
     assert snapshot.company_id == "biz_1"
+
+
+def test_v0_body_key_carries_the_data_and_missing_data_is_empty() -> None:
+    """Whop's older envelopes put the object under `body`; with neither key, data is {}."""
+    older = parse_envelope(b'{"action":"membership.went_valid","body":{"id":"mem_1"}}')
+    assert older.data == {"id": "mem_1"}
+    bare = parse_envelope(b'{"type":"membership.activated"}')
+    assert bare.data == {}
+    null = parse_envelope(b'{"type":"membership.activated","data":null}')
+    assert null.data == {}
+
+
+def test_w09_type_length_limit_is_inclusive() -> None:
+    """A type of exactly 128 characters is accepted; 129 is refused."""
+    longest = "a" * 128
+    assert parse_envelope(f'{{"type":"{longest}"}}'.encode()).event_type == longest
+    with pytest.raises(WebhookPayloadError):
+        parse_envelope(f'{{"type":"{longest}a"}}'.encode())
+
+
+@pytest.mark.parametrize(
+    ("fields", "company"),
+    [
+        ('"company_id":"biz_1"', "biz_1"),
+        ('"account_id":"biz_2"', "biz_2"),
+        ('"company":"biz_3"', "biz_3"),
+        ('"company":{"id":"biz_4"}', "biz_4"),
+        ('"account_id":{"id":"biz_5"}', "biz_5"),
+        ('"company_id":"","account_id":"biz_6"', "biz_6"),
+        ('"company_id":7,"company":"biz_7"', "biz_7"),
+        ('"company":{"id":8}', None),
+        ('"company_id":""', None),
+    ],
+)
+def test_company_is_read_from_each_place_whop_puts_it(fields: str, company: str | None) -> None:
+    """company_id, account_id or company (a string or an object with an id), first usable."""
+    envelope = parse_envelope(f'{{"type":"membership.activated",{fields}}}'.encode())
+    assert envelope.company_id == company

@@ -187,3 +187,84 @@ def test_legacy_scheme_only_when_enabled() -> None:
     assert reason_of(BODY, headers) == "missing_headers"
     headers["x-whop-signature"] = "sha256=" + digest
     assert reason_of(BODY, headers, legacy=True) == "malformed_signature"
+
+
+@pytest.mark.parametrize(
+    ("secrets", "message"),
+    [
+        ([""], "WHOP_WEBHOOK_SECRET is empty"),
+        (["whsec_"], "WHOP_WEBHOOK_SECRET: a whsec_ secret must not be empty"),
+        (["whsec_not base64!"], "WHOP_WEBHOOK_SECRET: a whsec_ secret must be base64"),
+        # Loose base64 would drop the stray characters and decode the rest into a key.
+        (["whsec_MfKQ9r8G$KYqrTwjU"], "WHOP_WEBHOOK_SECRET: a whsec_ secret must be base64"),
+        ([], "WHOP_WEBHOOK_SECRET is empty"),
+    ],
+)
+def test_weak_secret_errors_name_the_setting(secrets: list[str], message: str) -> None:
+    """Each refused secret is a configuration error that names WHOP_WEBHOOK_SECRET and why."""
+    with pytest.raises(ConfigError) as refused:
+        signing_keys(secrets)
+    assert str(refused.value) == message
+
+
+def test_w03_headers_are_found_in_any_case_in_a_plain_dict() -> None:
+    """A plain dict with exact lower-case names and one with mixed case both verify."""
+    exact = headers_for()
+    assert verify(BODY, exact, keys=[KEY], now=NOW).scheme == "standard"
+    mixed = {name.title(): value for name, value in exact.items()}
+    assert verify(BODY, mixed, keys=[KEY], now=NOW).webhook_id == "msg_1"
+
+
+def test_w06_entries_of_another_version_never_count() -> None:
+    """A correct MAC labelled v2 (or unlabelled) is not a v1 signature."""
+    headers = headers_for()
+    mac = headers["webhook-signature"].removeprefix("v1,")
+    for entry in (f"v2,{mac}", f",{mac}", mac):
+        headers["webhook-signature"] = entry
+        assert reason_of(BODY, headers) in ("no_matching_signature", "malformed_signature")
+
+
+def test_w05_signature_base64_is_strict_and_bad_entries_are_skipped() -> None:
+    """A v1 entry with stray characters is not decoded leniently; the entries after an
+    unparseable one are still tried."""
+    headers = headers_for()
+    mac = headers["webhook-signature"].removeprefix("v1,")
+    headers["webhook-signature"] = f"v1,{mac[:10]}!{mac[10:]}"
+    assert reason_of(BODY, headers) in ("no_matching_signature", "malformed_signature")
+    headers["webhook-signature"] = f"v1,%%% v1,{mac}"
+    assert verify(BODY, headers, keys=[KEY], now=NOW).webhook_id == "msg_1"
+
+
+@pytest.mark.parametrize("offset", [-300, 300])
+def test_w04_the_window_edges_are_inside(offset: int) -> None:
+    """Exactly ±300 s of skew is still accepted; the refusal starts past it."""
+    at = NOW + timedelta(seconds=offset)
+    assert verify(BODY, headers_for(at=at), keys=[KEY], now=NOW).timestamp == at
+
+
+@pytest.mark.parametrize(("offset", "detail"), [(-400, "skew 400s"), (400, "skew -400s")])
+def test_w04_refusals_log_the_skew(offset: int, detail: str) -> None:
+    """The refusal's detail (for logs) gives the skew in seconds."""
+    with pytest.raises(WebhookVerificationError) as refused:
+        verify(BODY, headers_for(at=NOW + timedelta(seconds=offset)), keys=[KEY], now=NOW)
+    assert str(refused.value) == detail
+
+
+def test_legacy_delivery_is_identified_by_its_body_and_keeps_its_time() -> None:
+    """A legacy delivery's id is `legacy_` + 40 hex of SHA-256(body); its timestamp and raw
+    body are kept; a wrong MAC or an old timestamp is refused with the usual reasons."""
+    import hashlib
+    import hmac
+
+    at = NOW - timedelta(seconds=30)
+    stamp = int(at.timestamp())
+    digest = hmac.new(KEY, f"{stamp}.".encode() + BODY, hashlib.sha256).hexdigest()
+    headers = {"x-whop-signature": f"t={stamp},v1={digest}"}
+    verified = verify(BODY, headers, keys=[KEY], now=NOW, legacy=True)
+    assert verified.webhook_id == "legacy_" + hashlib.sha256(BODY).hexdigest()[:40]
+    assert (verified.timestamp, verified.body) == (at, BODY)
+    assert reason_of(BODY + b" ", headers, legacy=True) == "no_matching_signature"
+    with pytest.raises(WebhookVerificationError) as refused:
+        verify(BODY + b" ", headers, keys=[KEY], now=NOW, legacy=True)
+    assert str(refused.value) == "no_matching_signature"
+    assert reason_of(BODY, headers, legacy=True, tolerance=10) == "timestamp_too_old"

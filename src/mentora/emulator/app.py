@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -16,7 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from mentora.emulator import admin, authorize, oidc, rest, ui
 from mentora.emulator.config import USER_TOKEN_ISSUER, Clock, EmulatorConfig, utc_now
 from mentora.emulator.datehdr import ClockDateMiddleware
-from mentora.emulator.faults import Fault, FaultMiddleware
+from mentora.emulator.faults import Fault, FaultMiddleware, Sleep
 from mentora.emulator.httputil import api_error, oauth_error
 from mentora.emulator.keys import KeyRing
 from mentora.emulator.lifecycle import Lifecycle
@@ -30,7 +31,8 @@ class Emulator:
 
     `webhook_client` is the httpx client deliveries go through (tests pass one backed by
     an ASGI transport); by default the emulator creates its own. `clock` returns an aware
-    UTC datetime and drives every expiry and timestamp the emulator produces.
+    UTC datetime and drives every expiry and timestamp the emulator produces; `sleep` is how
+    an injected latency fault waits (tests pass one that records the delay instead).
     """
 
     def __init__(
@@ -38,10 +40,12 @@ class Emulator:
         config: EmulatorConfig | None = None,
         webhook_client: httpx.AsyncClient | None = None,
         clock: Clock | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         """Build the state (seeded if configured), keys, webhook sender and ASGI app."""
         self.config = config or EmulatorConfig()
         self._clock = clock or utc_now
+        self._sleep = sleep
         self.state = EmulatorState(self.config)
         self.keys = KeyRing()
         self.sender = WebhookSender(
@@ -184,7 +188,7 @@ class Emulator:
             exception_handlers={HTTPException: _http_error},
             lifespan=lifespan,
         )
-        app.add_middleware(FaultMiddleware, book=self.state.faults)
+        app.add_middleware(FaultMiddleware, book=self.state.faults, sleep=self._sleep)
         app.add_middleware(ClockDateMiddleware, now=self.now)
         return app
 

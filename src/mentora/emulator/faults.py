@@ -11,12 +11,14 @@ import asyncio
 import json
 import math
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 # Paths that are the emulator's own controls rather than "Whop".
+Sleep = Callable[[float], Awaitable[None]]
 _CONTROL_PREFIXES = ("/_emulator",)
 _CONTROL_EXACT = frozenset({"/", "/favicon.ico"})
 
@@ -83,10 +85,12 @@ class FaultBook:
 class FaultMiddleware:
     """ASGI middleware: count Whop-endpoint calls and apply injected faults."""
 
-    def __init__(self, app: ASGIApp, book: FaultBook) -> None:
-        """Wrap `app`; `book` is shared with the emulator so tests can steer it."""
+    def __init__(self, app: ASGIApp, book: FaultBook, sleep: Sleep = asyncio.sleep) -> None:
+        """Wrap `app`; `book` is shared with the emulator so tests can steer it; `sleep`
+        waits out a latency fault."""
         self.app = app
         self.book = book
+        self.sleep = sleep
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Count, delay or fail the request, or pass it through untouched."""
@@ -97,7 +101,7 @@ class FaultMiddleware:
         self.book.calls[path] += 1
         fault = self.book.take(path)
         if fault is not None and fault.latency > 0:
-            await asyncio.sleep(fault.latency)
+            await self.sleep(fault.latency)
         if fault is None or fault.status is None:
             await self.app(scope, receive, send)
             return

@@ -48,6 +48,8 @@ def supersedes(
     Newer wins. On an exact tie the one that does not grant access wins, so a tie can only
     fail closed; reconciliation settles it from Whop's current answer.
     """
-    if incoming_at != stored_at:
-        return incoming_at > stored_at
+    if incoming_at > stored_at:
+        return True
+    if incoming_at < stored_at:
+        return False
     return grants(stored_status) and not grants(incoming_status)

@@ -71,6 +71,12 @@ class _Pending:
     answer: asyncio.Future[str] = field(repr=False)
 
 
+def _read_unawaited(answer: asyncio.Future[str]) -> None:
+    """Read the outcome of an answer whose request is gone; a failure is logged, not lost."""
+    if not answer.cancelled() and answer.exception() is not None:
+        log.info("webhook_answer_unclaimed", error=repr(answer.exception()))
+
+
 class Batcher:
     """This process's intake queue (one per event loop)."""
 
@@ -87,17 +93,35 @@ class Batcher:
         """Store and apply the delivery with whatever is queued beside it; its final status."""
         item = _Pending(delivery, envelope, headers, audit_context(), self.loop.create_future())
         self._queue.append(item)
-        while not item.answer.done():
-            async with self._lock:
-                if item.answer.done():
-                    break
-                limit = self.services.settings.webhook_batch_max
-                batch, self._queue = self._queue[:limit], self._queue[limit:]
-                if not batch:  # ours is in a batch whose caller went away; it still finishes
-                    break
-                # Shielded: a client that hangs up must not cancel the others' transaction.
-                await asyncio.shield(self._run(batch))
-        return await item.answer
+        try:
+            while not item.answer.done():
+                async with self._lock:
+                    if item.answer.done():
+                        break
+                    limit = self.services.settings.webhook_batch_max
+                    batch, self._queue = self._queue[:limit], self._queue[limit:]
+                    if not batch:  # ours is in a batch whose caller went away; it still finishes
+                        break
+                    # Shielded: a client that hangs up must not cancel the others' transaction.
+                    await asyncio.shield(self._run(batch))
+            # Shielded too: cancelling the wait must not cancel an answer a batch will settle.
+            return await asyncio.shield(item.answer)
+        except asyncio.CancelledError:
+            self._abandon(item)
+            raise
+
+    def _abandon(self, item: _Pending) -> None:
+        """The request went away (client hung up, server shutting down) before its answer.
+
+        Still queued: it leaves the queue unstored; without a 2xx Whop delivers it again. Already
+        in a batch: the batch settles its answer, which is then read here, since no request is
+        left to await it (asyncio reports an unread exception as lost at garbage collection).
+        """
+        if any(queued is item for queued in self._queue):
+            self._queue = [queued for queued in self._queue if queued is not item]
+            item.answer.cancel()
+        else:
+            item.answer.add_done_callback(_read_unawaited)
 
     async def _run(self, batch: list[_Pending]) -> None:
         """Settle every answer in `batch`; never raises."""
