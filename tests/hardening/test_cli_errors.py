@@ -3,6 +3,7 @@ stderr, a non-zero exit, never a traceback (README "Commands")."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -87,8 +88,16 @@ def assert_one_line_error(result: Any, names: str = "") -> None:
 
 
 @pytest.mark.parametrize("args", DATABASE_COMMANDS, ids=" ".join)
-async def test_database_unreachable_is_one_line(clock: FrozenClock, args: tuple[str, ...]) -> None:
+async def test_database_unreachable_is_one_line(
+    clock: FrozenClock, args: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With PostgreSQL unreachable, each command says so in one line and exits non-zero."""
+    # `mentora dev` allows plain-HTTP OAuth for its emulator in its own process environment;
+    # run here in-process, that setting must not outlive the test.
+    monkeypatch.setenv(
+        "AUTHLIB_INSECURE_TRANSPORT", os.environ.get("AUTHLIB_INSECURE_TRANSPORT", "")
+    )
+    monkeypatch.delenv("AUTHLIB_INSECURE_TRANSPORT")
     result = await run_cli(clock, UNREACHABLE, *args, whop_api_base_url=f"{NO_EMULATOR}/api/v1")
     assert_one_line_error(result, "database")
 
