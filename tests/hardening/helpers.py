@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 import structlog
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -148,6 +149,14 @@ def configured_logging(fmt: str) -> Iterator[CapturedLogs]:
             logger.disabled = disabled
             logger.filters[:] = filters
             logger.setLevel(level)
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """The CLI configures logging for the whole process, bound to its captured stderr; put
+    the previous setup back so later tests never write to a closed stream."""
+    with configured_logging("console"):
+        yield
 
 
 async def run_cli(

@@ -3,25 +3,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
-from tests.conftest import TEST_ENV
-from tests.hardening.helpers import ScriptedTransport, configured_logging, run_cli
+from tests.hardening.helpers import (  # noqa: F401 - restored_logging is a fixture
+    ScriptedTransport,
+    restored_logging,
+    run_cli,
+)
 from tests.pages.helpers import BROWSER, person
-from tests.support.served import free_port, served_emulator
+from tests.support.served import whop  # noqa: F401 - a fixture
 
 from mentora.clock import FrozenClock
 from mentora.config import Settings
 from mentora.creators import ensure_configured_creator, ensure_creator, refresh_profiles
 from mentora.db.models import Creator, OutboxMessage
 from mentora.db.uow import transaction
-from mentora.emulator import DEMO, Emulator, EmulatorConfig
+from mentora.emulator import DEMO, Emulator
 from mentora.services import Services, build_services
 from mentora.sync.reconcile import reconcile
+
+# `restored_logging` and `whop` are fixtures, imported by name.
+pytestmark = pytest.mark.usefixtures("restored_logging")
 
 
 async def _creators(services: Services) -> dict[str, tuple[str, str | None, str | None]]:
@@ -79,25 +84,6 @@ async def test_receipt_names_the_creator_not_its_company_id(
         subjects = list(await db.scalars(select(OutboxMessage.subject)))
     assert f"Payment received for {DEMO.company_name}" in subjects
     assert not any(DEMO.company_id in subject for subject in subjects)
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The CLI configures logging for the whole process, bound to its captured stderr; put
-    the previous setup back so later tests never write to a closed stream."""
-    with configured_logging("console"):
-        yield
-
-
-@pytest.fixture
-def whop(clock: FrozenClock) -> Iterator[tuple[Emulator, dict[str, str]]]:
-    """An emulator on a loopback port, and the CLI settings that point at it."""
-    port = free_port()
-    issuer = f"http://127.0.0.1:{port}"
-    config = EmulatorConfig(issuer=issuer, api_key=TEST_ENV["WHOP_API_KEY"])
-    env = {"whop_oauth_issuer": issuer, "whop_api_base_url": f"{issuer}/api/v1"}
-    with served_emulator(config, clock, port) as emu:
-        yield emu, env
 
 
 async def test_db_upgrade_names_the_configured_creator(

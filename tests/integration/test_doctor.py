@@ -4,16 +4,17 @@ right, and red on exactly the row that is wrong."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.conftest import TEST_ENV
-from tests.hardening.helpers import configured_logging, run_cli
-from tests.support.served import free_port, served_emulator
+from tests.hardening.helpers import restored_logging, run_cli  # noqa: F401 - a fixture
+from tests.support.served import free_port, whop  # noqa: F401 - whop is a fixture
 
 from mentora.clock import FrozenClock
-from mentora.emulator import DEMO, Emulator, EmulatorConfig
+from mentora.emulator import DEMO, Emulator
+
+# `restored_logging` and `whop` are fixtures, imported by name.
+pytestmark = pytest.mark.usefixtures("restored_logging")
 
 ROWS = [
     "settings",
@@ -27,25 +28,6 @@ ROWS = [
     "redirect uri",
     "clock",
 ]
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The CLI configures logging for the whole process, bound to its captured stderr; put
-    the previous setup back so later tests never write to a closed stream."""
-    with configured_logging("console"):
-        yield
-
-
-@pytest.fixture
-def whop(clock: FrozenClock) -> Iterator[tuple[Emulator, dict[str, str]]]:
-    """The emulator on a loopback port, and the settings that point the CLI at it."""
-    port = free_port()
-    issuer = f"http://127.0.0.1:{port}"
-    config = EmulatorConfig(issuer=issuer, api_key=TEST_ENV["WHOP_API_KEY"])
-    env = {"whop_oauth_issuer": issuer, "whop_api_base_url": f"{issuer}/api/v1"}
-    with served_emulator(config, clock, port) as emu:
-        yield emu, env
 
 
 async def _doctor(

@@ -9,9 +9,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 import uvicorn
 
-from mentora.clock import Clock
+from mentora.clock import Clock, FrozenClock
 from mentora.emulator import Emulator, EmulatorConfig
 
 
@@ -49,3 +50,17 @@ def served_emulator(config: EmulatorConfig, clock: Clock, port: int) -> Iterator
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def whop(clock: FrozenClock) -> Iterator[tuple[Emulator, dict[str, str]]]:
+    """An emulator on a loopback port, on the test's clock, and the CLI settings (as `run_cli`
+    keywords) that point at it."""
+    from tests.conftest import TEST_ENV
+
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    config = EmulatorConfig(issuer=issuer, api_key=TEST_ENV["WHOP_API_KEY"])
+    env = {"whop_oauth_issuer": issuer, "whop_api_base_url": f"{issuer}/api/v1"}
+    with served_emulator(config, clock, port) as emu:
+        yield emu, env
