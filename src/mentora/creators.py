@@ -121,3 +121,50 @@ def alert_address(creator: Creator | None, default: str | None) -> str | None:
     """Where a creator's alerts go: its own team address, else `default` (the global
     CREATOR_ALERT_EMAIL)."""
     return (creator.alert_email if creator is not None else None) or default
+
+
+class CreatorNotFound(LookupError):
+    """No creator is onboarded for the company id given."""
+
+
+def valid_alert_address(address: str) -> bool:
+    """A plausible single email address (one `@`, a dot in the domain, no spaces or line
+    breaks that could add a header), at most 320 characters."""
+    local, at, domain = address.partition("@")
+    return (
+        bool(local and at and "." in domain.strip("."))
+        and "@" not in domain
+        and not any(c.isspace() or c in ",;<>" for c in address)
+        and len(address) <= 320
+    )
+
+
+async def set_alert_email(
+    services: Services, company_id: str, address: str | None, *, actor: str
+) -> str | None:
+    """Send `company_id`'s alerts to `address` (None: back to CREATOR_ALERT_EMAIL); audited.
+
+    Returns the address its alerts now go to. Raises CreatorNotFound for an unknown company
+    and ValueError for an address that is not one plausible email address.
+    """
+    from mentora.audit import record
+
+    if address is not None and not valid_alert_address(address):
+        raise ValueError(f"not an email address: {address!r}")
+    async with transaction(services.sessionmaker, write=True) as db:
+        creator = await creator_by_company(db, company_id)
+        if creator is None:
+            raise CreatorNotFound(company_id)
+        creator.alert_email = address
+        record(
+            db,
+            kind="sensitive_update",
+            outcome="success",
+            reason="creator_alert_email_set",
+            now=services.clock.now(),
+            actor=actor,
+            subject=company_id,
+            creator_id=creator.id,
+            details={"alert_email": address},
+        )
+        return alert_address(creator, services.settings.creator_alert_email)

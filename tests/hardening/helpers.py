@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import pytest
 import structlog
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -115,9 +114,9 @@ _LOGGER_NAMES = ("uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "httpcor
 
 
 @contextmanager
-def configured_logging(fmt: str) -> Iterator[CapturedLogs]:
-    """Run `configure_logging` for real, with stderr pointed at a buffer while it binds its
-    stream, then put the logging setup back as it was for the tests that follow."""
+def logging_restored() -> Iterator[None]:
+    """Put the process's logging setup back as it was when the block started (structlog's
+    configuration, the root handlers and the third-party loggers `configure_logging` sets)."""
     root = logging.getLogger()
     saved_root = (list(root.handlers), root.level)
     saved = {
@@ -130,14 +129,8 @@ def configured_logging(fmt: str) -> Iterator[CapturedLogs]:
         )
         for name in _LOGGER_NAMES
     }
-    stream = io.StringIO()
-    real_stderr, sys.stderr = sys.stderr, stream
     try:
-        configure_logging(fmt=fmt, level="INFO")  # binds sys.stderr, i.e. our buffer
-    finally:
-        sys.stderr = real_stderr
-    try:
-        yield CapturedLogs(stream)
+        yield
     finally:
         structlog.reset_defaults()
         root.handlers[:] = saved_root[0]
@@ -151,12 +144,18 @@ def configured_logging(fmt: str) -> Iterator[CapturedLogs]:
             logger.setLevel(level)
 
 
-@pytest.fixture
-def restored_logging() -> Iterator[None]:
-    """The CLI configures logging for the whole process, bound to its captured stderr; put
-    the previous setup back so later tests never write to a closed stream."""
-    with configured_logging("console"):
-        yield
+@contextmanager
+def configured_logging(fmt: str) -> Iterator[CapturedLogs]:
+    """Run `configure_logging` for real, with stderr pointed at a buffer while it binds its
+    stream, then put the logging setup back as it was for the tests that follow."""
+    with logging_restored():
+        stream = io.StringIO()
+        real_stderr, sys.stderr = sys.stderr, stream
+        try:
+            configure_logging(fmt=fmt, level="INFO")  # binds sys.stderr, i.e. our buffer
+        finally:
+            sys.stderr = real_stderr
+        yield CapturedLogs(stream)
 
 
 async def run_cli(
@@ -171,6 +170,9 @@ async def run_cli(
     environ = {**TEST_ENV, "DATABASE_URL": database_url, "USER": "alice", "LOGNAME": "alice"}
     environ.update({key.upper(): value for key, value in env.items()})
     runner = CliRunner()
-    return await asyncio.to_thread(
-        runner.invoke, cli, list(args), input=input, env=environ, obj=CliContext(clock=clock)
-    )
+    # A command configures logging for the whole process, bound to the runner's stderr, which
+    # is closed when it returns: the app under test would then fail on its next log line.
+    with logging_restored():
+        return await asyncio.to_thread(
+            runner.invoke, cli, list(args), input=input, env=environ, obj=CliContext(clock=clock)
+        )

@@ -6,13 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
-from tests.hardening.helpers import (  # noqa: F401 - restored_logging is a fixture
-    ScriptedTransport,
-    restored_logging,
-    run_cli,
-)
+from tests.hardening.helpers import ScriptedTransport, run_cli
 from tests.pages.helpers import BROWSER, person
 from tests.support.served import whop  # noqa: F401 - a fixture
 
@@ -24,9 +19,6 @@ from mentora.db.uow import transaction
 from mentora.emulator import DEMO, Emulator
 from mentora.services import Services, build_services
 from mentora.sync.reconcile import reconcile
-
-# `restored_logging` and `whop` are fixtures, imported by name.
-pytestmark = pytest.mark.usefixtures("restored_logging")
 
 
 async def _creators(services: Services) -> dict[str, tuple[str, str | None, str | None]]:

@@ -7,14 +7,11 @@ import json
 from typing import Any
 
 import pytest
-from tests.hardening.helpers import restored_logging, run_cli  # noqa: F401 - a fixture
+from tests.hardening.helpers import run_cli
 from tests.support.served import free_port, whop  # noqa: F401 - whop is a fixture
 
 from mentora.clock import FrozenClock
 from mentora.emulator import DEMO, Emulator
-
-# `restored_logging` and `whop` are fixtures, imported by name.
-pytestmark = pytest.mark.usefixtures("restored_logging")
 
 ROWS = [
     "settings",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from structlog.testing import capture_logs
 from tests.conftest import make_settings
+from tests.hardening.helpers import audit_rows, run_cli
 from tests.support.signin import SignIn
 from tests.support.webhooks import post_event
 
@@ -137,3 +139,51 @@ async def test_failed_payment_alert_goes_to_the_creators_own_address(
     assert [(m.recipient, m.template) for m in alerts] == [
         ("team@demo-academy.test", "payment_failed_alert")
     ]
+
+
+async def test_creators_set_alert_email_routes_the_creators_alerts_there(
+    app: Any, services: Services, emulator: Any, database_url: str, clock: FrozenClock
+) -> None:
+    """`mentora creators set biz_demo --alert-email` (audited) sends that creator's failed-
+    payment and dispute alerts to its own address; junk and unknown companies are one-line
+    errors; an empty value goes back to CREATOR_ALERT_EMAIL."""
+    done = await run_cli(
+        clock, database_url, "creators", "set", "biz_demo", "--alert-email", "team@demo.test"
+    )
+    assert done.exit_code == 0, done.output
+    assert done.stdout.strip() == "biz_demo: alerts go to team@demo.test"
+    (event,) = await audit_rows(services, "sensitive_update")
+    assert (event.actor, event.subject, event.reason) == (
+        "cli:alice",
+        "biz_demo",
+        "creator_alert_email_set",
+    )
+    emulator.trigger("membership.activated", user_id="user_demo_member")
+    emulator.trigger("payment.succeeded", user_id="user_demo_member")
+    emulator.trigger("payment.failed", user_id="user_demo_member")
+    emulator.trigger("dispute_alert.created", user_id="user_demo_member")
+    await emulator.flush_webhooks()
+    async with services.sessionmaker() as db:
+        alerts = await db.execute(select(OutboxMessage).where(OutboxMessage.kind == "alert"))
+        sent = sorted((m.template, m.recipient) for m in alerts.scalars())
+    assert sent == [
+        ("dispute_alert", "team@demo.test"),
+        ("payment_failed_alert", "team@demo.test"),
+    ]
+
+    junk = await run_cli(
+        clock, database_url, "creators", "set", "biz_demo", "--alert-email", "a@b.test\r\nBcc: x"
+    )
+    assert junk.exit_code == 2 and "not an email address" in junk.stderr
+    unknown = await run_cli(
+        clock, database_url, "creators", "set", "biz_nope", "--alert-email", "x@y.test"
+    )
+    assert unknown.exit_code == 1 and "no creator for company biz_nope" in unknown.stderr
+    reset = await run_cli(
+        clock, database_url, "creators", "set", "biz_demo", "--alert-email", "", "--json"
+    )
+    assert json.loads(reset.stdout) == {
+        "company_id": "biz_demo",
+        "alert_email": None,
+        "alerts_to": None,
+    }

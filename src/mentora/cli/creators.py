@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
-from mentora.cli.common import run
+from mentora.cli.common import fail, run
 from mentora.cli.services import command_settings, with_services
-from mentora.creators import ProfileRefresh, refresh_profiles
+from mentora.cli.sessions import cli_actor
+from mentora.creators import CreatorNotFound, ProfileRefresh, refresh_profiles, set_alert_email
 from mentora.services import Services
 
-app = typer.Typer(help="Creators (Whop companies) and their names.", no_args_is_help=True)
+app = typer.Typer(help="Creators (Whop companies): their names and settings.", no_args_is_help=True)
 
 
 @app.command()
@@ -39,3 +40,35 @@ def refresh(
                 typer.echo(f"{result.company_id}: {result.name}")
     if any(result.error for result in results):
         raise typer.Exit(1)
+
+
+@app.command("set")
+def set_(
+    company_id: Annotated[str, typer.Argument(help="The creator's company id (biz_...).")],
+    alert_email: Annotated[
+        str,
+        typer.Option(
+            help="Where this creator's alerts go (failed payments, dispute alerts, dead "
+            "deliveries); an empty value goes back to CREATOR_ALERT_EMAIL."
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Change a creator's settings (its alert address); recorded in the audit trail."""
+    address = alert_email.strip() or None
+
+    async def action(services: Services) -> str | None:
+        return await set_alert_email(services, company_id, address, actor=cli_actor())
+
+    try:
+        now_to = run(with_services(command_settings(), action))
+    except CreatorNotFound:
+        fail(f"no creator for company {company_id} (see `mentora creators refresh`)")
+    except ValueError as exc:
+        fail(str(exc), 2)
+    if as_json:
+        typer.echo(
+            json.dumps({"company_id": company_id, "alert_email": address, "alerts_to": now_to})
+        )
+    else:
+        typer.echo(f"{company_id}: alerts go to {now_to or 'nobody (log only)'}")

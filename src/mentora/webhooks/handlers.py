@@ -235,7 +235,7 @@ async def on_dispute_alert(db: AsyncSession, envelope: Envelope, ctx: ChangeCont
             "amount": f"{amount.display()} {(currency or '').upper()}".strip() if amount else "",
             "auto_refunded": "yes" if data.get("auto_refunded") is True else "no",
         },
-        alert_email=ctx.settings.creator_alert_email,
+        alert_email=alert_address(creator, ctx.settings.creator_alert_email),
         now=ctx.now,
     )
     return Outcome("processed")
