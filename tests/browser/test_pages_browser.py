@@ -167,16 +167,23 @@ async def test_creator_replays_failed_delivery_in_chromium(
     async with running_stack(sqlite_url) as stack:
         await _dead_delivery(stack, "msg_dead_replay")
         await _class_of_students(stack)
-        # Activity for the chart and the students list: the member signs in once.
+        # Activity for the chart and the students list: the member signs in once, and a guest
+        # without a membership tries and is refused.
         member = await browser.new_context(viewport=VIEWPORT)
         await sign_in(await member.new_page(), stack, "user_demo_member")
         await member.close()
+        guest = await browser.new_context(viewport=VIEWPORT)
+        await sign_in(await guest.new_page(), stack, "user_demo_guest")
+        await guest.close()
 
         context = await browser.new_context(viewport=VIEWPORT)
         page = await context.new_page()
         await sign_in(page, stack, "user_demo_creator")
         assert page.url == f"{stack.app_url}/creator"  # the creator's team lands here
         assert await page.inner_text("#stat-needs-action") == "1"
+        # Signed in with access: the member only. Not the refused guest, not the creator, and
+        # not the sixty students who have a membership but never signed in here.
+        assert await page.inner_text("#stat-students") == "1"
         await shot(page, "creator-overview")
 
         await page.click(".subnav >> text=Students")
