@@ -3,7 +3,6 @@ stderr, a non-zero exit, never a traceback (README "Commands")."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,6 +37,8 @@ DATABASE_COMMANDS: list[tuple[str, ...]] = [
     ("outbox", "list"),
     ("outbox", "send"),
     ("outbox", "retry", "1"),
+    ("creators", "refresh"),
+    ("creators", "set", "biz_x", "--alert-email", "team@example.test"),
     ("dev", "--database-url", UNREACHABLE, "--port", "1", "--emulator-port", "1"),
 ]
 
@@ -54,6 +55,8 @@ MALFORMED: list[tuple[tuple[str, ...], dict[str, str], str]] = [
     (("sessions", "revoke"), {}, "--user"),
     (("sync", "history", "--limit", "100000"), {}, "--limit"),
     (("no-such-command",), {}, "no-such-command"),
+    (("creators", "set", "biz_demo", "--alert-email", "not-an-address"), {}, "not-an-address"),
+    (("creators", "set", "biz_nope", "--alert-email", "a@b.test"), {}, "biz_nope"),
     (("serve", "--port", "1"), BAD_KEYS, "TOKEN_ENCRYPTION_KEYS"),
     # Refused rather than ignored: the app believes X-Forwarded-* from TRUSTED_PROXIES only.
     (("serve", "--proxy-headers"), {}, "--proxy-headers"),
@@ -93,10 +96,9 @@ async def test_database_unreachable_is_one_line(
 ) -> None:
     """With PostgreSQL unreachable, each command says so in one line and exits non-zero."""
     # `mentora dev` allows plain-HTTP OAuth for its emulator in its own process environment;
-    # run here in-process, that setting must not outlive the test.
-    monkeypatch.setenv(
-        "AUTHLIB_INSECURE_TRANSPORT", os.environ.get("AUTHLIB_INSECURE_TRANSPORT", "")
-    )
+    # run here in-process, that must not outlive the test. setenv records the variable's state
+    # (absent or not) for monkeypatch to restore; delenv then runs the command without it.
+    monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "0")
     monkeypatch.delenv("AUTHLIB_INSECURE_TRANSPORT")
     result = await run_cli(clock, UNREACHABLE, *args, whop_api_base_url=f"{NO_EMULATOR}/api/v1")
     assert_one_line_error(result, "database")
