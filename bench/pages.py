@@ -85,13 +85,12 @@ def seed(path: str, students: int, deliveries: int, rng: random.Random) -> dict[
     with db:
         db.executemany(
             "INSERT INTO student (user_id, creator_id, access_level, access_checked_at,"
-            " last_valid_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            " created_at) VALUES (?, ?, ?, ?, ?)",
             (
                 (
                     uid,
                     creator_id,
                     "customer",
-                    stamp(now),
                     stamp(now),
                     stamp(now - timedelta(minutes=rng.randrange(525_600))),
                 )

@@ -65,7 +65,6 @@ async def record_access(
     student.access_level = answer.access_level if answer.has_access else "no_access"
     student.access_checked_at = now
     if answer.has_access:
-        student.last_valid_at = now
         student.onboarded_at = student.onboarded_at or now
     await db.flush()
     return student

@@ -16,6 +16,7 @@ from mentora.services import Services, build_services
 from mentora.web import errors
 from mentora.web.middleware import RequestContextMiddleware, SecurityHeaders
 from mentora.web.routes import ROUTERS
+from mentora.web.state import AppState
 
 
 def create_app(
@@ -45,8 +46,9 @@ def create_app(
         redoc_url=None,
         openapi_url=None if settings.is_production else "/api/openapi.json",
     )
-    app.state.services = services
-    app.state.dev_mode = settings.emulator_enabled and not settings.is_production
+    app.state.mentora = AppState(
+        services=services, dev_mode=settings.emulator_enabled and not settings.is_production
+    )
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -274,6 +274,12 @@ class Settings(BaseSettings):
         TokenBox(self.token_keys)
         if not self.is_production:
             return
+        problems = self.production_problems()
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def production_problems(self) -> list[str]:
+        """What production refuses in these settings, one line per setting (empty: none)."""
         problems: list[str] = []
         secrets = {
             "SECRET_KEY": self.secret_key.get_secret_value(),
@@ -322,8 +328,7 @@ class Settings(BaseSettings):
             )
         if not self.ratelimit_enabled:
             problems.append("RATELIMIT_ENABLED must be true in production")
-        if problems:
-            raise ConfigError("; ".join(problems))
+        return problems
 
 
 def _looks_like_placeholder(value: str) -> bool:

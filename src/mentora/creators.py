@@ -14,10 +14,11 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mentora.audit.kinds import AuditKind
 from mentora.clock import Clock
 from mentora.db.models import Creator, Product
 from mentora.db.uow import transaction
-from mentora.services import Services
+from mentora.foundation import Foundation
 from mentora.whop.errors import WhopError
 
 log = structlog.get_logger("mentora.creators")
@@ -61,20 +62,20 @@ async def ensure_creator(
     return creator
 
 
-async def ensure_configured_creator(services: Services, *, name: str | None = None) -> Creator:
+async def ensure_configured_creator(base: Foundation, *, name: str | None = None) -> Creator:
     """The creator named by WHOP_COMPANY_ID, with WHOP_ACCESS_PRODUCT_IDS and WHOP_TIERS."""
-    settings = services.settings
+    settings = base.settings
     products = {
         pid: settings.whop_tiers.get(pid, "member") for pid in settings.whop_access_product_ids
     }
     for pid, tier in settings.whop_tiers.items():
         products.setdefault(pid, tier)
-    async with transaction(services.sessionmaker, write=True) as db:
+    async with transaction(base.sessionmaker, write=True) as db:
         return await ensure_creator(
             db,
             company_id=settings.whop_company_id,
             name=name or settings.whop_company_id,
-            clock=services.clock,
+            clock=base.clock,
             products=products,
         )
 
@@ -88,25 +89,25 @@ async def creator_by_company(db: AsyncSession, company_id: str | None) -> Creato
 
 
 async def refresh_profiles(
-    services: Services, *, company_ids: Iterable[str] | None = None
+    base: Foundation, *, company_ids: Iterable[str] | None = None
 ) -> list[ProfileRefresh]:
     """Read each creator's (or only `company_ids`') name, route and logo from Whop and store
     them. A creator Whop cannot describe keeps what is stored; the result says why."""
     query = select(Creator).order_by(Creator.id)
     if company_ids is not None:
         query = query.where(Creator.whop_company_id.in_(list(company_ids)))
-    async with services.sessionmaker() as db:
+    async with base.sessionmaker() as db:
         creators = [(c.id, c.whop_company_id, c.name) for c in (await db.scalars(query))]
     results: list[ProfileRefresh] = []
     for creator_id, company_id, stored_name in creators:
         try:
-            profile = await services.whop.retrieve_company(company_id)
+            profile = await base.whop.retrieve_company(company_id)
         except WhopError as exc:
             log.warning("creator_profile_unavailable", company_id=company_id, error=exc.code)
             error = f"{exc.code}: {exc.detail or exc.public_message}"
             results.append(ProfileRefresh(company_id, stored_name, error))
             continue
-        async with transaction(services.sessionmaker, write=True) as db:
+        async with transaction(base.sessionmaker, write=True) as db:
             creator = await db.get(Creator, creator_id)
             if creator is None:  # deleted meanwhile: nothing to name
                 continue
@@ -140,7 +141,7 @@ def valid_alert_address(address: str) -> bool:
 
 
 async def set_alert_email(
-    services: Services, company_id: str, address: str | None, *, actor: str
+    base: Foundation, company_id: str, address: str | None, *, actor: str
 ) -> str | None:
     """Send `company_id`'s alerts to `address` (None: back to CREATOR_ALERT_EMAIL); audited.
 
@@ -151,20 +152,20 @@ async def set_alert_email(
 
     if address is not None and not valid_alert_address(address):
         raise ValueError(f"not an email address: {address!r}")
-    async with transaction(services.sessionmaker, write=True) as db:
+    async with transaction(base.sessionmaker, write=True) as db:
         creator = await creator_by_company(db, company_id)
         if creator is None:
             raise CreatorNotFound(company_id)
         creator.alert_email = address
         record(
             db,
-            kind="sensitive_update",
+            kind=AuditKind.SENSITIVE_UPDATE,
             outcome="success",
             reason="creator_alert_email_set",
-            now=services.clock.now(),
+            now=base.clock.now(),
             actor=actor,
             subject=company_id,
             creator_id=creator.id,
             details={"alert_email": address},
         )
-        return alert_address(creator, services.settings.creator_alert_email)
+        return alert_address(creator, base.settings.creator_alert_email)

@@ -1,54 +1,70 @@
-"""Everything a request or worker step needs, built once per app from settings.
+"""Everything a use case needs, built once per app (or CLI command) and closed once.
 
-Tests build `Services` with a frozen clock and an `httpx` transport that reaches the emulator
-in-process; production builds it with the system clock and real sockets. Nothing here is
-created at import time.
+`Services` is the `Foundation` (settings, clock, database, HTTP, Whop client, token box) plus
+the domain's long-lived parts: the access gate with its caches and single-flight revalidator,
+the key cache for Whop's user tokens, the OAuth provider, the rate limiter, the session
+timeouts and the webhook intake queue. Every part is a typed field made in `build_services`;
+nothing is built lazily on the side, and `aclose` releases all of it. Tests build `Services`
+with a frozen clock and an `httpx` transport that reaches the emulator in-process; production
+builds it with the system clock and real sockets. Nothing here is created at import time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mentora.clock import Clock, SystemClock
+from mentora.access.cache import GateCache
+from mentora.access.iframe import UserTokenKeys
+from mentora.access.revalidate import Revalidator
+from mentora.access.service import Gate, PolicyCache
+from mentora.clock import Clock
 from mentora.config import Settings
-from mentora.crypto import TokenBox
-from mentora.db.engine import make_engine, make_sessionmaker
+from mentora.foundation import Foundation, build_foundation
+from mentora.oauth.provider import Provider
+from mentora.ratelimit.limiter import Limiter
 from mentora.sessions.store import SessionPolicy
-from mentora.whop.client import WhopClient
+from mentora.webhooks.batch import Batchers
 
 
 @dataclass
-class Services:
-    """The app's collaborators; `extras` lets optional parts (limiter, metrics) hang off it."""
+class Services(Foundation):
+    """The foundation plus the domain parts shared by every request of one app.
 
-    settings: Settings
-    clock: Clock
-    engine: AsyncEngine
-    sessionmaker: async_sessionmaker[AsyncSession]
-    http: httpx.AsyncClient
-    transport: httpx.AsyncBaseTransport
-    whop: WhopClient
-    tokens: TokenBox
+    The parts are built from the services themselves (`__post_init__`), so every part reads
+    the same settings, clock, database and HTTP client as the rest of the app.
+    """
+
     session_policy: SessionPolicy
-    extras: dict[str, Any] = field(default_factory=dict)
+    gate: Gate = field(init=False)
+    user_token_keys: UserTokenKeys = field(init=False)
+    provider: Provider = field(init=False)
+    limiter: Limiter = field(init=False)
+    batchers: Batchers = field(init=False)
 
-    @property
-    def secret_key(self) -> bytes:
-        """The HMAC key for CSRF tokens and other server-side MACs."""
-        return self.settings.secret_key.get_secret_value().encode()
+    def __post_init__(self) -> None:
+        """Build the domain parts over this foundation."""
+        self.gate = Gate(
+            self,
+            policies=PolicyCache(self),
+            revalidator=Revalidator(self),
+            cache=GateCache.for_database(self.settings.database_url),
+            sessions=self.session_policy,
+        )
+        self.user_token_keys = UserTokenKeys.for_issuer(self)
+        self.provider = Provider.for_settings(self)
+        self.limiter = Limiter.from_settings(self.settings)
+        self.batchers = Batchers(self)
 
     async def aclose(self) -> None:
-        """Release connections (HTTP pool, database pool, the rate limiter's Redis pool)."""
-        limiter = self.extras.get("limiter")
-        if limiter is not None:
-            await limiter.aclose()
-        await self.http.aclose()
-        await self.engine.dispose()
+        """Release every part: the gate's watcher, the limiter's Redis pool, HTTP, database."""
+        if self.gate.cache is not None:
+            self.gate.cache.close()
+        await self.limiter.aclose()
+        await super().aclose()
 
 
 def build_services(
@@ -59,32 +75,16 @@ def build_services(
     engine: AsyncEngine | None = None,
 ) -> Services:
     """Build the services; `transport` reroutes every outbound Whop call (tests, emulator)."""
-    timeout = httpx.Timeout(settings.whop_http_timeout_seconds, connect=5.0)
-    # No redirects: a provider endpoint must answer itself, never bounce us elsewhere (C18).
-    transport = transport or httpx.AsyncHTTPTransport(
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20), retries=0
-    )
-    http = httpx.AsyncClient(
-        transport=transport,
-        timeout=timeout,
-        follow_redirects=False,
-        headers={"user-agent": "mentora/0.1"},
-    )
-    engine = engine or make_engine(settings.database_url)
+    base = build_foundation(settings, clock=clock, transport=transport, engine=engine)
     return Services(
-        settings=settings,
-        clock=clock or SystemClock(),
-        engine=engine,
-        sessionmaker=make_sessionmaker(engine),
-        http=http,
-        transport=transport,
-        whop=WhopClient(
-            api_base_url=settings.api_base_url,
-            api_key=settings.whop_api_key.get_secret_value(),
-            http=http,
-            timeout=settings.whop_http_timeout_seconds,
-        ),
-        tokens=TokenBox(settings.token_keys),
+        settings=base.settings,
+        clock=base.clock,
+        engine=base.engine,
+        sessionmaker=base.sessionmaker,
+        http=base.http,
+        transport=base.transport,
+        whop=base.whop,
+        tokens=base.tokens,
         session_policy=SessionPolicy(
             idle=timedelta(minutes=settings.session_idle_minutes),
             absolute=timedelta(hours=settings.session_absolute_hours),

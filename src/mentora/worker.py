@@ -26,7 +26,7 @@ from mentora.db.uow import transaction
 from mentora.outbox.delivery import DeliveryReport, deliver_due
 from mentora.outbox.mailer import Mailer, build_mailer
 from mentora.services import Services
-from mentora.sync.reconcile import Sleep, SyncResult, reconcile
+from mentora.usecases.sync import Sleep, SyncResult, reconcile
 from mentora.webhooks import store
 from mentora.webhooks.process import RetryReport, process_due
 

@@ -15,7 +15,7 @@ from mentora.db.models import AuditEvent, Creator, Membership, Student, User, Us
 from mentora.db.uow import transaction
 from mentora.services import Services
 from mentora.sessions import store
-from mentora.sessions.cookie import SESSION_COOKIE
+from mentora.web.cookie import SESSION_COOKIE
 
 CHECK_PREFIX = "/api/v1/users/"
 
@@ -75,7 +75,6 @@ async def seed(
                     creator_id=cid,
                     access_level=level,
                     access_checked_at=checked_at or now,
-                    last_valid_at=(checked_at or now) if level != "no_access" else None,
                     created_at=now,
                 )
             )

@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, text, update
 
-from mentora.access.cache import gate_cache
 from mentora.access.policy import (
     AccessPolicy,
     MembershipFacts,
@@ -31,7 +30,7 @@ SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def _cache(services: Services) -> Any:
-    cache = gate_cache(services)
+    cache = services.gate.cache
     assert cache is not None, "SQLite file databases get the gate cache"
     return cache
 

@@ -13,12 +13,12 @@ from fastapi.routing import APIRoute
 from sqlalchemy import select
 from starlette.responses import JSONResponse
 
-from mentora.access.deps import Access, RequireCreator, is_gate, member_gate
 from mentora.app import create_app
 from mentora.clock import FrozenClock
 from mentora.db.models import UserSession
 from mentora.services import Services, build_services
-from mentora.sessions.deps import load_principal, require_session
+from mentora.web.gate import Access, RequireCreator, is_gate, member_gate
+from mentora.web.principal import load_principal, require_session
 from tests.access.helpers import (
     audit_reasons,
     creator_id,

@@ -12,7 +12,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey
 
 from mentora.access.errors import EmbeddedTokenInvalid
-from mentora.access.iframe import check_claims, user_token_keys
+from mentora.access.iframe import check_claims
 from mentora.clock import FrozenClock
 from mentora.services import Services
 from tests.access.helpers import audit_reasons, seed
@@ -193,7 +193,7 @@ async def test_jwks_unreachable_fails_closed(
     emulator.add_fault(JWKS, status=500)
     response = await embedded(client, emulator.mint_user_token(MEMBER))
     assert response.status_code == 503
-    assert user_token_keys(services).fetches == 0
+    assert services.user_token_keys.fetches == 0
 
 
 async def test_embedded_route_absent_when_mode_off(

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mentora.access.revalidate import revalidator
+from mentora.access.revalidate import Revalidator
 from mentora.app import create_app
 from mentora.clock import FrozenClock
 from mentora.services import Services, build_services
@@ -78,7 +78,7 @@ async def test_single_flight_across_processes(
     emulator.add_fault("/api/v1/users/", latency=0.5, count=1)
     waits: list[int] = []
     for svc in (services, other):
-        reval = revalidator(svc)
+        reval = svc.gate.revalidator
         original = reval._await_other
 
         async def counted(row_id: int, _original: Any = original) -> Any:
@@ -165,7 +165,8 @@ async def test_m03_timeout_counts_as_unreachable(
 ) -> None:
     """A Whop call slower than the HTTP timeout is abandoned; within grace the state holds."""
     services.settings.whop_http_timeout_seconds = 0.1
-    services.extras.pop("access.revalidator", None)
+    # The revalidator reads the timeout when built: build the app's one again with 0.1 s.
+    services.gate.revalidator = Revalidator(services)
     use_session(client, await seed(services, "user_demo_member"))
     emulator.add_fault("/api/v1/users/", latency=5.0)
     clock.advance(TTL)
@@ -199,9 +200,9 @@ async def test_breaker_stops_calls_for_everyone(
     for student in students:
         assert (await client.get("/api/content", headers=student.cookie)).status_code == 200
     assert checks(emulator) == threshold
-    assert not revalidator(services).breaker.allows(clock.now())
+    assert not services.gate.revalidator.breaker.allows(clock.now())
     clock.advance(services.settings.access_retry_seconds)
-    assert revalidator(services).breaker.allows(clock.now())
+    assert services.gate.revalidator.breaker.allows(clock.now())
 
 
 async def test_m04_concurrent_revalidation_keeps_users_apart(

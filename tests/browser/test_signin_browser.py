@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mentora.sessions.cookie import SESSION_COOKIE
+from mentora.web.cookie import SESSION_COOKIE
 from tests.support.stack import running_stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from mentora.emulator import DEMO
-from mentora.sessions.cookie import SESSION_COOKIE
+from mentora.web.cookie import SESSION_COOKIE
 from tests.support.stack import browser_sign_in, running_stack
 
 pytestmark = pytest.mark.e2e

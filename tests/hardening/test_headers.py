@@ -124,7 +124,7 @@ async def production(tmp_path: Path) -> AsyncIterator[Any]:
     settings = load_settings({**PROD, "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}"})
     app = create_app(settings)
     yield app
-    await app.state.services.aclose()
+    await app.state.mentora.services.aclose()
 
 
 def _client(app: Any, base_url: str, peer: str = "127.0.0.1") -> httpx.AsyncClient:

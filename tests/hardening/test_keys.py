@@ -94,7 +94,7 @@ async def test_keys_rotate_reencrypts_everything_idempotently(
     settings = make_settings(database_url, token_encryption_keys=new_key)
     fresh = build_services(settings, clock=clock, transport=httpx.ASGITransport(app=emulator.app))
     try:
-        assert await grants.access_token(fresh, tokens[0].session_id, force=True)
+        assert await grants.access_token(fresh, fresh.provider, tokens[0].session_id, force=True)
         new_app = create_app(settings, services=fresh)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=new_app), base_url=APP_URL, cookies=client.cookies

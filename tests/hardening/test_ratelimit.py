@@ -181,7 +181,7 @@ async def test_junk_session_cookies_are_audited_within_a_per_client_budget(
 ) -> None:
     """Unknown session cookies: 401 every time, but only 20 audit rows a minute per client."""
     from mentora import metrics
-    from mentora.sessions.cookie import SESSION_COOKIE
+    from mentora.web.cookie import SESSION_COOKIE
 
     def skipped() -> float:
         labels = {"kind": "session_invalid"}

@@ -12,7 +12,7 @@ import pytest
 from mentora.app import create_app
 from mentora.clock import FrozenClock
 from mentora.config import Settings
-from mentora.ratelimit import Limiter, limiter_for
+from mentora.ratelimit import Limiter
 from mentora.services import Services, build_services
 from tests.conftest import APP_URL
 from tests.hardening.helpers import SAME_ORIGIN, audit_rows, csrf_token
@@ -81,9 +81,9 @@ async def test_redis_down_sign_in_fails_closed_webhooks_pass(
     """Redis down: sign-in gets 503, logout works, webhooks are never blocked."""
     assert (await signin.sign_in("user_demo_member")).status_code == 303
     token = await csrf_token(client)
-    await limiter_for(services).aclose()
+    await services.limiter.aclose()
     dead = services.settings.model_copy(update={"redis_url": DEAD_REDIS})
-    services.extras["limiter"] = Limiter.from_settings(dead)
+    services.limiter = Limiter.from_settings(dead)
 
     login = await client.get("/api/whop/auth", headers=NAVIGATE)
     assert login.status_code == 503 and login.headers["retry-after"] == "5"

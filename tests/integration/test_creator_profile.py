@@ -18,7 +18,7 @@ from mentora.db.models import Creator, OutboxMessage
 from mentora.db.uow import transaction
 from mentora.emulator import DEMO, Emulator
 from mentora.services import Services, build_services
-from mentora.sync.reconcile import reconcile
+from mentora.usecases.sync import reconcile
 
 
 async def _creators(services: Services) -> dict[str, tuple[str, str | None, str | None]]:

@@ -14,7 +14,7 @@ from tests.support.webhooks import membership_data, post_event
 from mentora.clock import FrozenClock
 from mentora.db.models import AuditEvent, Membership, OutboxMessage, SyncRun
 from mentora.services import Services
-from mentora.sync.reconcile import reconcile
+from mentora.usecases.sync import reconcile
 
 
 async def _row(services: Services, membership_id: str) -> Membership | None:

@@ -16,7 +16,7 @@ from mentora.db.models import AuditEvent, Membership, Student, User, WebhookDeli
 from mentora.db.uow import transaction
 from mentora.services import Services
 from mentora.sessions import store
-from mentora.sessions.cookie import SESSION_COOKIE
+from mentora.web.cookie import SESSION_COOKIE
 from tests.support.timeline import stamp
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -84,7 +84,6 @@ async def person(
                 creator_id=cid,
                 access_level=level,
                 access_checked_at=now,
-                last_valid_at=now if level != "no_access" else None,
                 created_at=now - timedelta(seconds=joined_ago),
             )
         )

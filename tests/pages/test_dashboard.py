@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from mentora.db.models import AuditEvent, Membership
 from mentora.emulator import DEMO
 from mentora.services import Services
-from mentora.sessions.cookie import SESSION_COOKIE
+from mentora.web.cookie import SESSION_COOKIE
 from tests.pages.helpers import BROWSER, person
 from tests.support.signin import SignIn
 from tests.support.timeline import START

@@ -21,7 +21,7 @@ from mentora.creators import ensure_configured_creator
 from mentora.db.models import AuditEvent, LoginTransaction, UserSession, WhopToken
 from mentora.emulator import DEMO
 from mentora.services import Services, build_services
-from mentora.sessions.cookie import LOGIN_COOKIE, SESSION_COOKIE
+from mentora.web.cookie import LOGIN_COOKIE, SESSION_COOKIE
 from tests.conftest import APP_URL
 from tests.support.recording import RecordingTransport
 from tests.support.signin import SignIn

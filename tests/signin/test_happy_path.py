@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from mentora.db.models import AuditEvent, UserSession, WhopToken
 from mentora.emulator import DEMO
 from mentora.services import Services
-from mentora.sessions.cookie import LOGIN_COOKIE, SESSION_COOKIE
+from mentora.web.cookie import LOGIN_COOKIE, SESSION_COOKIE
 from tests.support.signin import SignIn
 
 

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from mentora.sessions.cookie import SESSION_COOKIE
+from mentora.web.cookie import SESSION_COOKIE
 
 
 @dataclass

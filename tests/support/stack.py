@@ -23,7 +23,7 @@ from mentora.creators import ensure_configured_creator
 from mentora.db.migrate import upgrade
 from mentora.emulator import Emulator, EmulatorConfig
 from mentora.services import Services, build_services
-from mentora.sessions.cookie import LOGIN_COOKIE, SESSION_COOKIE
+from mentora.web.cookie import LOGIN_COOKIE, SESSION_COOKIE
 
 
 def free_port() -> int:

@@ -31,8 +31,7 @@ from mentora.access.policy import (
     decision_horizon,
 )
 from mentora.db.engine import is_sqlite
-from mentora.services import Services
-from mentora.sessions.deps import Principal
+from mentora.sessions.principal import Principal
 from mentora.sessions.store import SessionPolicy, expiry_reason, needs_touch
 
 MAX_ENTRIES = 10_000
@@ -42,22 +41,29 @@ class SqliteChangeWatcher:
     """`PRAGMA data_version` on a private connection: it changes when anyone else commits."""
 
     def __init__(self, path: str) -> None:
-        """Open the watcher connection (autocommit, short busy timeout, never writes)."""
-        self._conn = sqlite3.connect(
-            path, timeout=0.05, isolation_level=None, check_same_thread=False
-        )
+        """Watch the database file at `path`; the connection opens on the first read."""
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
 
     def version(self) -> int | None:
         """The current data version, or None when it cannot be read (then nothing is cached)."""
         try:
+            if self._conn is None:
+                # Autocommit, short busy timeout, never writes. Opened on first use so that
+                # building services (a CLI command, a test) never touches the file.
+                self._conn = sqlite3.connect(
+                    self.path, timeout=0.05, isolation_level=None, check_same_thread=False
+                )
             row = self._conn.execute("PRAGMA data_version").fetchone()
         except sqlite3.Error:
             return None
         return int(row[0]) if row else None
 
     def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
+        """Close the connection, if it was opened."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,20 @@ class GateCache:
         self._entries: dict[bytes, Entry] = {}
         self.hits = 0
 
+    @classmethod
+    def for_database(cls, url: str) -> GateCache | None:
+        """A gate cache for a SQLite file database; None for any other (nothing to watch)."""
+        if not is_sqlite(url):
+            return None
+        database = make_url(url).database
+        if not database or database == ":memory:":
+            return None
+        return cls(SqliteChangeWatcher(database))
+
+    def close(self) -> None:
+        """Close the watcher's connection."""
+        self.watcher.close()
+
     def version(self) -> int | None:
         """Read the database version; call before reading any state you will `put`."""
         return self.watcher.version()
@@ -153,19 +173,3 @@ class GateCache:
             return None  # anything but a plain allow takes the full path (audit, revalidation)
         self.hits += 1
         return Hit(entry.principal, decision)
-
-
-def gate_cache(services: Services) -> GateCache | None:
-    """The services' gate cache on a SQLite file database, else None."""
-    key = "access.gate_cache"
-    if key in services.extras:
-        existing = services.extras[key]
-        return existing if isinstance(existing, GateCache) else None
-    cache: GateCache | None = None
-    url = services.settings.database_url
-    if is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:":
-            cache = GateCache(SqliteChangeWatcher(database))
-    services.extras[key] = cache
-    return cache

@@ -25,7 +25,7 @@ from joserfc.jwk import ECKey, KeySet
 
 from mentora.access.errors import EmbeddedTokenInvalid, EmbeddedUnavailable
 from mentora.clock import Clock
-from mentora.services import Services
+from mentora.foundation import Foundation
 
 log = structlog.get_logger("mentora.access")
 
@@ -61,6 +61,12 @@ class UserTokenKeys:
         self._forced_at: datetime | None = None
         self._lock = asyncio.Lock()
         self.fetches = 0
+
+    @classmethod
+    def for_issuer(cls, base: Foundation) -> UserTokenKeys:
+        """The key cache for the configured issuer's JWKS, fetched with `base`'s client."""
+        url = base.settings.issuer.rstrip("/") + "/.well-known/jwks.json"
+        return cls(http=base.http, clock=base.clock, url=url)
 
     def _usable(self, kid: str | None, now: datetime) -> bool:
         if self._keys is None or self._fetched_at is None or now - self._fetched_at >= CACHE_FOR:
@@ -168,22 +174,13 @@ async def verify_user_token(
     raise EmbeddedTokenInvalid("bad signature", code="signature")
 
 
-def user_token_keys(services: Services) -> UserTokenKeys:
-    """The app's key cache for user tokens (one per services)."""
-    existing = services.extras.get("access.user_token_keys")
-    if isinstance(existing, UserTokenKeys):
-        return existing
-    url = services.settings.issuer.rstrip("/") + "/.well-known/jwks.json"
-    created = UserTokenKeys(http=services.http, clock=services.clock, url=url)
-    services.extras["access.user_token_keys"] = created
-    return created
-
-
-async def embedded_identity(services: Services, token: str | None) -> EmbeddedIdentity:
+async def embedded_identity(
+    base: Foundation, keys: UserTokenKeys, token: str | None
+) -> EmbeddedIdentity:
     """Verify the request's user token against the app's settings and clock."""
     return await verify_user_token(
         token,
-        keys=user_token_keys(services),
-        app_id=services.settings.whop_app_id,
-        now=services.clock.now(),
+        keys=keys,
+        app_id=base.settings.whop_app_id,
+        now=base.clock.now(),
     )

@@ -45,7 +45,6 @@ HOLD_REASONS: Mapping[str, str] = {
 DENY_STATUSES: frozenset[str] = frozenset(
     {"expired", "canceled", "unresolved", "drafted", "missing", "deactivated"}
 )
-ACCESS_LEVELS: frozenset[str] = frozenset({"customer", "admin", "no_access"})
 
 
 @dataclass(frozen=True)

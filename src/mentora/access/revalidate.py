@@ -27,10 +27,11 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mentora.access.policy import WhopAnswer
+from mentora.audit.kinds import AuditKind
 from mentora.audit.record import record
 from mentora.db.models import Student
 from mentora.db.uow import transaction
-from mentora.services import Services
+from mentora.foundation import Foundation
 from mentora.sessions.store import revoke_for_user
 from mentora.whop.client import WhopClient
 from mentora.whop.errors import WhopError, WhopNotFound
@@ -51,7 +52,6 @@ class Revalidation:
 
     answer: WhopAnswer
     unreachable: bool
-    called_whop: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,12 +116,12 @@ async def check_creator_access(
 
 
 class Revalidator:
-    """Single-flight revalidation for one app's services (held in `services.extras`)."""
+    """Single-flight revalidation, one per app (a field of `Services.gate`)."""
 
-    def __init__(self, services: Services) -> None:
-        """Bind to the services; locks and the breaker live as long as they do."""
-        self.services = services
-        settings = services.settings
+    def __init__(self, base: Foundation) -> None:
+        """Bind to the base; locks and the breaker live as long as they do."""
+        self.base = base
+        settings = base.settings
         self.ttl = timedelta(seconds=settings.access_ttl_seconds)
         self.retry = timedelta(seconds=settings.access_retry_seconds)
         self.timeout = settings.whop_http_timeout_seconds
@@ -165,7 +165,7 @@ class Revalidator:
         company_id: str,
         products: tuple[str, ...],
     ) -> Revalidation:
-        now = self.services.clock.now()
+        now = self.base.clock.now()
         row = await self._row(user_id, creator_id, now)
         if self._fresh(row, now):
             # Someone (in this process or another) answered while we queued.
@@ -179,19 +179,19 @@ class Revalidator:
             # bounded by the timeout plus the breaker (M03).
             async with asyncio.timeout(self.timeout):
                 answer = await check_creator_access(
-                    self.services.whop, whop_user_id, company_id, products
+                    self.base.whop, whop_user_id, company_id, products
                 )
         except (WhopError, TimeoutError) as exc:
             self.breaker.failure(now)
-            await self._release(row.id, failed_at=self.services.clock.now())
+            await self._release(row.id, failed_at=self.base.clock.now())
             log.warning(
                 "access_revalidation_failed",
                 error_code=exc.code if isinstance(exc, WhopError) else "whop_timeout",
                 subject=whop_user_id,
                 creator_id=creator_id,
-                breaker_open=not self.breaker.allows(self.services.clock.now()),
+                breaker_open=not self.breaker.allows(self.base.clock.now()),
             )
-            return Revalidation(row.answer, unreachable=True, called_whop=True)
+            return Revalidation(row.answer, unreachable=True)
         except BaseException:
             # Cancelled (the client went away) or a bug: free the claim for the next request,
             # without the failure back-off; if even this fails, the lease runs out.
@@ -201,7 +201,7 @@ class Revalidator:
         stored = await self._store(
             row, answer, user_id=user_id, creator_id=creator_id, subject=whop_user_id
         )
-        return Revalidation(stored, unreachable=False, called_whop=True)
+        return Revalidation(stored, unreachable=False)
 
     async def _row(self, user_id: int, creator_id: int, now: datetime) -> StudentRow:
         """Read the student's access columns, creating the row on first contact."""
@@ -209,7 +209,7 @@ class Revalidator:
         if row is not None:
             return row
         try:
-            async with transaction(self.services.sessionmaker, write=True) as db:
+            async with transaction(self.base.sessionmaker, write=True) as db:
                 await db.execute(
                     insert(Student).values(
                         user_id=user_id,
@@ -242,7 +242,7 @@ class Revalidator:
             stmt = stmt.where(Student.id == row_id)
         else:
             stmt = stmt.where(Student.user_id == user_id, Student.creator_id == creator_id)
-        async with self.services.sessionmaker() as db:
+        async with self.base.sessionmaker() as db:
             found = (await db.execute(stmt)).one_or_none()
         return None if found is None else StudentRow(*found)
 
@@ -268,7 +268,7 @@ class Revalidator:
             .values(access_check_claimed_until=now + self.lease)
             .execution_options(synchronize_session=False)
         )
-        async with transaction(self.services.sessionmaker, write=True) as db:
+        async with transaction(self.base.sessionmaker, write=True) as db:
             result = await db.execute(stmt)
         return bool(getattr(result, "rowcount", 0))
 
@@ -279,7 +279,7 @@ class Revalidator:
         while True:
             row = await self._read(row_id=row_id)
             assert row is not None
-            now = self.services.clock.now()
+            now = self.base.clock.now()
             if self._fresh(row, now):
                 return Revalidation(row.answer, unreachable=False)
             in_flight = row.claimed_until is not None and row.claimed_until > now
@@ -293,7 +293,7 @@ class Revalidator:
         values: dict[str, Any] = {"access_check_claimed_until": None}
         if failed_at is not None:
             values["access_check_failed_at"] = failed_at
-        async with transaction(self.services.sessionmaker, write=True) as db:
+        async with transaction(self.base.sessionmaker, write=True) as db:
             await db.execute(
                 update(Student)
                 .where(Student.id == row_id)
@@ -311,7 +311,7 @@ class Revalidator:
         subject: str,
     ) -> WhopAnswer:
         """Store Whop's answer; a user who just lost access loses their sessions here too."""
-        now = self.services.clock.now()
+        now = self.base.clock.now()
         level = answer.access_level if answer.has_access else "no_access"
         if answer.access_level == "admin":
             level = "admin"
@@ -321,9 +321,7 @@ class Revalidator:
             "access_check_claimed_until": None,
             "access_check_failed_at": None,
         }
-        if level in VALID_LEVELS:
-            values["last_valid_at"] = now
-        async with transaction(self.services.sessionmaker, write=True) as db:
+        async with transaction(self.base.sessionmaker, write=True) as db:
             previous = (
                 await db.execute(select(Student.access_level).where(Student.id == row.id))
             ).scalar_one()
@@ -341,7 +339,7 @@ class Revalidator:
                 )
                 record(
                     db,
-                    kind="session_revoked",
+                    kind=AuditKind.SESSION_REVOKED,
                     outcome="success",
                     reason="access_revoked",
                     now=now,
@@ -350,13 +348,3 @@ class Revalidator:
                     details={"sessions": ended, "source": "revalidation"},
                 )
         return WhopAnswer(access_level=level, checked_at=now)
-
-
-def revalidator(services: Services) -> Revalidator:
-    """The services' revalidator (one per app, so locks and breaker are shared by requests)."""
-    existing = services.extras.get("access.revalidator")
-    if isinstance(existing, Revalidator):
-        return existing
-    created = Revalidator(services)
-    services.extras["access.revalidator"] = created
-    return created

@@ -1,4 +1,4 @@
-"""`decide_for()`: the access decision for a signed-in (or embedded) user, with I/O at the edge.
+"""`Gate.decide_for()`: the access decision for a signed-in (or embedded) user, I/O at the edge.
 
 Steady state costs one indexed query (the user's memberships at the session's creator) on
 top of the session lookup, and no call to Whop. Only when Whop's last answer is older than
@@ -14,6 +14,7 @@ from typing import Protocol
 
 from sqlalchemy import select
 
+from mentora.access.cache import GateCache
 from mentora.access.policy import (
     AccessPolicy,
     Decision,
@@ -22,9 +23,10 @@ from mentora.access.policy import (
     WhopAnswer,
     decide,
 )
-from mentora.access.revalidate import revalidator
+from mentora.access.revalidate import Revalidator
 from mentora.db.models import Creator, Membership, Product, Student, User
-from mentora.services import Services
+from mentora.foundation import Foundation
+from mentora.sessions.store import SessionPolicy
 
 # Products and tiers change rarely; each process re-reads them this often (seconds).
 POLICY_CACHE_SECONDS = 30.0
@@ -56,49 +58,46 @@ class _CachedPolicy:
     expires: float
 
 
-def _policies(services: Services) -> dict[int, _CachedPolicy]:
-    cache = services.extras.setdefault("access.policies", {})
-    assert isinstance(cache, dict)
-    return cache
+class PolicyCache:
+    """Each creator's access policy (settings plus its products and tiers), re-read every
+    POLICY_CACHE_SECONDS: products and tiers change rarely, and every process reads them."""
 
+    def __init__(self, base: Foundation) -> None:
+        """Read through `base`'s database, with its settings."""
+        self.base = base
+        self._entries: dict[int, _CachedPolicy] = {}
 
-async def policy_for(services: Services, creator_id: int) -> AccessPolicy:
-    """The access policy of one creator: settings plus its products and tiers (cached)."""
-    cache = _policies(services)
-    cached = cache.get(creator_id)
-    # A monotonic clock bounds how stale the product list may be; it is not business time.
-    if cached is not None and cached.expires > time.monotonic():
-        return cached.policy
-    async with services.sessionmaker() as db:
-        rows = (
-            await db.execute(
-                select(Product.whop_product_id, Product.tier).where(
-                    Product.creator_id == creator_id
+    async def get(self, creator_id: int) -> AccessPolicy:
+        """The access policy of one creator (cached)."""
+        cached = self._entries.get(creator_id)
+        # A monotonic clock bounds how stale the product list may be; it is not business time.
+        if cached is not None and cached.expires > time.monotonic():
+            return cached.policy
+        async with self.base.sessionmaker() as db:
+            rows = (
+                await db.execute(
+                    select(Product.whop_product_id, Product.tier).where(
+                        Product.creator_id == creator_id
+                    )
                 )
-            )
-        ).all()
-    settings = services.settings
-    tiers = dict(settings.whop_tiers)
-    tiers.update({product_id: tier for product_id, tier in rows})
-    policy = AccessPolicy(
-        ttl=timedelta(seconds=settings.access_ttl_seconds),
-        grace=timedelta(seconds=settings.access_grace_seconds),
-        past_due_grace=timedelta(days=settings.past_due_grace_days),
-        tiers=tiers,
-        access_products=frozenset(product_id for product_id, _ in rows),
-        tier_order=tuple(settings.access_tier_order),
-    )
-    cache[creator_id] = _CachedPolicy(policy, time.monotonic() + POLICY_CACHE_SECONDS)
-    return policy
-
-
-def forget_policies(services: Services) -> None:
-    """Drop cached policies (after products or tiers change in this process)."""
-    _policies(services).clear()
+            ).all()
+        settings = self.base.settings
+        tiers = dict(settings.whop_tiers)
+        tiers.update({product_id: tier for product_id, tier in rows})
+        policy = AccessPolicy(
+            ttl=timedelta(seconds=settings.access_ttl_seconds),
+            grace=timedelta(seconds=settings.access_grace_seconds),
+            past_due_grace=timedelta(days=settings.past_due_grace_days),
+            tiers=tiers,
+            access_products=frozenset(product_id for product_id, _ in rows),
+            tier_order=tuple(settings.access_tier_order),
+        )
+        self._entries[creator_id] = _CachedPolicy(policy, time.monotonic() + POLICY_CACHE_SECONDS)
+        return policy
 
 
 async def load_memberships(
-    services: Services, whop_user_id: str, creator_id: int
+    base: Foundation, whop_user_id: str, creator_id: int
 ) -> list[MembershipFacts]:
     """The stored memberships of a user at one creator (index ix_membership_user_creator)."""
     stmt = select(
@@ -113,7 +112,7 @@ async def load_memberships(
         Membership.flagged,
         Membership.access_hold,
     ).where(Membership.whop_user_id == whop_user_id, Membership.creator_id == creator_id)
-    async with services.sessionmaker() as db:
+    async with base.sessionmaker() as db:
         rows = (await db.execute(stmt)).all()
     return [
         MembershipFacts(
@@ -166,56 +165,74 @@ class Evaluation:
     revalidated: bool
 
 
-async def evaluate(
-    services: Services, principal: Subject, requirement: Requirement = ANY
-) -> Evaluation:
-    """`decide_for`, returning the inputs as well."""
-    user, creator = principal.user, principal.creator
-    policy = await policy_for(services, creator.id)
-    memberships = await load_memberships(services, user.whop_user_id, creator.id)
-    answer = answer_of(principal.student)
-    decision = decide(
-        creator_id=creator.id,
-        memberships=memberships,
-        answer=answer,
-        requirement=requirement,
-        policy=policy,
-        now=services.clock.now(),
-    )
-    if not decision.needs_revalidation:
-        return Evaluation(decision, memberships, answer, policy, revalidated=False)
-    outcome = await revalidator(services).revalidate(
-        user_id=user.id,
-        whop_user_id=user.whop_user_id,
-        creator_id=creator.id,
-        company_id=creator.whop_company_id,
-        products=policy.access_products,
-    )
-    student = principal.student
-    if student is not None and not outcome.unreachable:
-        # Keep the request's view (role, templates) in line with what was just stored.
-        student.access_level = outcome.answer.access_level
-        student.access_checked_at = outcome.answer.checked_at
-    decision = decide(
-        creator_id=creator.id,
-        memberships=memberships,
-        answer=outcome.answer,
-        requirement=requirement,
-        policy=policy,
-        now=services.clock.now(),
-        whop_unreachable=outcome.unreachable,
-    )
-    return Evaluation(decision, memberships, outcome.answer, policy, revalidated=True)
+class Gate:
+    """The access decision for a signed-in (or embedded) user, with its caches and revalidator.
 
-
-async def decide_for(
-    services: Services, principal: Subject, requirement: Requirement = ANY
-) -> Decision:
-    """Decide whether `principal` may reach its creator's content now; revalidate if stale.
-
-    Pure reads in steady state. When Whop's last answer is older than the TTL, asks Whop once
-    (single-flight across requests and processes) and decides again with the new answer, or
-    with `whop_unreachable` when Whop could not answer. Writes no audit event: callers that
-    refuse (RequireMember) record `authz_fail`.
+    One per app: the policy cache, the single-flight revalidator (locks, breaker) and the
+    SQLite gate cache are shared by every request the app serves.
     """
-    return (await evaluate(services, principal, requirement)).decision
+
+    def __init__(
+        self,
+        base: Foundation,
+        *,
+        policies: PolicyCache,
+        revalidator: Revalidator,
+        cache: GateCache | None,
+        sessions: SessionPolicy,
+    ) -> None:
+        """Bind the parts; `sessions` are the timeouts the gate cache decides with."""
+        self.base = base
+        self.policies = policies
+        self.revalidator = revalidator
+        self.cache = cache
+        self.sessions = sessions
+
+    async def evaluate(self, principal: Subject, requirement: Requirement = ANY) -> Evaluation:
+        """`decide_for`, returning the inputs as well."""
+        user, creator = principal.user, principal.creator
+        policy = await self.policies.get(creator.id)
+        memberships = await load_memberships(self.base, user.whop_user_id, creator.id)
+        answer = answer_of(principal.student)
+        decision = decide(
+            creator_id=creator.id,
+            memberships=memberships,
+            answer=answer,
+            requirement=requirement,
+            policy=policy,
+            now=self.base.clock.now(),
+        )
+        if not decision.needs_revalidation:
+            return Evaluation(decision, memberships, answer, policy, revalidated=False)
+        outcome = await self.revalidator.revalidate(
+            user_id=user.id,
+            whop_user_id=user.whop_user_id,
+            creator_id=creator.id,
+            company_id=creator.whop_company_id,
+            products=policy.access_products,
+        )
+        student = principal.student
+        if student is not None and not outcome.unreachable:
+            # Keep the request's view (role, templates) in line with what was just stored.
+            student.access_level = outcome.answer.access_level
+            student.access_checked_at = outcome.answer.checked_at
+        decision = decide(
+            creator_id=creator.id,
+            memberships=memberships,
+            answer=outcome.answer,
+            requirement=requirement,
+            policy=policy,
+            now=self.base.clock.now(),
+            whop_unreachable=outcome.unreachable,
+        )
+        return Evaluation(decision, memberships, outcome.answer, policy, revalidated=True)
+
+    async def decide_for(self, principal: Subject, requirement: Requirement = ANY) -> Decision:
+        """Decide whether `principal` may reach its creator's content now; revalidate if stale.
+
+        Pure reads in steady state. When Whop's last answer is older than the TTL, asks Whop
+        once (single-flight across requests and processes) and decides again with the new
+        answer, or with `whop_unreachable` when Whop could not answer. Writes no audit event:
+        callers that refuse record `authz_fail`.
+        """
+        return (await self.evaluate(principal, requirement)).decision

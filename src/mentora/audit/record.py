@@ -16,9 +16,11 @@ from typing import Any, Required, TypedDict, Unpack, cast
 
 import structlog
 from sqlalchemy import Table, insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mentora.audit.kinds import AuditKind
 from mentora.db.models import AuditEvent
+from mentora.db.uow import transaction
 
 log = structlog.get_logger("mentora.audit")
 
@@ -69,7 +71,7 @@ def bind_actor(actor: str) -> None:
 class AuditFields(TypedDict, total=False):
     """What a caller says about an audit event; the request context supplies the rest."""
 
-    kind: Required[str]
+    kind: Required[AuditKind]
     outcome: Required[str]
     now: Required[datetime]
     reason: str | None
@@ -124,3 +126,12 @@ async def record_all(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Insert rows made by `audit_values` in one statement (no ORM objects: a batch's rows)."""
     if rows:
         await session.execute(insert(cast(Table, AuditEvent.__table__)), rows)
+
+
+async def record_alone(
+    sessionmaker: async_sessionmaker[AsyncSession], **fields: Unpack[AuditFields]
+) -> None:
+    """Write one audit row in its own short transaction: for events that change nothing else
+    (refusals, failures), so the caller holds no write transaction for them."""
+    async with transaction(sessionmaker, write=True) as db:
+        record(db, **fields)

@@ -20,7 +20,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mentora.audit.record import record
+from mentora.audit.kinds import AuditKind
+from mentora.audit.record import record_alone
 from mentora.cli.common import current_clock, fail, run, settings_or_exit
 from mentora.cli.sessions import cli_actor, database
 from mentora.config import Settings
@@ -170,21 +171,20 @@ async def rotate_all(
         tokens = await _rotate_tokens(sessionmaker, rotator, batch, dry_run)
         verifiers = await _rotate_verifiers(sessionmaker, rotator, batch, dry_run)
         if not dry_run:
-            async with transaction(sessionmaker, write=True) as db:
-                record(
-                    db,
-                    kind="sensitive_update",
-                    outcome="failure" if tokens.unreadable + verifiers.unreadable else "success",
-                    reason="token_key_rotated",
-                    now=current_clock().now(),
-                    actor=actor,
-                    details={
-                        "whop_tokens": tokens.rotated,
-                        "login_verifiers": verifiers.rotated,
-                        "unreadable": tokens.unreadable + verifiers.unreadable,
-                        "keys_configured": len(settings.token_keys),
-                    },
-                )
+            await record_alone(
+                sessionmaker,
+                kind=AuditKind.SENSITIVE_UPDATE,
+                outcome="failure" if tokens.unreadable + verifiers.unreadable else "success",
+                reason="token_key_rotated",
+                now=current_clock().now(),
+                actor=actor,
+                details={
+                    "whop_tokens": tokens.rotated,
+                    "login_verifiers": verifiers.rotated,
+                    "unreadable": tokens.unreadable + verifiers.unreadable,
+                    "keys_configured": len(settings.token_keys),
+                },
+            )
     return tokens, verifiers
 
 

@@ -24,19 +24,18 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mentora.audit.record import record
 from mentora.cli.common import current_clock, fail, run, settings_or_exit
 from mentora.cli.services import with_services
 from mentora.config import Settings
 from mentora.db.engine import make_engine, make_sessionmaker
-from mentora.db.models import User, UserSession, WhopToken
-from mentora.db.uow import transaction
-from mentora.oauth import grants
+from mentora.db.models import User, UserSession
+from mentora.services import Services
 from mentora.sessions import store
 from mentora.sessions.store import SessionPolicy
+from mentora.usecases import signout
+from mentora.usecases.signout import Revocation
 
 app = typer.Typer(help="List and revoke sign-in sessions.", no_args_is_help=True)
-ALL_USERS = "*"
 
 
 def cli_actor() -> str:
@@ -110,84 +109,41 @@ async def _list(settings: Settings, user: str | None, include_ended: bool) -> li
     return lines
 
 
-@dataclass(frozen=True)
-class Revocation:
-    """What a revoke command did: sessions ended, stored grants, and how many Whop revoked."""
-
-    sessions: int
-    grants: int
-    revoked_at_whop: int | None  # None with --skip-whop
-
-    def describe(self, target: str) -> str:
-        """One line for the operator."""
-        if not self.grants:
-            whop = "no stored Whop grants"
-        elif self.revoked_at_whop is None:
-            whop = f"{self.grants} stored Whop grant(s) deleted, not revoked at Whop (--skip-whop)"
-        else:
-            whop = f"Whop revoked {self.revoked_at_whop} of {self.grants} grant(s)"
-        return f"revoked {self.sessions} session(s) of {target}; {whop}"
-
-
-async def _revoke_at_whop(settings: Settings, session_ids: list[int]) -> int:
-    """Revoke these sessions' grants at Whop; how many Whop confirmed."""
-    return await with_services(settings, lambda svc: grants.revoke_grants(svc, session_ids))
+def describe(done: Revocation, target: str) -> str:
+    """One line for the operator."""
+    if not done.grants:
+        whop = "no stored Whop grants"
+    elif done.revoked_at_whop is None:
+        whop = f"{done.grants} stored Whop grant(s) deleted, not revoked at Whop (--skip-whop)"
+    else:
+        whop = f"Whop revoked {done.revoked_at_whop} of {done.grants} grant(s)"
+    return f"revoked {done.sessions} session(s) of {target}; {whop}"
 
 
 async def _revoke(
     settings: Settings, actor: str, whop_user_id: str | None, *, whop: bool
 ) -> Revocation | None:
     """End the sessions of one user (or everyone), revoking their grants at Whop first."""
-    async with database(settings) as sessionmaker:
+
+    async def end(services: Services) -> Revocation | None:
         user_id: int | None = None
-        async with sessionmaker() as db:
-            if whop_user_id is not None:
-                user = (
-                    await db.execute(select(User).where(User.whop_user_id == whop_user_id))
+        if whop_user_id is not None:
+            async with services.sessionmaker() as db:
+                user_id = (
+                    await db.execute(select(User.id).where(User.whop_user_id == whop_user_id))
                 ).scalar_one_or_none()
-                if user is None:
-                    return None
-                user_id = user.id
-            stored = select(WhopToken.session_id).join(
-                UserSession, UserSession.id == WhopToken.session_id
-            )
-            if user_id is not None:
-                stored = stored.where(UserSession.user_id == user_id)
-            session_ids = list((await db.execute(stored)).scalars())
-        revoked_at_whop: int | None = None
-        if whop:
-            revoked_at_whop = await _revoke_at_whop(settings, session_ids) if session_ids else 0
-        now = current_clock().now()
-        reason = "admin_revoke" if user_id is not None else "admin_revoke_all"
-        async with transaction(sessionmaker, write=True) as db:
-            if user_id is not None:
-                count = await store.revoke_for_user(db, user_id, now=now, reason=reason)
-            else:
-                count = await store.revoke_all(db, now=now, reason=reason)
-            subject = whop_user_id or ALL_USERS
-            record(
-                db,
-                kind="session_revoked",
-                outcome="success",
-                reason=reason,
-                now=now,
-                actor=actor,
-                subject=subject,
-                details={"sessions": count},
-            )
-            if session_ids:
-                complete = revoked_at_whop == len(session_ids)
-                record(
-                    db,
-                    kind="authn_token_revoked",
-                    outcome="success" if complete else "failure",
-                    reason=reason if whop else "skipped_whop",
-                    now=now,
-                    actor=actor,
-                    subject=subject,
-                    details={"grants": len(session_ids), "revoked": revoked_at_whop or 0},
-                )
-        return Revocation(count, len(session_ids), revoked_at_whop)
+            if user_id is None:
+                return None
+        return await signout.end_sessions(
+            services,
+            user_id=user_id,
+            subject=whop_user_id or signout.EVERYONE,
+            actor=actor,
+            reason="admin_revoke" if user_id is not None else "admin_revoke_all",
+            at_whop=whop,
+        )
+
+    return await with_services(settings, end)
 
 
 @app.command("list")
@@ -229,7 +185,7 @@ def revoke(
     done = run(_revoke(settings, cli_actor(), user, whop=not skip_whop))
     if done is None:
         fail(f"no user with Whop id {user!r}")
-    typer.echo(done.describe(user))
+    typer.echo(describe(done, user))
 
 
 @app.command("revoke-all")
@@ -243,4 +199,4 @@ def revoke_all(
         typer.confirm("Sign out every user of this Mentora now?", abort=True)
     done = run(_revoke(settings, cli_actor(), None, whop=not skip_whop))
     assert done is not None  # only a named user can be missing
-    typer.echo(done.describe("all users"))
+    typer.echo(describe(done, "all users"))

@@ -15,7 +15,7 @@ from mentora.cli.common import run
 from mentora.cli.services import command_settings, with_services
 from mentora.db.models import SyncRun
 from mentora.services import Services
-from mentora.sync.reconcile import SyncResult, reconcile
+from mentora.usecases.sync import SyncResult, reconcile
 
 app = typer.Typer(help="Reconciliation with Whop's API.", no_args_is_help=True)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -17,19 +16,9 @@ from mentora.db.uow import transaction
 from mentora.services import Services
 from mentora.webhooks import store
 from mentora.webhooks.process import replay as replay_delivery
+from mentora.webhooks.status import NEEDS_ACTION, DeliveryStatus
 
 app = typer.Typer(help="Stored Whop webhook deliveries.", no_args_is_help=True)
-
-
-class DeliveryStatus(StrEnum):
-    """The lifecycle of a stored delivery (models/webhook.py); anything else is a typo."""
-
-    received = "received"
-    processed = "processed"
-    ignored = "ignored"
-    flagged = "flagged"
-    failed = "failed"
-    dead = "dead"
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -63,7 +52,7 @@ def list_deliveries(
     as_json: JsonOption = False,
 ) -> None:
     """Show the newest deliveries (e.g. `--status failed --status dead`, or `--failed`)."""
-    statuses = tuple(str(given) for given in status or ()) + (("failed", "dead") if failed else ())
+    statuses = tuple(str(given) for given in status or ()) + (tuple(NEEDS_ACTION) if failed else ())
 
     async def action(services: Services) -> list[WebhookDelivery]:
         async with services.sessionmaker() as db:
@@ -121,7 +110,7 @@ def replay(
         typer.echo(json.dumps({"webhook_id": webhook_id, "status": status}))
     else:
         typer.echo(f"{webhook_id}: {status}")
-    if status in ("failed", "dead"):
+    if status in NEEDS_ACTION:
         raise typer.Exit(1)
 
 
@@ -140,7 +129,7 @@ def reprocess(
     async def action(services: Services) -> dict[str, int]:
         async with services.sessionmaker() as db:
             rows = await store.recent(
-                db, statuses=("failed", "dead") if dead else ("failed",), limit=limit
+                db, statuses=tuple(NEEDS_ACTION) if dead else (DeliveryStatus.FAILED,), limit=limit
             )
         counts: dict[str, int] = {}
         for row in reversed(rows):

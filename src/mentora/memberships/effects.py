@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora.accounts import enroll
+from mentora.audit.kinds import AuditKind
 from mentora.audit.record import record
 from mentora.config import Settings
 from mentora.db.models import Creator, Membership, Student, User
@@ -27,7 +29,16 @@ from mentora.memberships.store import MembershipChange, Preloaded
 from mentora.outbox.queue import enqueue_email
 from mentora.sessions import store as sessions
 
-SYNC_SOURCE = "sync"
+
+class ChangeSource(StrEnum):
+    """What brought a membership change (audit details, and the audit kind for sync)."""
+
+    WEBHOOK = "webhook"  # a delivery, applied at intake
+    WORKER = "worker"  # a failed delivery, retried by the worker
+    REPLAY = "replay"  # a stored delivery, replayed by an operator
+    SYNC = "sync"  # reconciliation with Whop's API
+
+
 ACTIVATED = "membership.activated"
 DEACTIVATED = "membership.deactivated"
 
@@ -38,7 +49,7 @@ class ChangeContext:
 
     settings: Settings
     now: datetime
-    source: str  # webhook | sync | signin | replay
+    source: ChangeSource
     reference: str | None = None  # the webhook id or sync run that brought the change
     event: str | None = None  # the canonical webhook event name, when a webhook brought it
     email: str | None = None  # an address found in the payload, if any
@@ -180,7 +191,9 @@ async def after_change(db: AsyncSession, change: MembershipChange, ctx: ChangeCo
         await _queue_email(db, change, ctx, user, "access_ended")
     record(
         db,
-        kind="membership_reconciled" if ctx.source == SYNC_SOURCE else "membership_changed",
+        kind=AuditKind.MEMBERSHIP_RECONCILED
+        if ctx.source == ChangeSource.SYNC
+        else AuditKind.MEMBERSHIP_CHANGED,
         outcome="success",
         reason="granted" if change.granted else "revoked" if ended else "updated",
         now=ctx.now,
@@ -200,7 +213,7 @@ async def after_change(db: AsyncSession, change: MembershipChange, ctx: ChangeCo
     if revoked_sessions:
         record(
             db,
-            kind="session_revoked",
+            kind=AuditKind.SESSION_REVOKED,
             outcome="success",
             reason="membership_ended",
             now=ctx.now,

@@ -16,14 +16,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mentora.audit.kinds import AuditKind
 from mentora.audit.record import record
 from mentora.crypto import TokenBox
 from mentora.db.models import UserSession, WhopToken
 from mentora.db.uow import transaction
+from mentora.foundation import Foundation
 from mentora.oauth.errors import RefreshFailed
-from mentora.oauth.provider import provider
+from mentora.oauth.provider import Provider
 from mentora.oauth.tokens import TokenSet
-from mentora.services import Services
 from mentora.sessions import store
 
 
@@ -65,34 +66,38 @@ def _lock_for(session_id: int) -> asyncio.Lock:
     return lock
 
 
-async def _read(services: Services, session_id: int) -> WhopToken | None:
-    async with services.sessionmaker() as db:
+async def _read(base: Foundation, session_id: int) -> WhopToken | None:
+    async with base.sessionmaker() as db:
         return (
             await db.execute(select(WhopToken).where(WhopToken.session_id == session_id))
         ).scalar_one_or_none()
 
 
-async def access_token(services: Services, session_id: int, *, force: bool = False) -> str:
+async def access_token(
+    base: Foundation, provider: Provider, session_id: int, *, force: bool = False
+) -> str:
     """A usable Whop access token for the session, refreshing (once, for everyone) if needed."""
-    now = services.clock.now()
-    leeway = timedelta(seconds=services.settings.refresh_leeway_seconds)
-    current = await _read(services, session_id)
+    now = base.clock.now()
+    leeway = timedelta(seconds=base.settings.refresh_leeway_seconds)
+    current = await _read(base, session_id)
     if current is None:
         raise RefreshFailed("session has no Whop grant")
     if not force and current.expires_at - leeway > now:
-        return services.tokens.decrypt(current.access_token_enc)
+        return base.tokens.decrypt(current.access_token_enc)
     seen_version = current.version
     async with _lock_for(session_id):
-        return await _refresh_locked(services, session_id, seen_version=seen_version, force=force)
+        return await _refresh_locked(
+            base, provider, session_id, seen_version=seen_version, force=force
+        )
 
 
 async def _refresh_locked(
-    services: Services, session_id: int, *, seen_version: int, force: bool
+    base: Foundation, provider: Provider, session_id: int, *, seen_version: int, force: bool
 ) -> str:
-    now = services.clock.now()
-    leeway = timedelta(seconds=services.settings.refresh_leeway_seconds)
+    now = base.clock.now()
+    leeway = timedelta(seconds=base.settings.refresh_leeway_seconds)
     failure: RefreshFailed | None = None
-    async with transaction(services.sessionmaker, write=True) as db:
+    async with transaction(base.sessionmaker, write=True) as db:
         row = (
             await db.execute(
                 select(WhopToken).where(WhopToken.session_id == session_id).with_for_update()
@@ -104,11 +109,11 @@ async def _refresh_locked(
         just_rotated = now - row.updated_at < FORCED_REFRESH_MIN_INTERVAL
         still_valid = row.expires_at - leeway > now
         if rotated_meanwhile or (force and just_rotated) or (not force and still_valid):
-            return services.tokens.decrypt(row.access_token_enc)
+            return base.tokens.decrypt(row.access_token_enc)
         if row.refresh_token_enc is None:
             raise RefreshFailed("grant has no refresh token")
-        refresh_token = services.tokens.decrypt(row.refresh_token_enc)
-        oauth = provider(services)
+        refresh_token = base.tokens.decrypt(row.refresh_token_enc)
+        oauth = provider
         meta = await oauth.metadata()
         session = await db.get(UserSession, session_id)
         try:
@@ -116,28 +121,18 @@ async def _refresh_locked(
                 meta, refresh_token=refresh_token, company_id=row.company_id, now=now
             )
         except RefreshFailed as exc:
-            # The grant is dead (rotated elsewhere, revoked or reused): end the session.
-            await store.revoke(db, session_id, now=now, reason="refresh_failed")
-            record(
-                db,
-                kind="authn_token_reuse" if "invalid_grant" in exc.detail else "session_revoked",
-                outcome="failure",
-                reason="refresh_failed",
-                now=now,
-                subject=str(session.user_id) if session else None,
-                creator_id=session.creator_id if session else None,
-            )
+            await _end_dead_grant(db, session_id, session, exc, now)
             failure = exc
         else:
-            row.access_token_enc = services.tokens.encrypt(tokens.access_token)
+            row.access_token_enc = base.tokens.encrypt(tokens.access_token)
             if tokens.refresh_token:
-                row.refresh_token_enc = services.tokens.encrypt(tokens.refresh_token)
+                row.refresh_token_enc = base.tokens.encrypt(tokens.refresh_token)
             row.expires_at = tokens.expires_at
             row.version = row.version + 1
             row.updated_at = now
             record(
                 db,
-                kind="authn_token_created",
+                kind=AuditKind.AUTHN_TOKEN_CREATED,
                 outcome="success",
                 reason="refresh",
                 now=now,
@@ -149,15 +144,37 @@ async def _refresh_locked(
     raise failure
 
 
-async def revoke_grant(services: Services, session_id: int) -> bool:
+async def _end_dead_grant(
+    db: AsyncSession,
+    session_id: int,
+    session: UserSession | None,
+    exc: RefreshFailed,
+    now: datetime,
+) -> None:
+    """The grant is dead (rotated elsewhere, revoked or reused): end the session, audited."""
+    await store.revoke(db, session_id, now=now, reason="refresh_failed")
+    record(
+        db,
+        kind=AuditKind.AUTHN_TOKEN_REUSE
+        if "invalid_grant" in exc.detail
+        else AuditKind.SESSION_REVOKED,
+        outcome="failure",
+        reason="refresh_failed",
+        now=now,
+        subject=str(session.user_id) if session else None,
+        creator_id=session.creator_id if session else None,
+    )
+
+
+async def revoke_grant(base: Foundation, provider: Provider, session_id: int) -> bool:
     """Best-effort revocation of the session's refresh token at Whop (C16)."""
-    row = await _read(services, session_id)
+    row = await _read(base, session_id)
     if row is None or row.refresh_token_enc is None:
         return False
-    oauth = provider(services)
+    oauth = provider
     try:
         meta = await oauth.metadata()
-        refresh_token = services.tokens.decrypt(row.refresh_token_enc)
+        refresh_token = base.tokens.decrypt(row.refresh_token_enc)
     except Exception:
         return False
     return await oauth.client.revoke(meta, refresh_token=refresh_token)
@@ -168,14 +185,14 @@ async def revoke_grant(services: Services, session_id: int) -> bool:
 REVOKE_PARALLEL = 8
 
 
-async def revoke_grants(services: Services, session_ids: Sequence[int]) -> int:
+async def revoke_grants(base: Foundation, provider: Provider, session_ids: Sequence[int]) -> int:
     """Best-effort `revoke_grant` for each session, a few at a time; how many Whop confirmed."""
     gate = asyncio.Semaphore(REVOKE_PARALLEL)
 
     async def one(session_id: int) -> bool:
         async with gate:
             try:
-                return await revoke_grant(services, session_id)
+                return await revoke_grant(base, provider, session_id)
             except Exception:  # best effort: the sessions end whatever Whop says
                 return False
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mentora.foundation import Foundation
 from mentora.oauth.discovery import Discovery, ProviderMetadata
 from mentora.oauth.idtoken import UnknownKeyId, verify_id_token
 from mentora.oauth.jwks import JwksCache
 from mentora.oauth.tokens import OAuthClient
-from mentora.services import Services
 
 
 @dataclass
@@ -42,28 +42,23 @@ class Provider:
             keys = await self.jwks.keys(meta.jwks_uri, want_kid=exc.kid)
             return verify_id_token(token, key_set=keys, **common)  # type: ignore[arg-type]
 
-
-def provider(services: Services) -> Provider:
-    """The app's Provider, built on first use and kept in `services.extras`."""
-    existing = services.extras.get("oauth_provider")
-    if isinstance(existing, Provider):
-        return existing
-    settings = services.settings
-    # No secret: a public client, which Authlib authenticates with `none` (client_id only).
-    secret = (
-        None
-        if settings.is_public_client or settings.whop_client_secret is None
-        else settings.whop_client_secret.get_secret_value()
-    )
-    built = Provider(
-        discovery=Discovery(issuer=settings.issuer, http=services.http, clock=services.clock),
-        jwks=JwksCache(http=services.http, clock=services.clock),
-        client=OAuthClient(
-            client_id=settings.whop_client_id,
-            client_secret=secret,
-            transport=services.transport,
-            timeout=settings.whop_http_timeout_seconds,
-        ),
-    )
-    services.extras["oauth_provider"] = built
-    return built
+    @classmethod
+    def for_settings(cls, base: Foundation) -> Provider:
+        """The provider the settings name, reached through `base`'s HTTP client and clock."""
+        settings = base.settings
+        # No secret: a public client, which Authlib authenticates with `none` (client_id only).
+        secret = (
+            None
+            if settings.is_public_client or settings.whop_client_secret is None
+            else settings.whop_client_secret.get_secret_value()
+        )
+        return cls(
+            discovery=Discovery(issuer=settings.issuer, http=base.http, clock=base.clock),
+            jwks=JwksCache(http=base.http, clock=base.clock),
+            client=OAuthClient(
+                client_id=settings.whop_client_id,
+                client_secret=secret,
+                transport=base.transport,
+                timeout=settings.whop_http_timeout_seconds,
+            ),
+        )

@@ -20,12 +20,13 @@ from email.utils import format_datetime
 import structlog
 from sqlalchemy import or_, select, update
 
+from mentora.audit.kinds import AuditKind
 from mentora.audit.record import record
 from mentora.backoff import retry_delay
 from mentora.db.models import OutboxMessage
 from mentora.db.uow import transaction
+from mentora.foundation import Foundation
 from mentora.outbox.mailer import Email, Mailer, build_message
-from mentora.services import Services
 
 log = structlog.get_logger("mentora.outbox")
 
@@ -42,10 +43,10 @@ class DeliveryReport:
     dead: int = 0
 
 
-async def _claim(services: Services, limit: int) -> list[OutboxMessage]:
+async def _claim(base: Foundation, limit: int) -> list[OutboxMessage]:
     """Lease up to `limit` due messages to this worker (skipping rows other workers hold)."""
-    now = services.clock.now()
-    async with transaction(services.sessionmaker, write=True) as db:
+    now = base.clock.now()
+    async with transaction(base.sessionmaker, write=True) as db:
         rows = (
             (
                 await db.execute(
@@ -72,15 +73,15 @@ async def _claim(services: Services, limit: int) -> list[OutboxMessage]:
         return list(rows)
 
 
-async def _renew(services: Services, row: OutboxMessage) -> bool:
+async def _renew(base: Foundation, row: OutboxMessage) -> bool:
     """Extend this worker's lease on `row` before sending it; False when it is no longer ours.
 
     The UPDATE matches only the lease this worker wrote. If another worker claimed the row
     after the lease ran out, it wrote its own `claimed_until`, and the match fails (on
     PostgreSQL the row lock makes the two serialise, and the WHERE is re-checked).
     """
-    until = services.clock.now() + LEASE
-    async with transaction(services.sessionmaker, write=True) as db:
+    until = base.clock.now() + LEASE
+    async with transaction(base.sessionmaker, write=True) as db:
         result = await db.execute(
             update(OutboxMessage)
             .where(
@@ -97,20 +98,20 @@ async def _renew(services: Services, row: OutboxMessage) -> bool:
 
 
 async def _finish(
-    services: Services, row: OutboxMessage, error: str | None, rng: random.Random | None
+    base: Foundation, row: OutboxMessage, error: str | None, rng: random.Random | None
 ) -> str:
     """Record the outcome of one send; returns `sent`, `retry` or `dead`."""
-    now = services.clock.now()
+    now = base.clock.now()
     if error is None:
         values: dict[str, object] = {"status": "sent", "sent_at": now, "last_error": None}
         outcome = "sent"
-    elif row.attempts >= services.settings.outbox_max_attempts:
+    elif row.attempts >= base.settings.outbox_max_attempts:
         values = {"status": "dead", "last_error": error}
         outcome = "dead"
     else:
         values = {"next_attempt_at": now + retry_delay(row.attempts, rng=rng), "last_error": error}
         outcome = "retry"
-    async with transaction(services.sessionmaker, write=True) as db:
+    async with transaction(base.sessionmaker, write=True) as db:
         await db.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == row.id, OutboxMessage.status == "pending")
@@ -121,7 +122,7 @@ async def _finish(
             log.error("alert", template="outbox_dead", message_id=row.id, error=error)
             record(
                 db,
-                kind="outbox_dead",
+                kind=AuditKind.OUTBOX_DEAD,
                 outcome="failure",
                 reason="max_attempts",
                 now=now,
@@ -131,15 +132,15 @@ async def _finish(
 
 
 async def deliver_due(
-    services: Services, mailer: Mailer, *, limit: int = BATCH, rng: random.Random | None = None
+    base: Foundation, mailer: Mailer, *, limit: int = BATCH, rng: random.Random | None = None
 ) -> DeliveryReport:
     """Send every due message (in batches of `limit`) and report the outcomes."""
     report = DeliveryReport()
-    sender = services.settings.mail_from
+    sender = base.settings.mail_from
     while True:
-        rows = await _claim(services, limit)
+        rows = await _claim(base, limit)
         for row in rows:
-            if not await _renew(services, row):
+            if not await _renew(base, row):
                 log.info("outbox_lease_lost", message_id=row.id)
                 continue
             email = Email(
@@ -149,14 +150,14 @@ async def deliver_due(
                 subject=row.subject,
                 body=row.body,
             )
-            message = build_message(email, date_header=format_datetime(services.clock.now()))
+            message = build_message(email, date_header=format_datetime(base.clock.now()))
             try:
                 await mailer.send(message)
                 error = None
             except Exception as exc:  # any failure is retried, never fatal
                 error = f"{type(exc).__name__}: {exc}"[:500]
                 log.warning("outbox_send_failed", message_id=row.id, error=error)
-            outcome = await _finish(services, row, error, rng)
+            outcome = await _finish(base, row, error, rng)
             if outcome == "sent":
                 report.sent += 1
             elif outcome == "dead":

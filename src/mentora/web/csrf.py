@@ -10,10 +10,11 @@ from urllib.parse import urlsplit
 import structlog
 from starlette.requests import Request
 
-from mentora.audit.record import record
-from mentora.db.uow import transaction
+from mentora.audit.kinds import AuditKind
+from mentora.audit.record import record_alone
 from mentora.errors import MentoraError
 from mentora.sessions.tokens import csrf_matches, hash_token
+from mentora.web.state import app_state, request_state
 
 log = structlog.get_logger("mentora.csrf")
 
@@ -79,21 +80,18 @@ async def require_csrf(
 
 async def record_refusal(request: Request, error: CsrfError) -> None:
     """Write one `malicious_csrf` audit event for a refused request (X01); never raises."""
-    services = getattr(request.app.state, "services", None)
-    if services is None:
-        return
-    principal = getattr(request.state, "principal", None)
+    services = app_state(request).services
+    principal = request_state(request).principal
     try:
-        async with transaction(services.sessionmaker, write=True) as db:
-            record(
-                db,
-                kind="malicious_csrf",
-                outcome="failure",
-                reason=error.reason,
-                now=services.clock.now(),
-                subject=principal.user.whop_user_id if principal else None,
-                creator_id=principal.creator.id if principal else None,
-                details={"method": request.method, "path": request.url.path},
-            )
+        await record_alone(
+            services.sessionmaker,
+            kind=AuditKind.MALICIOUS_CSRF,
+            outcome="failure",
+            reason=error.reason,
+            now=services.clock.now(),
+            subject=principal.user.whop_user_id if principal else None,
+            creator_id=principal.creator.id if principal else None,
+            details={"method": request.method, "path": request.url.path},
+        )
     except Exception as exc:  # the 403 stands even if the audit store is down
         log.error("csrf_refusal_unrecorded", reason=error.reason, error=type(exc).__name__)

@@ -8,12 +8,12 @@ from fastapi import Depends
 from starlette.requests import Request
 
 from mentora.services import Services
+from mentora.web.state import app_state
 
 
 def get_services(request: Request) -> Services:
     """The app's services."""
-    services: Services = request.app.state.services
-    return services
+    return app_state(request).services
 
 
 async def _services_dependency(request: Request) -> Services:

@@ -16,8 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mentora.audit.record import AuditContext, set_audit_context
 from mentora.errors import MentoraError
-from mentora.sessions.cookie import SESSION_COOKIE
 from mentora.web.client_ip import client_ip
+from mentora.web.cookie import SESSION_COOKIE
+from mentora.web.state import STATE_KEY, AppState, RequestState
 
 access_log = structlog.get_logger("mentora.access")
 
@@ -38,10 +39,10 @@ class BodyTooLarge(MentoraError):
 
 def _limits(scope: Scope) -> tuple[int, str | None]:
     """MAX_BODY_BYTES, and APP_URL when plain HTTP must be redirected (production only)."""
-    services = getattr(getattr(scope.get("app"), "state", None), "services", None)
-    settings = getattr(services, "settings", None)
-    if settings is None:
+    app = getattr(getattr(scope.get("app"), "state", None), STATE_KEY, None)
+    if not isinstance(app, AppState):  # an app of somebody else's (tests of this middleware)
         return DEFAULT_MAX_BODY_BYTES, None
+    settings = app.services.settings
     return settings.max_body_bytes, settings.app_url if settings.is_production else None
 
 
@@ -104,54 +105,36 @@ class RequestContextMiddleware:
         self.trusted = trusted_proxies
         self.served_by = served_by
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Handle one HTTP request."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = secrets.token_hex(8)
-        raw_headers: dict[bytes, bytes] = dict(scope.get("headers") or [])
-        peer = scope.get("client")
-        forwarded = raw_headers.get(b"x-forwarded-for")
-        ip = client_ip(
-            peer[0] if peer else None,
-            forwarded.decode("latin-1") if forwarded else None,
-            self.trusted,
-        )
-        user_agent = raw_headers.get(b"user-agent", b"").decode("latin-1")[:400] or None
-        set_audit_context(AuditContext(ip=ip, user_agent=user_agent, request_id=request_id))
-        scope.setdefault("state", {})
-        scope["state"]["request_id"] = request_id
-        scope["state"]["client_ip"] = ip
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+    def _refusal(
+        self,
+        scope: Scope,
+        raw_headers: dict[bytes, bytes],
+        https_origin: str | None,
+        max_body: int,
+    ) -> Response | None:
+        """The answer given before routing (HTTPS redirect, 414, declared 413), if any."""
         path: str = scope.get("path", "")
-        started = time.perf_counter()
-        status_holder: dict[str, Any] = {"status": 500}
-        max_body, https_origin = _limits(scope)
-        # Anything answered to a signed-in browser is private, whatever its path (X02).
-        private = path.startswith(NO_STORE_PREFIXES) or (
-            SESSION_COOKIE.encode() in raw_headers.get(b"cookie", b"")
-            and not path.startswith("/static/")
-        )
-        refusal: Response | None = None
+        peer = scope.get("client")
         proto = raw_headers.get(b"x-forwarded-proto", b"").decode("latin-1").split(",")[-1]
         peer_trusted = peer is not None and peer[0] in self.trusted
         scheme = proto.strip().lower() if peer_trusted and proto else scope.get("scheme", "http")
+        query: bytes = scope.get("query_string", b"")
         if https_origin and scheme != "https" and path not in PLAIN_HTTP_PATHS:
             # HTTP to HTTPS, to the configured origin (never the Host header); 308 keeps POSTs.
             raw_path = scope.get("raw_path") or quote(path).encode()
             target = https_origin.rstrip("/") + raw_path.decode("latin-1")
-            query = scope.get("query_string", b"")
-            refusal = RedirectResponse(
-                target + ("?" + query.decode("latin-1") if query else ""), 308
-            )
-        elif len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
-            refusal = _error(scope, 414, "uri_too_long")
-        else:
-            declared = raw_headers.get(b"content-length", b"")
-            if declared.isdigit() and int(declared) > max_body:
-                refusal = _error(scope, 413, "body_too_large")
-            receive = _capped(receive, max_body)
+            return RedirectResponse(target + ("?" + query.decode("latin-1") if query else ""), 308)
+        if len(query) > MAX_QUERY_BYTES:
+            return _error(scope, 414, "uri_too_long")
+        declared = raw_headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > max_body:
+            return _error(scope, 413, "body_too_large")
+        return None
+
+    def _wrap_send(
+        self, send: Send, request_id: str, private: bool, status_holder: dict[str, Any]
+    ) -> Send:
+        """`send` that adds the request id and security headers and notes the status."""
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -172,6 +155,41 @@ class RequestContextMiddleware:
                 if private and "cache-control" not in headers:
                     headers.append("cache-control", "no-store")
             await send(message)
+
+        return send_wrapper
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one HTTP request."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = secrets.token_hex(8)
+        raw_headers: dict[bytes, bytes] = dict(scope.get("headers") or [])
+        peer = scope.get("client")
+        forwarded = raw_headers.get(b"x-forwarded-for")
+        ip = client_ip(
+            peer[0] if peer else None,
+            forwarded.decode("latin-1") if forwarded else None,
+            self.trusted,
+        )
+        user_agent = raw_headers.get(b"user-agent", b"").decode("latin-1")[:400] or None
+        set_audit_context(AuditContext(ip=ip, user_agent=user_agent, request_id=request_id))
+        scope.setdefault("state", {})[STATE_KEY] = RequestState(request_id=request_id, client_ip=ip)
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        path: str = scope.get("path", "")
+        started = time.perf_counter()
+        status_holder: dict[str, Any] = {"status": 500}
+        max_body, https_origin = _limits(scope)
+        # Anything answered to a signed-in browser is private, whatever its path (X02).
+        private = path.startswith(NO_STORE_PREFIXES) or (
+            SESSION_COOKIE.encode() in raw_headers.get(b"cookie", b"")
+            and not path.startswith("/static/")
+        )
+        refusal = self._refusal(scope, raw_headers, https_origin, max_body)
+        if refusal is None:
+            receive = _capped(receive, max_body)
+
+        send_wrapper = self._wrap_send(send, request_id, private, status_holder)
 
         try:
             if refusal is not None:
@@ -199,6 +217,6 @@ class RequestContextMiddleware:
 
 def _error(scope: Scope, status: int, code: str) -> Response:
     """The generic error page or JSON, built here for refusals made before routing."""
-    from mentora.web.errors import error_response  # errors imports templates; load on demand
+    from mentora.web.responses import error_response  # responses import templates; load on demand
 
     return error_response(Request(scope), status, code)

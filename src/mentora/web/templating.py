@@ -9,6 +9,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from mentora.web.state import AppState, request_state
+
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
@@ -16,11 +18,13 @@ def render(
     request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
 ) -> HTMLResponse:
     """Render a page with the request id and CSRF token available to every template."""
+    state = request_state(request)
+    app = getattr(request.app.state, "mentora", None)
     ctx: dict[str, Any] = {
-        "request_id": getattr(request.state, "request_id", ""),
-        "csrf_token": getattr(request.state, "csrf_token", None),
-        "current": getattr(request.state, "principal", None),
-        "dev_mode": getattr(request.app.state, "dev_mode", False),
+        "request_id": state.request_id,
+        "csrf_token": state.csrf_token,
+        "current": state.principal,
+        "dev_mode": isinstance(app, AppState) and app.dev_mode,
     }
     ctx.update(context or {})
     return TEMPLATES.TemplateResponse(request, name, ctx, status_code=status_code)

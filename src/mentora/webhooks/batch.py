@@ -38,9 +38,9 @@ from mentora.audit.record import (
     record_all,
 )
 from mentora.db.uow import transaction
-from mentora.memberships.effects import ChangeContext
+from mentora.foundation import Foundation
+from mentora.memberships.effects import ChangeContext, ChangeSource
 from mentora.memberships.store import preload
-from mentora.services import Services
 from mentora.webhooks import store
 from mentora.webhooks.envelope import Envelope
 from mentora.webhooks.errors import WebhookStoreUnavailable
@@ -51,7 +51,6 @@ from mentora.webhooks.verify import VerifiedDelivery
 
 log = structlog.get_logger("mentora.webhooks")
 
-EXTRAS_KEY = "webhook_batcher"
 # What a database that is not taking writes raises (refused, dropped or timed-out connections).
 UNREACHABLE = (OperationalError, InterfaceError, OSError, TimeoutError)
 
@@ -80,9 +79,9 @@ def _read_unawaited(answer: asyncio.Future[str]) -> None:
 class Batcher:
     """This process's intake queue (one per event loop)."""
 
-    def __init__(self, services: Services, loop: asyncio.AbstractEventLoop) -> None:
-        """A batcher for `services`, serving requests on `loop`."""
-        self.services = services
+    def __init__(self, base: Foundation, loop: asyncio.AbstractEventLoop) -> None:
+        """A batcher for `base`, serving requests on `loop`."""
+        self.base = base
         self.loop = loop
         self._queue: list[_Pending] = []
         self._lock = asyncio.Lock()
@@ -98,7 +97,7 @@ class Batcher:
                 async with self._lock:
                     if item.answer.done():
                         break
-                    limit = self.services.settings.webhook_batch_max
+                    limit = self.base.settings.webhook_batch_max
                     batch, self._queue = self._queue[:limit], self._queue[limit:]
                     if not batch:  # ours is in a batch whose caller went away; it still finishes
                         break
@@ -151,7 +150,7 @@ class Batcher:
         with audit_context_as(item.audit):
             try:
                 status = await store_and_apply(
-                    self.services, item.delivery, item.envelope, item.headers
+                    self.base, item.delivery, item.envelope, item.headers
                 )
             except Exception as exc:  # handed to the request that is waiting for it
                 item.answer.set_exception(exc)
@@ -159,13 +158,13 @@ class Batcher:
         item.answer.set_result(status)
 
     async def _together(self, batch: list[_Pending]) -> None:
-        now = self.services.clock.now()
+        now = self.base.clock.now()
         first: dict[str, _Pending] = {}
         for item in batch:
             first.setdefault(item.delivery.webhook_id, item)
         claimed = False
         try:
-            async with transaction(self.services.sessionmaker, write=True) as db:
+            async with transaction(self.base.sessionmaker, write=True) as db:
                 claims = [(i.delivery, i.envelope, i.headers) for i in first.values()]
                 rows = await store.claim_many(db, claims, now=now, attempts=1)
                 claimed = True
@@ -202,9 +201,9 @@ class Batcher:
                 statuses[webhook_id] = DUPLICATE
                 continue
             ctx = ChangeContext(
-                settings=self.services.settings,
+                settings=self.base.settings,
                 now=now,
-                source="webhook",
+                source=ChangeSource.WEBHOOK,
                 reference=webhook_id,
                 preloaded=preloaded,
             )
@@ -226,16 +225,18 @@ class Batcher:
         return statuses
 
 
-async def submit(
-    services: Services,
-    delivery: VerifiedDelivery,
-    envelope: Envelope,
-    headers: Mapping[str, str],
-) -> str:
-    """Store and apply a verified delivery (batched with concurrent ones); its final status."""
-    loop = asyncio.get_running_loop()
-    batcher = services.extras.get(EXTRAS_KEY)
-    if not isinstance(batcher, Batcher) or batcher.loop is not loop:
-        batcher = Batcher(services, loop)
-        services.extras[EXTRAS_KEY] = batcher
-    return await batcher.submit(delivery, envelope, headers)
+class Batchers:
+    """One `Batcher` per event loop for one app (`Services.batchers`): requests on the same
+    loop share a queue; a test or a restarted loop gets a fresh one."""
+
+    def __init__(self, base: Foundation) -> None:
+        """Batchers that store and apply through `base`."""
+        self.base = base
+        self._current: Batcher | None = None
+
+    def for_running_loop(self) -> Batcher:
+        """The batcher of the running event loop."""
+        loop = asyncio.get_running_loop()
+        if self._current is None or self._current.loop is not loop:
+            self._current = Batcher(self.base, loop)
+        return self._current

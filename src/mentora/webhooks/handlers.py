@@ -30,6 +30,7 @@ from mentora.memberships.refunds import RefundFacts, is_partial, membership_id_i
 from mentora.memberships.store import apply_snapshot
 from mentora.outbox.queue import enqueue_email, raise_alert
 from mentora.webhooks.envelope import Envelope
+from mentora.webhooks.status import DeliveryStatus
 
 # whop-sdk 2.6.0's `Dispute.status` docstring: `won` returned the funds to the seller; `lost`
 # returned them to the customer and `prevented` means the customer was refunded before any
@@ -42,7 +43,7 @@ REFUND_NOT_HAPPENING = frozenset({"failed", "canceled"})
 class Outcome:
     """How a delivery ended, and a short note for the audit row."""
 
-    status: str
+    status: DeliveryStatus
     note: str | None = None
 
 
@@ -64,8 +65,8 @@ async def on_membership(db: AsyncSession, envelope: Envelope, ctx: ChangeContext
         db, change, replace(ctx, email=_email_in(envelope.data), event=envelope.kind)
     )
     if change.membership.flagged:
-        return Outcome("flagged", "unknown_company")
-    return Outcome("processed", None if change.applied else "stale")
+        return Outcome(DeliveryStatus.FLAGGED, "unknown_company")
+    return Outcome(DeliveryStatus.PROCESSED, None if change.applied else "stale")
 
 
 async def _payment(
@@ -84,14 +85,18 @@ async def _payment(
 async def on_payment(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
     """Record a payment event that needs no action beyond the record."""
     _, known = await _payment(db, envelope, ctx)
-    return Outcome("processed") if known else Outcome("flagged", "unknown_company")
+    return (
+        Outcome(DeliveryStatus.PROCESSED)
+        if known
+        else Outcome(DeliveryStatus.FLAGGED, "unknown_company")
+    )
 
 
 async def on_payment_succeeded(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
     """Record it, lift a payment-failed hold, and queue a receipt."""
     facts, known = await _payment(db, envelope, ctx)
     if not known:
-        return Outcome("flagged", "unknown_company")
+        return Outcome(DeliveryStatus.FLAGGED, "unknown_company")
     if facts.membership_id:
         await holds.release_hold(db, facts.membership_id, holds.PAYMENT_FAILED, ctx)
     recipient = facts.email
@@ -119,14 +124,14 @@ async def on_payment_succeeded(db: AsyncSession, envelope: Envelope, ctx: Change
             },
             now=ctx.now,
         )
-    return Outcome("processed")
+    return Outcome(DeliveryStatus.PROCESSED)
 
 
 async def on_payment_failed(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
     """Record it, alert the creator, and pause access when PAYMENT_FAILED_PAUSES_ACCESS."""
     facts, known = await _payment(db, envelope, ctx)
     if not known:
-        return Outcome("flagged", "unknown_company")
+        return Outcome(DeliveryStatus.FLAGGED, "unknown_company")
     pause = ctx.settings.payment_failed_pauses_access and facts.membership_id is not None
     if pause and facts.membership_id:
         await holds.set_hold(db, facts.membership_id, holds.PAYMENT_FAILED, ctx)
@@ -146,7 +151,7 @@ async def on_payment_failed(db: AsyncSession, envelope: Envelope, ctx: ChangeCon
         alert_email=alert_address(creator, ctx.settings.creator_alert_email),
         now=ctx.now,
     )
-    return Outcome("processed")
+    return Outcome(DeliveryStatus.PROCESSED)
 
 
 async def _membership_behind(db: AsyncSession, data: dict[str, Any]) -> str | None:
@@ -167,12 +172,12 @@ async def _hold_from(
         raise ValueError(f"{envelope.kind} has no id")
     membership_id = await _membership_behind(db, envelope.data)
     if membership_id is None:
-        return Outcome("processed", "no_membership")
+        return Outcome(DeliveryStatus.PROCESSED, "no_membership")
     if str(envelope.data.get("status")) in lifted_by:
         await holds.release_hold(db, membership_id, reason, ctx)
     elif enabled:
         await holds.set_hold(db, membership_id, reason, ctx)
-    return Outcome("processed")
+    return Outcome(DeliveryStatus.PROCESSED)
 
 
 async def on_refund(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
@@ -185,7 +190,7 @@ async def on_refund(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) ->
     if refund.status not in REFUND_NOT_HAPPENING:
         total = refund.payment_total or await recorded_total(db, refund.payment_id)
         if is_partial(refund.amount, total):
-            return Outcome("processed", "partial_refund")
+            return Outcome(DeliveryStatus.PROCESSED, "partial_refund")
     return await _hold_from(
         db,
         envelope,
@@ -218,7 +223,7 @@ async def on_dispute_alert(db: AsyncSession, envelope: Envelope, ctx: ChangeCont
     company_id = data.get("account_id") if isinstance(data.get("account_id"), str) else None
     creator = await creator_by_company(db, company_id or envelope.company_id)
     if creator is None:
-        return Outcome("flagged", "unknown_company")
+        return Outcome(DeliveryStatus.FLAGGED, "unknown_company")
     payment_id = payment_id_of(data)
     currency = data.get("currency") if isinstance(data.get("currency"), str) else None
     amount = read_amount(data.get("amount"), currency)
@@ -238,7 +243,7 @@ async def on_dispute_alert(db: AsyncSession, envelope: Envelope, ctx: ChangeCont
         alert_email=alert_address(creator, ctx.settings.creator_alert_email),
         now=ctx.now,
     )
-    return Outcome("processed")
+    return Outcome(DeliveryStatus.PROCESSED)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -269,5 +274,5 @@ async def handle(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Ou
     """Run the handler for the envelope's kind; an unknown kind is `ignored` (W09)."""
     handler = HANDLERS.get(envelope.kind)
     if handler is None:
-        return Outcome("ignored", "unhandled_type")
+        return Outcome(DeliveryStatus.IGNORED, "unhandled_type")
     return await handler(db, envelope, ctx)

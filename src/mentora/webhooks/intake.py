@@ -13,9 +13,11 @@ from collections.abc import Mapping
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from mentora.audit.record import record
+from mentora.audit.kinds import AuditKind
+from mentora.audit.record import record_alone
 from mentora.db.uow import transaction
-from mentora.services import Services
+from mentora.foundation import Foundation
+from mentora.memberships.effects import ChangeSource
 from mentora.webhooks import store
 from mentora.webhooks.envelope import Envelope, parse_envelope
 from mentora.webhooks.errors import (
@@ -32,15 +34,15 @@ DUPLICATE = "duplicate"
 
 
 def check_and_parse(
-    services: Services, body: bytes, headers: Mapping[str, str]
+    base: Foundation, body: bytes, headers: Mapping[str, str]
 ) -> tuple[VerifiedDelivery, Envelope]:
     """Verify the raw body, then require JSON, then parse the envelope (W01, W09)."""
-    settings = services.settings
+    settings = base.settings
     delivery = verify(
         body,
         headers,
         keys=signing_keys(settings.webhook_secrets),
-        now=services.clock.now(),
+        now=base.clock.now(),
         tolerance=settings.webhook_tolerance_seconds,
         legacy=settings.webhook_legacy_signature,
     )
@@ -51,15 +53,15 @@ def check_and_parse(
 
 
 async def store_and_apply(
-    services: Services,
+    base: Foundation,
     delivery: VerifiedDelivery,
     envelope: Envelope,
     headers: Mapping[str, str],
 ) -> str:
     """Store the delivery and run its effect in one transaction; returns the final status."""
-    now = services.clock.now()
+    now = base.clock.now()
     try:
-        async with transaction(services.sessionmaker, write=True) as db:
+        async with transaction(base.sessionmaker, write=True) as db:
             row = await store.claim(db, delivery, envelope, headers, now=now, attempts=1)
             if row is None:
                 log.info(
@@ -67,24 +69,23 @@ async def store_and_apply(
                 )
                 return DUPLICATE
             return await run_effect(
-                db, row, settings=services.settings, now=now, source="webhook", counted=True
+                db, row, settings=base.settings, now=now, source=ChangeSource.WEBHOOK, counted=True
             )
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         log.error("webhook_store_failed", webhook_id=delivery.webhook_id, error=type(exc).__name__)
         raise WebhookStoreUnavailable("store_failed", type(exc).__name__) from None
 
 
-async def audit_rejection(services: Services, error: WebhookError) -> None:
+async def audit_rejection(base: Foundation, error: WebhookError) -> None:
     """Write `webhook_rejected` for a refused delivery; never raise."""
     try:
-        async with transaction(services.sessionmaker, write=True) as db:
-            record(
-                db,
-                kind="webhook_rejected",
-                outcome="failure",
-                reason=error.reason,
-                now=services.clock.now(),
-                details={"status": error.status},
-            )
+        await record_alone(
+            base.sessionmaker,
+            kind=AuditKind.WEBHOOK_REJECTED,
+            outcome="failure",
+            reason=error.reason,
+            now=base.clock.now(),
+            details={"status": error.status},
+        )
     except Exception as exc:  # the rejection stands even if audit is down
         log.error("webhook_rejection_unrecorded", reason=error.reason, error=type(exc).__name__)

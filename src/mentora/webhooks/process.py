@@ -17,18 +17,20 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mentora.audit.kinds import AuditKind
 from mentora.audit.record import AuditFields, record
 from mentora.backoff import retry_delay
 from mentora.config import Settings
 from mentora.creators import alert_address, creator_by_company
 from mentora.db.models import WebhookDelivery
 from mentora.db.uow import transaction
-from mentora.memberships.effects import ChangeContext
+from mentora.foundation import Foundation
+from mentora.memberships.effects import ChangeContext, ChangeSource
 from mentora.outbox.queue import raise_alert
-from mentora.services import Services
 from mentora.webhooks import store
 from mentora.webhooks.envelope import parse_envelope
 from mentora.webhooks.handlers import Outcome, handle
+from mentora.webhooks.status import DeliveryStatus
 
 log = structlog.get_logger("mentora.webhooks")
 
@@ -39,7 +41,7 @@ async def run_effect(
     *,
     settings: Settings,
     now: datetime,
-    source: str,
+    source: ChangeSource,
     rng: random.Random | None = None,
     counted: bool = False,
 ) -> str:
@@ -62,11 +64,17 @@ async def run_effect(
 
 
 def processed_event(
-    *, webhook_id: str, event_type: str, outcome: Outcome, source: str, attempt: int, now: datetime
+    *,
+    webhook_id: str,
+    event_type: str,
+    outcome: Outcome,
+    source: ChangeSource,
+    attempt: int,
+    now: datetime,
 ) -> AuditFields:
     """The `webhook_processed` audit event for a delivery whose effect ran."""
     return {
-        "kind": "webhook_processed",
+        "kind": AuditKind.WEBHOOK_PROCESSED,
         "outcome": "success",
         "reason": outcome.note or outcome.status,
         "now": now,
@@ -81,7 +89,7 @@ def processed_event(
 
 
 def _finished(
-    db: AsyncSession, row: WebhookDelivery, outcome: Outcome, *, now: datetime, source: str
+    db: AsyncSession, row: WebhookDelivery, outcome: Outcome, *, now: datetime, source: ChangeSource
 ) -> str:
     row.status = outcome.status
     row.processed_at = now
@@ -111,7 +119,7 @@ async def _failed(
 ) -> str:
     row.last_error = error
     dead = row.attempts >= settings.webhook_max_attempts
-    row.status = "dead" if dead else "failed"
+    row.status = DeliveryStatus.DEAD if dead else DeliveryStatus.FAILED
     row.next_attempt_at = None if dead else now + retry_delay(row.attempts, rng=rng)
     log.warning(
         "webhook_effect_failed",
@@ -122,7 +130,7 @@ async def _failed(
     )
     record(
         db,
-        kind="webhook_failed",
+        kind=AuditKind.WEBHOOK_FAILED,
         outcome="failure",
         reason="dead" if dead else "will_retry",
         now=now,
@@ -160,18 +168,18 @@ class RetryReport:
 
 
 async def process_due(
-    services: Services, *, limit: int = 100, rng: random.Random | None = None
+    base: Foundation, *, limit: int = 100, rng: random.Random | None = None
 ) -> RetryReport:
     """Retry failed deliveries whose time has come, one row per transaction."""
     counts: dict[str, int] = {}
     for _ in range(limit):
-        now = services.clock.now()
-        async with transaction(services.sessionmaker, write=True) as db:
+        now = base.clock.now()
+        async with transaction(base.sessionmaker, write=True) as db:
             row = (
                 await db.execute(
                     select(WebhookDelivery)
                     .where(
-                        WebhookDelivery.status == "failed",
+                        WebhookDelivery.status == DeliveryStatus.FAILED,
                         WebhookDelivery.next_attempt_at <= now,
                     )
                     .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
@@ -182,23 +190,25 @@ async def process_due(
             if row is None:
                 break
             status = await run_effect(
-                db, row, settings=services.settings, now=now, source="worker", rng=rng
+                db, row, settings=base.settings, now=now, source=ChangeSource.WORKER, rng=rng
             )
         counts[status] = counts.get(status, 0) + 1
     return RetryReport(counts)
 
 
-async def replay(services: Services, webhook_id: str) -> str | None:
+async def replay(base: Foundation, webhook_id: str) -> str | None:
     """Process a stored delivery again now, whatever its status (operator action).
 
     The attempt count starts afresh, so a dead delivery gets a full set of retries after
     the cause is fixed. Handlers are idempotent, so replaying a processed one changes nothing
     that is already current. Returns the new status, or None when the id is unknown.
     """
-    now = services.clock.now()
-    async with transaction(services.sessionmaker, write=True) as db:
+    now = base.clock.now()
+    async with transaction(base.sessionmaker, write=True) as db:
         row = await store.find(db, webhook_id, lock=True)
         if row is None:
             return None
         row.attempts = 0
-        return await run_effect(db, row, settings=services.settings, now=now, source="replay")
+        return await run_effect(
+            db, row, settings=base.settings, now=now, source=ChangeSource.REPLAY
+        )

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mentora.db.insert import insert_ignore
 from mentora.db.models import WebhookDelivery
 from mentora.webhooks.envelope import Envelope
+from mentora.webhooks.status import FINISHED, DeliveryStatus
 from mentora.webhooks.verify import VerifiedDelivery
 
 KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "content-type", "user-agent")
-FINISHED = ("processed", "ignored", "flagged")
 
 
 Claim = tuple[VerifiedDelivery, Envelope, Mapping[str, str]]
@@ -34,7 +34,7 @@ def _row(claim: Claim, *, now: datetime, attempts: int) -> dict[str, object]:
         "company_id": (envelope.company_id or "")[:64] or None,
         "body": delivery.body.decode("utf-8"),
         "headers": kept,
-        "status": "received",
+        "status": DeliveryStatus.RECEIVED,
         "attempts": attempts,
         "received_at": now,
     }

@@ -44,7 +44,6 @@ class Student(Base):
     # Whop's check-access answer: customer, admin or no_access.
     access_level: Mapped[str] = mapped_column(String(16), default="no_access")
     access_checked_at: Mapped[datetime | None]
-    last_valid_at: Mapped[datetime | None]
     # Single-flight revalidation across processes: a check with Whop is claimed by a
     # conditional UPDATE of `access_check_claimed_until` (a lease); a failed check stamps
     # `access_check_failed_at` so nobody asks Whop again for that student right away.

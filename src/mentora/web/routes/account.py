@@ -16,17 +16,16 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from mentora.audit.record import record
 from mentora.db.models import UserSession
-from mentora.db.uow import transaction
-from mentora.oauth import grants
-from mentora.ratelimit import limited
 from mentora.services import Services
 from mentora.sessions import store
-from mentora.sessions.cookie import SESSION_COOKIE, clear_cookie
-from mentora.sessions.deps import CurrentSession, OptionalSession, Principal
+from mentora.sessions.principal import Principal
+from mentora.usecases import signout
+from mentora.web.cookie import SESSION_COOKIE, clear_cookie
 from mentora.web.csrf import require_csrf
 from mentora.web.deps import ServicesDep
+from mentora.web.principal import CurrentSession, OptionalSession
+from mentora.web.ratelimit import limited
 from mentora.web.templating import render
 from mentora.web.views.browsers import browser_name
 
@@ -118,32 +117,12 @@ async def revoke_all_sessions(
 async def sign_out_everywhere(services: Services, principal: Principal) -> int:
     """Revoke the user's Whop grants (best effort), then every session; returns how many."""
     user = principal.user
-    session_ids = [row.id for row in await live_sessions(services, user.id)]
-    revoked_at_whop = await grants.revoke_grants(services, session_ids)
-    now = services.clock.now()
-    async with transaction(services.sessionmaker, write=True) as db:
-        ended = await store.revoke_for_user(db, user.id, now=now, reason="user_revoke_all")
-        record(
-            db,
-            kind="session_revoked",
-            outcome="success",
-            reason="user_revoke_all",
-            now=now,
-            actor=user.whop_user_id,
-            subject=user.whop_user_id,
-            creator_id=principal.creator.id,
-            details={"sessions": ended},
-        )
-        if session_ids:
-            record(
-                db,
-                kind="authn_token_revoked",
-                outcome="success" if revoked_at_whop == len(session_ids) else "failure",
-                reason="user_revoke_all",
-                now=now,
-                actor=user.whop_user_id,
-                subject=user.whop_user_id,
-                creator_id=principal.creator.id,
-                details={"grants": len(session_ids), "revoked": revoked_at_whop},
-            )
-    return ended
+    done = await signout.end_sessions(
+        services,
+        user_id=user.id,
+        subject=user.whop_user_id,
+        actor=user.whop_user_id,
+        reason="user_revoke_all",
+        creator_id=principal.creator.id,
+    )
+    return done.sessions

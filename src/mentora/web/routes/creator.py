@@ -18,17 +18,17 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from mentora.access.deps import Access, RequireCreator
-from mentora.audit.record import record
+from mentora.audit.kinds import AuditKind
+from mentora.audit.record import record_alone
 from mentora.db.models import Membership, Student
-from mentora.db.uow import transaction
 from mentora.memberships.policy import GRANTING_STATUSES
-from mentora.ratelimit import enforce
 from mentora.services import Services
-from mentora.sessions.cookie import SESSION_COOKIE
+from mentora.web.cookie import SESSION_COOKIE
 from mentora.web.csrf import require_csrf
 from mentora.web.deps import ServicesDep
-from mentora.web.page_route import PageRoute
+from mentora.web.gate import Access, RequireCreator
+from mentora.web.ratelimit import enforce
+from mentora.web.state import app_state
 from mentora.web.templating import render
 from mentora.web.views import activity, audit, deliveries, students, sync
 from mentora.web.views.formatting import ago, iso, moment
@@ -44,10 +44,9 @@ from mentora.web.views.params import (
 )
 from mentora.web.views.status import FILTER_KEYS, filter_label
 from mentora.webhooks.process import replay
+from mentora.webhooks.status import NEEDS_ACTION, DeliveryStatus
 
-router = APIRouter(
-    prefix="/creator", tags=["creator"], include_in_schema=False, route_class=PageRoute
-)
+router = APIRouter(prefix="/creator", tags=["creator"], include_in_schema=False)
 
 REPROCESS_LIMIT = 100
 NOTICES = {
@@ -99,18 +98,17 @@ async def _audit(
     details: dict[str, object],
 ) -> None:
     """One `authz_admin` event for a team member's action at their creator (L01)."""
-    async with transaction(services.sessionmaker, write=True) as db:
-        record(
-            db,
-            kind="authz_admin",
-            outcome=outcome,
-            reason=reason,
-            now=services.clock.now(),
-            actor=access.user.whop_user_id,
-            subject=subject,
-            creator_id=access.creator.id,
-            details=details,
-        )
+    await record_alone(
+        services.sessionmaker,
+        kind=AuditKind.AUTHZ_ADMIN,
+        outcome=outcome,
+        reason=reason,
+        now=services.clock.now(),
+        actor=access.user.whop_user_id,
+        subject=subject,
+        creator_id=access.creator.id,
+        details=details,
+    )
 
 
 @router.get("")
@@ -153,9 +151,9 @@ async def overview(
         "without_access": sum(
             n for status, n in by_status.items() if status not in GRANTING_STATUSES
         ),
-        "needs_action": sum(counts.get(status, 0) for status in deliveries.NEEDS_ACTION),
-        "failed_count": counts.get("failed", 0),
-        "panels": await activity.activity(services, creator),
+        "needs_action": sum(counts.get(status, 0) for status in NEEDS_ACTION),
+        "failed_count": counts.get(DeliveryStatus.FAILED, 0),
+        "panels": await activity.activity(services, creator, cache=app_state(request).activity),
         "chart": {
             "width": activity.WIDTH,
             "height": activity.HEIGHT,
@@ -251,10 +249,10 @@ async def replay_delivery(
         access,
         reason="webhook_replay",
         subject=webhook_id,
-        outcome="failure" if status in ("failed", "dead", "gone") else "success",
+        outcome="failure" if status in (*NEEDS_ACTION, "gone") else "success",
         details={"result": status},
     )
-    notice = "replay_failed" if status in ("failed", "dead") else "replayed"
+    notice = "replay_failed" if status in NEEDS_ACTION else "replayed"
     return RedirectResponse(
         f"/creator/deliveries?{urlencode({'q': webhook_id, 'notice': notice})}", status_code=303
     )

@@ -1,7 +1,7 @@
 """Development tools at /dev (`mentora dev` only): the emulator's membership controls and the
 outbox's emails.
 
-The router answers 404 unless EMULATOR_ENABLED is on outside production (`app.state.dev_mode`),
+The router answers 404 unless EMULATOR_ENABLED is on outside production (`AppState.dev_mode`),
 so nothing of it exists in a real deployment. The buttons ask the emulator's admin API (at
 the issuer) to activate, deactivate or cancel a membership; the emulator then sends the
 signed webhook, exactly as Whop would. The app never imports the emulator: it talks HTTP.
@@ -24,10 +24,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from mentora.db.models import OutboxMessage
-from mentora.sessions.cookie import SESSION_COOKIE
-from mentora.sessions.deps import OptionalSession
+from mentora.web.cookie import SESSION_COOKIE
 from mentora.web.csrf import check_request_origin, require_csrf
 from mentora.web.deps import ServicesDep
+from mentora.web.principal import OptionalSession
+from mentora.web.state import app_state
 from mentora.web.templating import render
 from mentora.web.views import mailbox
 from mentora.web.views.params import BadPageInput
@@ -48,7 +49,7 @@ QUEUED_SHOWN = 20
 
 def dev_only(request: Request) -> None:
     """404 unless development tools are on (EMULATOR_ENABLED and not production)."""
-    if not getattr(request.app.state, "dev_mode", False):
+    if not app_state(request).dev_mode:
         raise HTTPException(status_code=404)
 
 

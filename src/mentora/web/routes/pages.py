@@ -2,7 +2,7 @@
 
 The dashboard is gated with `RequireMember`: a refusal renders the access page (why, and what
 to do), and a browser without a session is sent to sign in, or told that its membership
-ended when that is why the session was closed (see page_route.py).
+ended when that is why the session was closed (see signed_out.py).
 """
 
 from __future__ import annotations
@@ -11,15 +11,14 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mentora.access.deps import RequireMember
-from mentora.access.routes import content_body
-from mentora.sessions.deps import OptionalSession
 from mentora.web.deps import ServicesDep
-from mentora.web.page_route import PageRoute
+from mentora.web.gate import RequireMember
+from mentora.web.principal import OptionalSession
+from mentora.web.routes.content import content_body
 from mentora.web.templating import render
 from mentora.web.views.dashboard import membership_cards
 
-router = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRoute)
+router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 @router.get("/")

@@ -1,4 +1,4 @@
-"""POST /api/whop/webhooks: Whop's signed deliveries (thin: the work is in mentora.webhooks).
+"""POST /api/whop/webhooks: Whop's signed deliveries (thin: see usecases/webhook_intake.py).
 
 Registered with and without the trailing slash, because a redirect counts as a failed
 delivery (W14). Status codes: 200 stored (or duplicate, or ignored type), 400 malformed,
@@ -14,11 +14,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from mentora import metrics
-from mentora.ratelimit import RateLimited, webhook_rejections
+from mentora.ratelimit import RateLimited
+from mentora.usecases import webhook_intake
 from mentora.web.deps import ServicesDep
-from mentora.webhooks import batch
-from mentora.webhooks.errors import WebhookError, WebhookStoreUnavailable, WebhookTooLarge
-from mentora.webhooks.intake import audit_rejection, check_and_parse
+from mentora.web.ratelimit import webhook_rejections
+from mentora.webhooks.errors import WebhookError, WebhookTooLarge
 
 router = APIRouter(tags=["webhooks"])
 
@@ -47,10 +47,9 @@ async def receive_webhook(request: Request, services: ServicesDep) -> JSONRespon
     event_type, outcome = "unverified", "error"
     try:
         body = await read_capped(request, services.settings.webhook_max_body_bytes)
-        delivery, envelope = check_and_parse(services, body, request.headers)
+        received = await webhook_intake.receive(services, body, request.headers)
         # Only Whop-signed names become label values, so the label set stays bounded.
-        event_type = envelope.event_type
-        outcome = await batch.submit(services, delivery, envelope, request.headers)
+        event_type, outcome = received.event_type, received.status
     except WebhookError as exc:
         outcome = exc.code
         if exc.status in (401, 413):
@@ -60,8 +59,7 @@ async def receive_webhook(request: Request, services: ServicesDep) -> JSONRespon
             except RateLimited:
                 outcome = "rate_limited"
                 raise
-        if not isinstance(exc, WebhookStoreUnavailable):  # the database is what failed
-            await audit_rejection(services, exc)
+        await webhook_intake.reject(services, exc)
         raise
     finally:
         metrics.WEBHOOK_DELIVERIES.labels(event_type=event_type, outcome=outcome).inc()

@@ -99,21 +99,22 @@ def day_of(column: Any, dialect: str) -> Any:
     return func.date(column)
 
 
-def _cache(services: Services) -> dict[tuple[int, date, int], tuple[float, list[Panel]]]:
-    cache = services.extras.setdefault("creator.activity", {})
-    assert isinstance(cache, dict)
-    return cache
-
-
-async def activity(services: Services, creator: Creator, *, days: int = DAYS) -> list[Panel]:
-    """The last `days` days of sign-ins, deliveries and denials (cached for CACHE_SECONDS)."""
+async def activity(
+    services: Services,
+    creator: Creator,
+    *,
+    cache: dict[Any, tuple[float, Any]],
+    days: int = DAYS,
+) -> list[Panel]:
+    """The last `days` days of sign-ins, deliveries and denials (cached in `cache` for
+    CACHE_SECONDS: the app's `AppState.activity`)."""
     today = as_utc(services.clock.now()).date()
-    cache = _cache(services)
     key = (creator.id, today, days)
     hit = cache.get(key)
     # A monotonic clock bounds how stale the chart may be; it is not business time.
     if hit is not None and hit[0] > time.monotonic():
-        return hit[1]
+        panels: list[Panel] = hit[1]
+        return panels
     panels = await _count(services, creator, today, days)
     if len(cache) > MAX_CACHED:
         cache.clear()

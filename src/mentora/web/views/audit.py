@@ -16,23 +16,24 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select
 
+from mentora.audit.kinds import AuditKind
 from mentora.db.models import AuditEvent
 from mentora.services import Services
 from mentora.web.views.paging import UnknownCursor, older_than
 
 # The kinds offered in the filter (any well-formed kind is accepted).
 KINDS: tuple[str, ...] = (
-    "authn_login_success",
-    "authn_login_fail",
-    "authz_fail",
-    "authz_admin",
-    "session_created",
-    "session_revoked",
-    "session_expired",
-    "membership_changed",
-    "membership_reconciled",
-    "malicious_csrf",
-    "authn_token_revoked",
+    AuditKind.AUTHN_LOGIN_SUCCESS,
+    AuditKind.AUTHN_LOGIN_FAIL,
+    AuditKind.AUTHZ_FAIL,
+    AuditKind.AUTHZ_ADMIN,
+    AuditKind.SESSION_CREATED,
+    AuditKind.SESSION_REVOKED,
+    AuditKind.SESSION_EXPIRED,
+    AuditKind.MEMBERSHIP_CHANGED,
+    AuditKind.MEMBERSHIP_RECONCILED,
+    AuditKind.MALICIOUS_CSRF,
+    AuditKind.AUTHN_TOKEN_REVOKED,
 )
 SINCE_CHOICES: dict[str, timedelta] = {
     "1h": timedelta(hours=1),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from mentora.access.policy import tier_of
-from mentora.access.service import facts_of, policy_for
+from mentora.access.service import facts_of
 from mentora.db.models import Creator, Membership
 from mentora.services import Services
 from mentora.web.views.formatting import day
@@ -82,7 +82,7 @@ async def membership_cards(
         ).all()
     cards: list[MembershipCard] = []
     for m, creator in rows:
-        policy = await policy_for(services, creator.id)
+        policy = await services.gate.policies.get(creator.id)
         facts = facts_of(m)
         label = describe(m.status, m.cancel_at_period_end, m.access_hold)
         date_label, date = _date_line(m, label)

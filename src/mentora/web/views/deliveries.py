@@ -18,10 +18,17 @@ from mentora.db.models import WebhookDelivery
 from mentora.services import Services
 from mentora.web.views.paging import UnknownCursor, older_than
 from mentora.webhooks.handlers import HANDLERS
+from mentora.webhooks.status import NEEDS_ACTION, DeliveryStatus
 
-STATUSES: tuple[str, ...] = ("failed", "dead", "processed", "ignored", "flagged", "received")
+STATUSES: tuple[str, ...] = (
+    DeliveryStatus.FAILED,
+    DeliveryStatus.DEAD,
+    DeliveryStatus.PROCESSED,
+    DeliveryStatus.IGNORED,
+    DeliveryStatus.FLAGGED,
+    DeliveryStatus.RECEIVED,
+)
 # Statuses a creator is expected to act on: the replay button is primary for these.
-NEEDS_ACTION = frozenset({"failed", "dead"})
 EVENT_TYPES: tuple[str, ...] = tuple(sorted(HANDLERS))
 ERROR_PREVIEW = 300
 PREFIX_END = "\U0010ffff"  # sorts after every character an id can hold

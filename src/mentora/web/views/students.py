@@ -16,10 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
 from mentora.access.policy import tier_of
-from mentora.access.service import facts_of, policy_for
+from mentora.access.service import facts_of
 from mentora.db.models import Membership, Student, User, UserSession
 from mentora.services import Services
 from mentora.web.views.status import RUNNING, StatusLabel, describe
@@ -133,6 +134,38 @@ def _rows_query(
     )
 
 
+async def _latest_memberships(
+    db: AsyncSession, creator_id: int, whop_ids: list[str]
+) -> dict[str, Membership]:
+    """Each user's newest membership at the creator."""
+    latest: dict[str, Membership] = {}
+    if not whop_ids:
+        return latest
+    memberships = (
+        await db.execute(
+            select(Membership)
+            .where(Membership.whop_user_id.in_(whop_ids), Membership.creator_id == creator_id)
+            .order_by(Membership.source_updated_at.desc(), Membership.id.desc())
+        )
+    ).scalars()
+    for m in memberships:
+        if m.whop_user_id is not None:
+            latest.setdefault(m.whop_user_id, m)
+    return latest
+
+
+async def _last_seen(db: AsyncSession, creator_id: int, user_ids: list[int]) -> dict[int, datetime]:
+    """When each user was last active at the creator (their sessions' latest activity)."""
+    if not user_ids:
+        return {}
+    activity = await db.execute(
+        select(UserSession.user_id, func.max(UserSession.last_seen_at))
+        .where(UserSession.user_id.in_(user_ids), UserSession.creator_id == creator_id)
+        .group_by(UserSession.user_id)
+    )
+    return {user_id: at for user_id, at in activity.all() if at is not None}
+
+
 async def student_page(services: Services, creator_id: int, query: StudentQuery) -> StudentPage:
     """One page of the creator's students; a page past the end shows the last page."""
     sqlite = services.engine.dialect.name == "sqlite"
@@ -152,32 +185,9 @@ async def student_page(services: Services, creator_id: int, query: StudentQuery)
                 _rows_query(creator_id, query, (page - 1) * query.per_page, sqlite=sqlite)
             )
         ).all()
-        user_ids = [user.id for _, user in found]
-        whop_ids = [user.whop_user_id for _, user in found]
-        latest: dict[str, Membership] = {}
-        if whop_ids:
-            memberships = (
-                await db.execute(
-                    select(Membership)
-                    .where(
-                        Membership.whop_user_id.in_(whop_ids),
-                        Membership.creator_id == creator_id,
-                    )
-                    .order_by(Membership.source_updated_at.desc(), Membership.id.desc())
-                )
-            ).scalars()
-            for m in memberships:
-                if m.whop_user_id is not None:
-                    latest.setdefault(m.whop_user_id, m)
-        seen: dict[int, datetime] = {}
-        if user_ids:
-            activity = await db.execute(
-                select(UserSession.user_id, func.max(UserSession.last_seen_at))
-                .where(UserSession.user_id.in_(user_ids), UserSession.creator_id == creator_id)
-                .group_by(UserSession.user_id)
-            )
-            seen = {user_id: at for user_id, at in activity.all() if at is not None}
-    policy = await policy_for(services, creator_id)
+        latest = await _latest_memberships(db, creator_id, [u.whop_user_id for _, u in found])
+        seen = await _last_seen(db, creator_id, [user.id for _, user in found])
+    policy = await services.gate.policies.get(creator_id)
     rows = []
     for student, user in found:
         found_m = latest.get(user.whop_user_id)

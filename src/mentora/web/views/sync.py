@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from mentora.db.models import Membership, SyncRun
 from mentora.services import Services
-from mentora.sync.reconcile import SyncResult, reconcile
+from mentora.usecases.sync import SyncResult, reconcile
 
 # A run still "running" after this long was cut short (a crash); it no longer blocks the button.
 STALE_RUN = timedelta(minutes=10)

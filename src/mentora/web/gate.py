@@ -22,22 +22,24 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from mentora import metrics
-from mentora.access.cache import Entry, GateCache, gate_cache
+from mentora.access.cache import Entry, GateCache
 from mentora.access.errors import AccessDenied, EmbeddedTokenInvalid
 from mentora.access.iframe import USER_TOKEN_HEADER, embedded_identity
 from mentora.access.policy import Decision, Requirement
-from mentora.access.service import Evaluation, Subject, evaluate
-from mentora.audit.record import bind_actor, record
+from mentora.access.service import Evaluation, Subject
+from mentora.audit.kinds import AuditKind
+from mentora.audit.record import bind_actor, record_alone
 from mentora.creators import creator_by_company
 from mentora.db.models import Creator, Student, User
 from mentora.db.uow import transaction
 from mentora.errors import MentoraError
-from mentora.ratelimit.enforce import audit_within_budget
 from mentora.services import Services
-from mentora.sessions.cookie import SESSION_COOKIE
-from mentora.sessions.deps import load_principal, require_session
 from mentora.sessions.tokens import hash_token, plausible
+from mentora.web.cookie import SESSION_COOKIE
 from mentora.web.deps import get_services
+from mentora.web.principal import load_principal, require_session
+from mentora.web.ratelimit import audit_within_budget
+from mentora.web.state import request_state
 
 GATE_MARKER = "__access_requirement__"
 
@@ -75,17 +77,16 @@ async def deny(
 ) -> NoReturn:
     """Record `authz_fail` with the reason, then raise the refusal."""
     now = services.clock.now()
-    async with transaction(services.sessionmaker, write=True) as db:
-        record(
-            db,
-            kind="authz_fail",
-            outcome="failure",
-            reason=decision.reason,
-            now=now,
-            subject=user.whop_user_id,
-            creator_id=creator.id,
-            details={"path": request.url.path, "via": via, **requirement.describe()},
-        )
+    await record_alone(
+        services.sessionmaker,
+        kind=AuditKind.AUTHZ_FAIL,
+        outcome="failure",
+        reason=decision.reason,
+        now=now,
+        subject=user.whop_user_id,
+        creator_id=creator.id,
+        details={"path": request.url.path, "via": via, **requirement.describe()},
+    )
     retry = services.settings.access_retry_seconds
     raise AccessDenied(
         decision.reason, purchase_url=services.settings.purchase_url, retry_after=retry
@@ -99,7 +100,7 @@ async def _admit(
     requirement: Requirement,
     via: str,
 ) -> tuple[Access, Evaluation]:
-    evaluation = await evaluate(services, subject, requirement)
+    evaluation = await services.gate.evaluate(subject, requirement)
     decision = evaluation.decision
     metrics.count_decision(decision.allowed, decision.reason)
     if not decision.allowed:
@@ -112,9 +113,6 @@ async def _admit(
             requirement=requirement,
             via=via,
         )
-    if decision.degraded:
-        request.state.access_degraded = True
-    request.state.access = decision
     access = Access(subject.user, subject.creator, subject.student, decision, via)
     return access, evaluation
 
@@ -141,11 +139,7 @@ def _from_cache(
         return None
     principal = hit.principal
     # What load_principal leaves on the request, so later dependencies and templates agree.
-    state = request.state
-    state.principal_loaded = True
-    state.principal = principal
-    state.csrf_token = principal.csrf_token
-    state.access = hit.decision
+    request_state(request).adopt(principal)
     bind_actor(principal.user.whop_user_id)
     metrics.count_decision(hit.decision.allowed, hit.decision.reason)
     return Access(principal.user, principal.creator, principal.student, hit.decision, "session")
@@ -163,9 +157,9 @@ def member_gate(
     async def gate(request: Request) -> Access:
         # Services are read directly: a sync dependency would cost a threadpool hop per request.
         services = get_services(request)
-        cache = gate_cache(services)
+        cache = services.gate.cache
         version: int | None = None
-        if cache is not None and not request.scope.get("state", {}).get("principal_loaded"):
+        if cache is not None and not request_state(request).principal_loaded:
             # The version is read before any state, so an entry can only be older than it says.
             version = cache.version()
             cached = _from_cache(services, cache, request, version, requirement)
@@ -242,7 +236,9 @@ def embedded_gate(
             # Outside embedded mode there is no proxy to vouch for the header: no such route.
             raise HTTPException(status_code=404)
         try:
-            identity = await embedded_identity(services, request.headers.get(USER_TOKEN_HEADER))
+            identity = await embedded_identity(
+                services, services.user_token_keys, request.headers.get(USER_TOKEN_HEADER)
+            )
         except EmbeddedTokenInvalid as exc:
             # Any client can send junk tokens at will: audited within the same per-client
             # budget as junk session cookies, so each one cannot buy a database write.
@@ -250,7 +246,7 @@ def embedded_gate(
                 request,
                 services,
                 "invalid_session_audit",
-                kind="authn_login_fail",
+                kind=AuditKind.AUTHN_LOGIN_FAIL,
                 reason=f"embedded_{exc.check}",
                 details={"path": request.url.path},
             )

@@ -1,7 +1,7 @@
 """Applying the rules to requests: `enforce`, `penalize`, `webhook_rejections`, `limited`,
 and `allowance` (a budget for optional work, never a refusal).
 
-Keys are the client IP that the request middleware derived (`request.state.client_ip`):
+Keys are the client IP that the request middleware derived (`RequestState.client_ip`):
 forwarded headers count only from TRUSTED_PROXIES, so a spoofed X-Forwarded-For is charged to
 the real peer (R02). A refusal raises `RateLimited` (429 + Retry-After) and writes one
 `excess_rate_limit_exceeded` audit event per key and window, however many requests follow.
@@ -19,32 +19,21 @@ from fastapi import Depends
 from starlette.requests import Request
 
 from mentora import metrics
-from mentora.audit.record import record
-from mentora.db.uow import transaction
+from mentora.audit.kinds import AuditKind
+from mentora.audit.record import record_alone
 from mentora.ratelimit.errors import RateLimited, RateLimiterUnavailable
-from mentora.ratelimit.limiter import Limiter, LimiterDown, Verdict
+from mentora.ratelimit.limiter import LimiterDown, Verdict
 from mentora.ratelimit.policy import Rule
 from mentora.services import Services
+from mentora.web.state import app_state, request_state
 
 log = structlog.get_logger("mentora.ratelimit")
-LIMITER_KEY = "limiter"
 ALL_CLIENTS = "*"
-
-
-def limiter_for(services: Services) -> Limiter:
-    """The app's limiter, built on first use and kept in `services.extras["limiter"]`."""
-    existing = services.extras.get(LIMITER_KEY)
-    if isinstance(existing, Limiter):
-        return existing
-    built = Limiter.from_settings(services.settings)
-    services.extras[LIMITER_KEY] = built
-    return built
 
 
 def client_key(request: Request) -> str:
     """The client address the middleware resolved, or "unknown" when there is none."""
-    ip = getattr(request.state, "client_ip", None)
-    return ip if isinstance(ip, str) and ip else "unknown"
+    return request_state(request).client_ip or "unknown"
 
 
 async def enforce(
@@ -53,7 +42,7 @@ async def enforce(
     """Count this request against rule `name`; raise RateLimited when over the limit."""
     if not services.settings.ratelimit_enabled:
         return
-    limiter = limiter_for(services)
+    limiter = services.limiter
     rule = limiter.rules[name]
     key = key or client_key(request)
     now = services.clock.now()
@@ -83,7 +72,7 @@ async def penalize(request: Request, services: Services, name: str, key: str | N
     """Charge a failed attempt its extra cost (a failed callback counts double); never raises."""
     if not services.settings.ratelimit_enabled:
         return
-    limiter = limiter_for(services)
+    limiter = services.limiter
     rule = limiter.rules[name]
     if rule.failure_cost <= 0:
         return
@@ -116,7 +105,7 @@ async def allowance(request: Request, services: Services, name: str) -> bool:
     """
     if not services.settings.ratelimit_enabled:
         return True
-    limiter = limiter_for(services)
+    limiter = services.limiter
     rule = limiter.rules[name]
     try:
         verdict = await limiter.hit(
@@ -129,7 +118,7 @@ async def allowance(request: Request, services: Services, name: str) -> bool:
 
 
 async def audit_within_budget(
-    request: Request, services: Services, rule: str, *, kind: str, **fields: Any
+    request: Request, services: Services, rule: str, *, kind: AuditKind, **fields: Any
 ) -> bool:
     """Write one `kind` audit row (outcome failure) while the client is within `rule`; past
     it, only count the skipped row. For events a client can trigger at will by replaying a
@@ -137,8 +126,9 @@ async def audit_within_budget(
     if not await allowance(request, services, rule):
         metrics.AUDIT_SKIPPED.labels(kind=kind).inc()
         return False
-    async with transaction(services.sessionmaker, write=True) as db:
-        record(db, kind=kind, outcome="failure", now=services.clock.now(), **fields)
+    await record_alone(
+        services.sessionmaker, kind=kind, outcome="failure", now=services.clock.now(), **fields
+    )
     return True
 
 
@@ -147,7 +137,7 @@ def limited(name: str) -> Any:
 
     async def dependency(request: Request) -> None:
         """Enforce the rule for this request."""
-        services: Services = request.app.state.services
+        services = app_state(request).services
         await enforce(request, services, name)
 
     return Depends(dependency)
@@ -160,18 +150,17 @@ def _scope(key: str) -> str:
 async def _audit_refusal(services: Services, rule: Rule, key: str, verdict: Verdict) -> None:
     scope = _scope(key)
     try:
-        async with transaction(services.sessionmaker, write=True) as db:
-            record(
-                db,
-                kind="excess_rate_limit_exceeded",
-                outcome="failure",
-                reason=rule.name,
-                now=services.clock.now(),
-                details={
-                    "limit": verdict.limit,
-                    "scope": scope,
-                    "retry_after": verdict.retry_after,
-                },
-            )
+        await record_alone(
+            services.sessionmaker,
+            kind=AuditKind.EXCESS_RATE_LIMIT_EXCEEDED,
+            outcome="failure",
+            reason=rule.name,
+            now=services.clock.now(),
+            details={
+                "limit": verdict.limit,
+                "scope": scope,
+                "retry_after": verdict.retry_after,
+            },
+        )
     except Exception as exc:  # a 429 must stay a 429 when the audit store fails
         log.error("rate_limit_refusal_unrecorded", rule=rule.name, error=type(exc).__name__)

@@ -21,11 +21,12 @@ from typing import Any
 import structlog
 from sqlalchemy import select
 
+from mentora.audit.kinds import AuditKind
 from mentora.audit.record import record
 from mentora.creators import refresh_profiles
 from mentora.db.models import Creator, Membership, SyncRun
 from mentora.db.uow import transaction
-from mentora.memberships.effects import SYNC_SOURCE, ChangeContext, after_change
+from mentora.memberships.effects import ChangeContext, ChangeSource, after_change
 from mentora.memberships.policy import GRANTING_STATUSES, MISSING_STATUS
 from mentora.memberships.store import MembershipChange, apply_snapshot
 from mentora.outbox.queue import raise_alert
@@ -112,7 +113,7 @@ async def _apply(
     """Apply one page of snapshots in one transaction."""
     now = services.clock.now()
     ctx = ChangeContext(
-        settings=services.settings, now=now, source=SYNC_SOURCE, reference=f"sync:{run_id}"
+        settings=services.settings, now=now, source=ChangeSource.SYNC, reference=f"sync:{run_id}"
     )
     async with transaction(services.sessionmaker, write=True) as db:
         for snapshot in snapshots:
@@ -270,7 +271,7 @@ async def _finish(
         run.report = report.as_json()
         record(
             db,
-            kind="sync_completed" if outcome == "ok" else "sync_failed",
+            kind=AuditKind.SYNC_COMPLETED if outcome == "ok" else AuditKind.SYNC_FAILED,
             outcome="success" if outcome == "ok" else "failure",
             reason=outcome,
             now=now,

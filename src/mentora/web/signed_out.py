@@ -1,19 +1,17 @@
-"""`PageRoute`: gated pages answer a missing session like a person expects, not with a bare 401.
+"""Signed-out answers: a page asked for without a session gets what a person expects, not a 401.
 
 A browser that navigates to a gated page without a usable session is sent to sign in and
 brought back afterwards. One case gets a page instead: a session that was closed because
 access ended (a `membership.deactivated` webhook or a payment hold revokes the user's
 sessions, M02). Then the person learns why in plain words (expired, canceled, payment failed,
 ...) with the renew link, rather than landing on Whop's sign-in page without explanation.
-Refusals by the gate itself (`AccessDenied`) keep the access pages of `AccessPageRoute`.
-Non-GET requests and API clients keep the 401.
+Refusals by the gate itself (`AccessDenied`) bring their own access page. Non-GET requests
+and API clients keep the 401. `web.errors` answers every `SessionError` through here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import select
@@ -21,14 +19,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from mentora.access.errors import GUIDANCE, Guidance
-from mentora.access.routes import AccessPageRoute
+from mentora.audit.kinds import AuditKind
 from mentora.db.models import Membership, User, UserSession
-from mentora.ratelimit.enforce import audit_within_budget
-from mentora.sessions.cookie import SESSION_COOKIE, clear_cookie
-from mentora.sessions.errors import SessionError
 from mentora.sessions.tokens import hash_token, plausible
+from mentora.web.cookie import SESSION_COOKIE, clear_cookie
 from mentora.web.deps import get_services
-from mentora.web.errors import error_response, wants_json
+from mentora.web.ratelimit import audit_within_budget
+from mentora.web.responses import error_response
 
 MEMBERSHIP_ENDED = "membership_ended"
 SIGNED_OUT = "We signed you out; once it is sorted out on Whop, sign in again."
@@ -119,7 +116,7 @@ async def signed_out_response(request: Request) -> Response:
             request,
             services,
             "invalid_session_audit",
-            kind="authz_fail",
+            kind=AuditKind.AUTHZ_FAIL,
             reason=ended.reason,
             subject=ended.whop_user_id,
             creator_id=ended.creator_id,
@@ -151,22 +148,3 @@ def _sign_in_url(request: Request) -> str:
     """Sign-in that brings the browser back to this page afterwards."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return f"/api/whop/auth?{urlencode({'next': target})}"
-
-
-class PageRoute(AccessPageRoute):
-    """An AccessPageRoute whose GET pages send signed-out browsers to sign in (see above)."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """Wrap the handler (dependencies, the gate included, run inside it)."""
-        handler = super().get_route_handler()
-
-        async def route_handler(request: Request) -> Response:
-            """Run the route; a GET page without a session gets the signed-out answer."""
-            try:
-                return await handler(request)
-            except SessionError:
-                if request.method != "GET" or wants_json(request):
-                    raise
-                return await signed_out_response(request)
-
-        return route_handler

@@ -6,48 +6,33 @@ the database on every request, so a revoke in any process takes effect on the ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
 from sqlalchemy import select
 from starlette.requests import Request
 
+from mentora.audit.kinds import AuditKind
 from mentora.audit.record import bind_actor, record
 from mentora.db.models import Creator, Student, User, UserSession
 from mentora.db.uow import transaction
-from mentora.ratelimit.enforce import audit_within_budget
+from mentora.services import Services
 from mentora.sessions import store
-from mentora.sessions.cookie import SESSION_COOKIE
 from mentora.sessions.errors import SessionError
+from mentora.sessions.principal import Principal
 from mentora.sessions.tokens import csrf_token, fingerprint, hash_token, plausible
+from mentora.web.cookie import SESSION_COOKIE
 from mentora.web.deps import ServicesDep
-
-
-@dataclass
-class Principal:
-    """Who is asking: their session, user, creator and (if any) student row."""
-
-    session: UserSession
-    user: User
-    creator: Creator
-    student: Student | None
-    csrf_token: str
-
-    @property
-    def is_creator(self) -> bool:
-        """True for the creator's team (Whop access level `admin`)."""
-        return self.student is not None and self.student.access_level == "admin"
+from mentora.web.ratelimit import audit_within_budget
+from mentora.web.state import request_state
 
 
 async def load_principal(request: Request, services: ServicesDep) -> Principal | None:
     """The principal for the request's cookie, or None when there is no usable session."""
-    cached = getattr(request.state, "principal_loaded", False)
-    if cached:
-        principal: Principal | None = request.state.principal
-        return principal
-    request.state.principal_loaded = True
-    request.state.principal = None
+    state = request_state(request)
+    if state.principal_loaded:
+        return state.principal
+    state.adopt(None)
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -76,7 +61,7 @@ async def load_principal(request: Request, services: ServicesDep) -> Principal |
             request,
             services,
             "invalid_session_audit",
-            kind="session_invalid",
+            kind=AuditKind.SESSION_INVALID,
             reason="unknown_session",
             details={"session": fingerprint(token_hash)},
         )
@@ -84,18 +69,7 @@ async def load_principal(request: Request, services: ServicesDep) -> Principal |
     session, user, creator, student = row
     reason = store.expiry_reason(session, now=now, policy=services.session_policy)
     if reason is not None:
-        if session.revoked_at is None:
-            async with transaction(services.sessionmaker, write=True) as db:
-                await store.revoke(db, session.id, now=now, reason=reason)
-                record(
-                    db,
-                    kind="session_expired",
-                    outcome="success",
-                    reason=reason,
-                    now=now,
-                    subject=user.whop_user_id,
-                    creator_id=creator.id,
-                )
+        await _expire(services, session, user.whop_user_id, creator.id, reason)
         return None
     if store.needs_touch(session, now):
         async with transaction(services.sessionmaker, write=True) as db:
@@ -109,9 +83,28 @@ async def load_principal(request: Request, services: ServicesDep) -> Principal |
         csrf_token=csrf_token(services.secret_key, token_hash),
     )
     bind_actor(user.whop_user_id)
-    request.state.principal = principal
-    request.state.csrf_token = principal.csrf_token
+    state.adopt(principal)
     return principal
+
+
+async def _expire(
+    services: Services, session: UserSession, subject: str, creator_id: int, reason: str
+) -> None:
+    """End a session that timed out (once: a revoked one is left as it is), audited."""
+    if session.revoked_at is not None:
+        return
+    now = services.clock.now()
+    async with transaction(services.sessionmaker, write=True) as db:
+        await store.revoke(db, session.id, now=now, reason=reason)
+        record(
+            db,
+            kind=AuditKind.SESSION_EXPIRED,
+            outcome="success",
+            reason=reason,
+            now=now,
+            subject=subject,
+            creator_id=creator_id,
+        )
 
 
 async def require_session(

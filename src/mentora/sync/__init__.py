@@ -1,1 +1,0 @@
-"""Reconciliation with Whop's API: scheduled, on demand, and per user."""
