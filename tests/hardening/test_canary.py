@@ -64,15 +64,15 @@ class Canaries:
 def canaries(monkeypatch: pytest.MonkeyPatch) -> Canaries:
     """Plant canaries in every generator of secrets, ours and the emulator's."""
     import mentora.emulator.grants as emulator_grants
+    import mentora.oauth.login_attempt as login_attempt
     import mentora.oauth.pkce as pkce
-    import mentora.oauth.transaction as login_tx
     import mentora.sessions.store as session_store
 
     planted = Canaries()
     monkeypatch.setattr(emulator_grants, "new_token", lambda prefix: planted.mint(prefix))
     monkeypatch.setattr(session_store, "new_token", lambda: planted.mint("session"))
     monkeypatch.setattr(
-        login_tx, "secrets", SimpleNamespace(token_urlsafe=lambda n=32: planted.mint("tx"))
+        login_attempt, "secrets", SimpleNamespace(token_urlsafe=lambda n=32: planted.mint("tx"))
     )
     monkeypatch.setattr(
         pkce, "secrets", SimpleNamespace(token_urlsafe=lambda n=32: planted.mint("verifier"))

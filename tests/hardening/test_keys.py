@@ -14,7 +14,7 @@ from sqlalchemy import select
 from mentora.app import create_app
 from mentora.clock import FrozenClock
 from mentora.crypto import TokenBox, generate_key
-from mentora.db.models import LoginTransaction, WhopToken
+from mentora.db.models import LoginAttempt, WhopToken
 from mentora.db.uow import transaction
 from mentora.oauth import grants
 from mentora.services import Services, build_services
@@ -25,14 +25,14 @@ from tests.support.signin import SignIn
 OLD_KEY = TEST_ENV["TOKEN_ENCRYPTION_KEYS"]
 
 
-async def _stored(services: Services) -> tuple[list[WhopToken], list[LoginTransaction]]:
+async def _stored(services: Services) -> tuple[list[WhopToken], list[LoginAttempt]]:
     async with services.sessionmaker() as db:
         tokens = list((await db.execute(select(WhopToken).order_by(WhopToken.id))).scalars())
-        logins = list((await db.execute(select(LoginTransaction))).scalars())
+        logins = list((await db.execute(select(LoginAttempt))).scalars())
     return tokens, logins
 
 
-def _values(tokens: list[WhopToken], logins: list[LoginTransaction]) -> list[bytes]:
+def _values(tokens: list[WhopToken], logins: list[LoginAttempt]) -> list[bytes]:
     values = [t.access_token_enc for t in tokens] + [
         t.refresh_token_enc for t in tokens if t.refresh_token_enc
     ]

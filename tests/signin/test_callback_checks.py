@@ -18,7 +18,7 @@ from mentora.app import create_app
 from mentora.clock import FrozenClock
 from mentora.config import Settings
 from mentora.creators import ensure_configured_creator
-from mentora.db.models import AuditEvent, LoginTransaction, UserSession, WhopToken
+from mentora.db.models import AuditEvent, LoginAttempt, UserSession, WhopToken
 from mentora.emulator import DEMO
 from mentora.services import Services, build_services
 from mentora.web.cookie import LOGIN_COOKIE, SESSION_COOKIE
@@ -207,7 +207,7 @@ async def test_c10_provider_error_consumes_transaction_and_escapes(
     response = await signin.callback(authorized)
     await _assert_refused(response, services, emulator, "provider_error", before)
     assert "<script>" not in response.text
-    assert await _count(services, LoginTransaction) == 0
+    assert await _count(services, LoginAttempt) == 0
 
 
 async def test_c11_only_code_flow_requested(signin: SignIn) -> None:

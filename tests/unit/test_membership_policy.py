@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mentora.backoff import retry_delay
-from mentora.memberships.policy import grants, supersedes
+from mentora.memberships.policy import gives_access, supersedes
 from mentora.outbox.templates import render
 
 T1 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -32,7 +32,7 @@ T2 = T1 + timedelta(seconds=1)
 )
 def test_grants(status: str, hold: str | None, expected: bool) -> None:
     """Granting statuses grant unless a local hold is set."""
-    assert grants(status, hold) is expected
+    assert gives_access(status, hold) is expected
 
 
 def test_w13_older_update_never_wins() -> None:

@@ -26,7 +26,7 @@ from mentora.cli.common import current_clock, fail, run, settings_or_exit
 from mentora.cli.sessions import cli_actor, database
 from mentora.config import Settings
 from mentora.crypto import TokenBox, TokenDecryptError, generate_key
-from mentora.db.models import LoginTransaction, WhopToken
+from mentora.db.models import LoginAttempt, WhopToken
 from mentora.db.uow import transaction
 
 app = typer.Typer(help="Token encryption keys: generate and rotate.", no_args_is_help=True)
@@ -130,9 +130,9 @@ async def _rotate_verifiers(
         async with transaction(sessionmaker, write=not dry_run) as db:
             rows = (
                 await db.execute(
-                    select(LoginTransaction.id, LoginTransaction.code_verifier_enc)
-                    .where(LoginTransaction.id > last_id)
-                    .order_by(LoginTransaction.id)
+                    select(LoginAttempt.id, LoginAttempt.code_verifier_enc)
+                    .where(LoginAttempt.id > last_id)
+                    .order_by(LoginAttempt.id)
                     .limit(batch)
                 )
             ).all()
@@ -149,10 +149,10 @@ async def _rotate_verifiers(
                 if not dry_run:
                     # A verifier never changes; a consumed login is simply gone (0 rows).
                     await db.execute(
-                        update(LoginTransaction)
+                        update(LoginAttempt)
                         .where(
-                            LoginTransaction.id == row_id,
-                            LoginTransaction.code_verifier_enc == value,
+                            LoginAttempt.id == row_id,
+                            LoginAttempt.code_verifier_enc == value,
                         )
                         .values(code_verifier_enc=rotated)
                         .execution_options(synchronize_session=False)

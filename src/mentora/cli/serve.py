@@ -16,7 +16,6 @@ from mentora.services import Services
 from mentora.web.header_deadline import HeaderDeadlineProtocol
 
 DEV_APP_HOST = "localhost"
-DEV_EMULATOR_URL = "http://127.0.0.1:8765"
 DEV_ENV_FILE = Path("var") / "mentora-dev.env"
 # Named in the env file so `mentora emulator …` finds the dev emulator on any port.
 DEV_EMULATOR_URL_VAR = "MENTORA_EMULATOR_URL"

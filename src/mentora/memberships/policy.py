@@ -31,7 +31,7 @@ def effective_status(status: str, *, valid: bool | None, deactivated: bool) -> s
     return status
 
 
-def grants(status: str | None, hold: str | None = None) -> bool:
+def gives_access(status: str | None, hold: str | None = None) -> bool:
     """True when a membership in `status`, without a local hold, grants access."""
     return status in GRANTING_STATUSES and hold is None
 
@@ -52,4 +52,4 @@ def supersedes(
         return True
     if incoming_at < stored_at:
         return False
-    return grants(stored_status) and not grants(incoming_status)
+    return gives_access(stored_status) and not gives_access(incoming_status)

@@ -1,6 +1,7 @@
 """Apply a Whop description of a membership to the local row, newest-wins (W13).
 
-Webhooks, reconciliation and sign-in all call `apply_snapshot`. The row is created with
+Webhook handlers and reconciliation call `apply_snapshot` (sign-in stores only Whop's
+check-access answer, and pulls memberships through reconciliation). The row is created with
 INSERT … ON CONFLICT DO NOTHING and then locked (`SELECT … FOR UPDATE` on PostgreSQL; SQLite
 writers already hold the database lock), so concurrent writers of one membership serialise
 and the ordering guard sees the latest committed state. A caller applying many snapshots in
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mentora.creators import creator_by_company
 from mentora.db.insert import insert_ignore
 from mentora.db.models import Creator, Membership
-from mentora.memberships.policy import grants, supersedes
+from mentora.memberships.policy import gives_access, supersedes
 from mentora.whop.schemas import MembershipSnapshot
 
 
@@ -57,7 +58,7 @@ class MembershipChange:
 
 def row_grants(row: Membership) -> bool:
     """Whether a stored row grants access: a known creator, a granting status and no hold."""
-    return row.creator_id is not None and grants(row.status, row.access_hold)
+    return row.creator_id is not None and gives_access(row.status, row.access_hold)
 
 
 async def lock_membership(db: AsyncSession, whop_membership_id: str) -> Membership | None:

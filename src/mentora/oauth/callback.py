@@ -1,6 +1,6 @@
 """The callback pipeline, in the order the checklist fixes (C03-C12, O01-O10).
 
-provider error → transaction (present, unused, unexpired, this browser) → `iss` → code exchange
+provider error → login attempt (present, unused, unexpired, this browser) → `iss` → code exchange
 → ID token → userinfo `sub`. Nothing reaches the token endpoint before the first three pass,
 and nothing uses the access token before the ID token is verified.
 """
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mentora.crypto import TokenBox
 from mentora.db import uow
-from mentora.oauth import transaction
+from mentora.oauth import login_attempt
 from mentora.oauth.errors import IdTokenInvalid, IssuerMismatch, ProviderError, UserinfoMismatch
 from mentora.oauth.provider import Provider
 from mentora.oauth.tokens import TokenSet
@@ -41,7 +41,7 @@ def check_issuer(presented: str | None, *, expected: str, required: bool) -> Non
             raise IssuerMismatch("iss missing from the authorization response")
         return
     if presented != expected:
-        raise IssuerMismatch("iss does not match the transaction's issuer")
+        raise IssuerMismatch("iss does not match the login attempt's issuer")
 
 
 async def consume_and_check(
@@ -52,25 +52,25 @@ async def consume_and_check(
     params: dict[str, str],
     provider: Provider,
     now: datetime,
-) -> transaction.ConsumedLogin:
-    """Steps before any network call: consume the transaction, then error, state, expiry, iss.
+) -> login_attempt.ConsumedLogin:
+    """Steps before any network call: consume the login attempt, then error, state, expiry, iss.
 
-    The consumption commits on its own, so a transaction is gone after its first use whatever
+    The consumption commits on its own, so a login attempt is gone after its first use whatever
     the later checks decide (C03, C10).
     """
     async with uow.transaction(sessionmaker, write=True) as db:
-        login = await transaction.consume(db, box=box, browser_token=browser_token)
+        login = await login_attempt.consume(db, box=box, browser_token=browser_token)
     if "error" in params:
         description = params.get("error_description", "")[:MAX_ERROR_DESCRIPTION]
         raise ProviderError(f"provider error {params['error'][:64]!r}: {description!r}")
-    transaction.check_state(login, presented=params.get("state"), now=now)
+    login_attempt.check_state(login, presented=params.get("state"), now=now)
     meta = await provider.metadata()
     check_issuer(params.get("iss"), expected=login.issuer, required=meta.iss_parameter_supported)
     return login
 
 
 async def complete(
-    login: transaction.ConsumedLogin,
+    login: login_attempt.ConsumedLogin,
     *,
     code: str | None,
     provider: Provider,

@@ -2,7 +2,7 @@
 
 OAuthError
 ├── ProviderError        (Whop sent ?error=..., e.g. access_denied)
-├── TransactionError     (state missing, unknown, expired, other browser: C03/C04)
+├── LoginAttemptError    (state missing, unknown, expired, other browser: C03/C04)
 ├── IssuerMismatch       (RFC 9207 `iss` wrong or missing: C06)
 ├── ExchangeFailed       (token endpoint refused or failed: C05/C12)
 ├── IdTokenInvalid       (signature, alg, iss, aud, exp, iat, nonce, sub: O01-O09)
@@ -30,8 +30,8 @@ class ProviderError(OAuthError):
     code = "provider_error"
 
 
-class TransactionError(OAuthError):
-    """The login transaction is missing, already used, expired or from another browser."""
+class LoginAttemptError(OAuthError):
+    """The login attempt is missing, already used, expired or from another browser."""
 
     code = "state_mismatch"
 

@@ -28,10 +28,9 @@ from mentora.creators import creator_by_company
 from mentora.db.models import Creator, Membership
 from mentora.db.uow import transaction
 from mentora.errors import MentoraError
-from mentora.memberships.policy import grants as membership_grants
+from mentora.memberships.policy import gives_access
 from mentora.oauth import callback as cb
-from mentora.oauth import grants
-from mentora.oauth import transaction as login_tx
+from mentora.oauth import grants, login_attempt
 from mentora.oauth.callback import VerifiedLogin
 from mentora.oauth.errors import OAuthError
 from mentora.oauth.redirects import DEFAULT_RETURN, safe_return_path
@@ -80,7 +79,7 @@ async def start_sign_in(
     settings = services.settings
     meta = await services.provider.metadata()
     async with transaction(services.sessionmaker, write=True) as db:
-        started = await login_tx.start(
+        started = await login_attempt.start(
             db,
             box=services.tokens,
             issuer=meta.issuer,
@@ -282,7 +281,7 @@ async def _local_state_disagrees(
             Membership.whop_user_id == subject, Membership.creator_id == creator_id
         )
     )
-    locally_granted = any(membership_grants(status, hold) for status, hold in rows.all())
+    locally_granted = any(gives_access(status, hold) for status, hold in rows.all())
     return locally_granted != answer.has_access
 
 

@@ -2,7 +2,7 @@
 
 from mentora.db.models.audit import AuditEvent
 from mentora.db.models.creator import Creator, Product
-from mentora.db.models.login import LoginTransaction
+from mentora.db.models.login import LoginAttempt
 from mentora.db.models.membership import Membership
 from mentora.db.models.outbox import OutboxMessage
 from mentora.db.models.payment import Payment
@@ -14,7 +14,7 @@ from mentora.db.models.webhook import WebhookDelivery
 __all__ = [
     "AuditEvent",
     "Creator",
-    "LoginTransaction",
+    "LoginAttempt",
     "Membership",
     "OutboxMessage",
     "Payment",

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mentora.db.base import Base
 
 
-class LoginTransaction(Base):
+class LoginAttempt(Base):
     """One sign-in attempt, bound to a browser by the hash of an opaque cookie."""
 
+    # The table keeps its first name: renaming it would be a migration for a word.
     __tablename__ = "login_transaction"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -25,8 +25,6 @@ from mentora.db.models import Membership, Student, User, UserSession
 from mentora.services import Services
 from mentora.web.views.status import RUNNING, StatusLabel, describe
 
-PER_PAGE_CHOICES = (25, 50, 100)
-
 
 @dataclass(frozen=True)
 class StudentQuery:

@@ -1,4 +1,4 @@
-"""Login transactions: created at /auth, consumed exactly once at /callback (C03, S05)."""
+"""Login attempts: created at /auth, consumed exactly once at /callback (C03, S05)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora.crypto import TokenBox
-from mentora.db.models import LoginTransaction
-from mentora.oauth.errors import TransactionError
+from mentora.db.models import LoginAttempt
+from mentora.oauth.errors import LoginAttemptError
 from mentora.oauth.pkce import make_verifier, s256_challenge
 from mentora.sessions.tokens import hash_token
 
@@ -40,20 +40,18 @@ async def start(
     now: datetime,
     ttl: timedelta,
 ) -> StartedLogin:
-    """Store a new transaction (evicting this IP's oldest past the cap) and return its secrets."""
-    await db.execute(delete(LoginTransaction).where(LoginTransaction.expires_at <= now))
+    """Store a new login attempt (evicting this IP's oldest past the cap) and return its secrets."""
+    await db.execute(delete(LoginAttempt).where(LoginAttempt.expires_at <= now))
     if ip is not None:
-        pending = (
-            await db.execute(select(func.count()).where(LoginTransaction.ip == ip))
-        ).scalar_one()
+        pending = (await db.execute(select(func.count()).where(LoginAttempt.ip == ip))).scalar_one()
         if pending >= MAX_PENDING_PER_IP:
             oldest = (
-                select(LoginTransaction.id)
-                .where(LoginTransaction.ip == ip)
-                .order_by(LoginTransaction.created_at, LoginTransaction.id)
+                select(LoginAttempt.id)
+                .where(LoginAttempt.ip == ip)
+                .order_by(LoginAttempt.created_at, LoginAttempt.id)
                 .limit(pending - MAX_PENDING_PER_IP + 1)
             )
-            await db.execute(delete(LoginTransaction).where(LoginTransaction.id.in_(oldest)))
+            await db.execute(delete(LoginAttempt).where(LoginAttempt.id.in_(oldest)))
     browser_token = secrets.token_urlsafe(32)
     verifier = make_verifier()
     started = StartedLogin(
@@ -63,7 +61,7 @@ async def start(
         challenge=s256_challenge(verifier),
     )
     db.add(
-        LoginTransaction(
+        LoginAttempt(
             browser_hash=hash_token(browser_token),
             state=started.state,
             nonce=started.nonce,
@@ -81,7 +79,7 @@ async def start(
 
 @dataclass(frozen=True)
 class ConsumedLogin:
-    """A transaction taken out of the store: it can never be used again."""
+    """A login attempt taken out of the store: it can never be used again."""
 
     state: str
     nonce: str
@@ -93,26 +91,26 @@ class ConsumedLogin:
 
 
 async def consume(db: AsyncSession, *, box: TokenBox, browser_token: str | None) -> ConsumedLogin:
-    """Delete and return this browser's transaction; TransactionError when there is none."""
+    """Delete and return this browser's login attempt; LoginAttemptError when there is none."""
     if not browser_token or len(browser_token) > 128:
-        raise TransactionError("no login transaction cookie", code="state_missing")
+        raise LoginAttemptError("no login attempt cookie", code="state_missing")
     row = (
         await db.execute(
-            delete(LoginTransaction)
-            .where(LoginTransaction.browser_hash == hash_token(browser_token))
+            delete(LoginAttempt)
+            .where(LoginAttempt.browser_hash == hash_token(browser_token))
             .returning(
-                LoginTransaction.state,
-                LoginTransaction.nonce,
-                LoginTransaction.code_verifier_enc,
-                LoginTransaction.issuer,
-                LoginTransaction.redirect_uri,
-                LoginTransaction.return_to,
-                LoginTransaction.expires_at,
+                LoginAttempt.state,
+                LoginAttempt.nonce,
+                LoginAttempt.code_verifier_enc,
+                LoginAttempt.issuer,
+                LoginAttempt.redirect_uri,
+                LoginAttempt.return_to,
+                LoginAttempt.expires_at,
             )
         )
     ).one_or_none()
     if row is None:
-        raise TransactionError("login transaction unknown or already used", code="state_missing")
+        raise LoginAttemptError("login attempt unknown or already used", code="state_missing")
     return ConsumedLogin(
         state=row.state,
         nonce=row.nonce,
@@ -125,8 +123,8 @@ async def consume(db: AsyncSession, *, box: TokenBox, browser_token: str | None)
 
 
 def check_state(login: ConsumedLogin, *, presented: str | None, now: datetime) -> None:
-    """The presented state must equal the transaction's (constant time) and be in time (pure)."""
+    """The presented state must equal the login attempt's (constant time) and be in time (pure)."""
     if not presented or not hmac.compare_digest(presented.encode(), login.state.encode()):
-        raise TransactionError("state mismatch", code="state_mismatch")
+        raise LoginAttemptError("state mismatch", code="state_mismatch")
     if now >= login.expires_at:
-        raise TransactionError("login transaction expired", code="state_expired")
+        raise LoginAttemptError("login attempt expired", code="state_expired")
