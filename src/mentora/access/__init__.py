@@ -8,10 +8,7 @@ Public surface:
 - `decide(...)`, `Decision`, `Requirement`, `AccessPolicy` (policy.py, pure)
 - `check_creator_access(...)` (revalidate.py): the check-access call sign-in can share
 - `AccessDenied` (errors.py)
+
+The package imports none of its modules: `policy` stays pure to import (no database, no web
+stack), which tests/unit relies on. Import each name from its module.
 """
-
-from mentora.access.errors import AccessDenied
-from mentora.access.policy import AccessPolicy, Decision, Requirement, decide
-from mentora.access.service import decide_for
-
-__all__ = ["AccessDenied", "AccessPolicy", "Decision", "Requirement", "decide", "decide_for"]

@@ -5,34 +5,7 @@ limiter.py   counting in a `limits` storage (memory or Redis); `LimiterDown` on 
 enforce.py   `enforce`, `penalize`, `webhook_rejections`, `limited` for routes; `allowance`
              and `audit_within_budget`
 errors.py    `RateLimited` (429 + Retry-After), `RateLimiterUnavailable` (503)
+
+The package imports none of its modules, so `policy` imports without the web stack that
+`enforce` needs (tests/unit relies on it). Import each name from its module.
 """
-
-from mentora.ratelimit.enforce import (
-    allowance,
-    audit_within_budget,
-    enforce,
-    limited,
-    limiter_for,
-    penalize,
-    webhook_rejections,
-)
-from mentora.ratelimit.errors import RateLimited, RateLimiterUnavailable
-from mentora.ratelimit.limiter import Limiter, LimiterDown, Verdict
-from mentora.ratelimit.policy import Rule, rules_from
-
-__all__ = [
-    "Limiter",
-    "LimiterDown",
-    "RateLimited",
-    "RateLimiterUnavailable",
-    "Rule",
-    "Verdict",
-    "allowance",
-    "audit_within_budget",
-    "enforce",
-    "limited",
-    "limiter_for",
-    "penalize",
-    "rules_from",
-    "webhook_rejections",
-]

@@ -20,7 +20,7 @@ from mentora.audit.record import record
 from mentora.db.models import UserSession
 from mentora.db.uow import transaction
 from mentora.oauth import grants
-from mentora.ratelimit import limited
+from mentora.ratelimit.enforce import limited
 from mentora.services import Services
 from mentora.sessions import store
 from mentora.sessions.cookie import SESSION_COOKIE, clear_cookie

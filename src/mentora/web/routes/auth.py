@@ -33,7 +33,7 @@ from mentora.oauth import transaction as login_tx
 from mentora.oauth.errors import OAuthError
 from mentora.oauth.provider import provider
 from mentora.oauth.redirects import DEFAULT_RETURN, safe_return_path
-from mentora.ratelimit import limited, penalize
+from mentora.ratelimit.enforce import limited, penalize
 from mentora.services import Services
 from mentora.sessions import store
 from mentora.sessions.cookie import LOGIN_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie

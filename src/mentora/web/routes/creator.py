@@ -23,7 +23,7 @@ from mentora.audit.record import record
 from mentora.db.models import Membership, Student
 from mentora.db.uow import transaction
 from mentora.memberships.policy import GRANTING_STATUSES
-from mentora.ratelimit import enforce
+from mentora.ratelimit.enforce import enforce
 from mentora.services import Services
 from mentora.sessions.cookie import SESSION_COOKIE
 from mentora.web.csrf import require_csrf

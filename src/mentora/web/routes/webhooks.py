@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from mentora import metrics
-from mentora.ratelimit import RateLimited, webhook_rejections
+from mentora.ratelimit.enforce import webhook_rejections
+from mentora.ratelimit.errors import RateLimited
 from mentora.web.deps import ServicesDep
 from mentora.webhooks import batch
 from mentora.webhooks.errors import WebhookError, WebhookStoreUnavailable, WebhookTooLarge
