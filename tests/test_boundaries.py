@@ -117,7 +117,14 @@ UNIT_FORBIDDEN_MODULES = (
 )
 # Plugins by the names pytest registers them under (anyio the library comes with httpx; its
 # pytest plugin is what stays off).
-UNIT_FORBIDDEN_PLUGINS = ("schemathesis", "time_machine", "respx", "anyio", "platformdirs")
+UNIT_FORBIDDEN_PLUGINS = (
+    "hypothesispytest",
+    "schemathesis",
+    "time_machine",
+    "respx",
+    "anyio",
+    "platformdirs",
+)
 
 # Runs tests/unit in a fresh interpreter and reports its exit status, every module it loaded,
 # and every pytest plugin it registered, as one JSON line after pytest's own output.
