@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from mentora.config import Settings
-from tests.conftest import make_settings
+from tests.support.env import make_settings
+from tests.support.fixtures import *  # noqa: F403  (the app stack's fixtures, for this directory)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from tests.access.helpers import (
     set_status,
     use_session,
 )
-from tests.conftest import APP_URL
+from tests.support.env import APP_URL
 
 # Routes that must carry the access gate (M01). Add every new gated route here.
 GATED_PAGES = ["/content", "/dashboard"]

@@ -20,7 +20,7 @@ from tests.access.helpers import (
     student_level,
     use_session,
 )
-from tests.conftest import APP_URL
+from tests.support.env import APP_URL
 
 TTL = 300
 GRACE = 900

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI
+from tests.support.env import IN_CI
+from tests.support.fixtures import *  # noqa: F403  (the app stack's fixtures, for this directory)
 
 CHROMIUM = os.environ.get("MENTORA_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"

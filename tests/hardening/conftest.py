@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from mentora.config import Settings
-from tests.conftest import make_settings
 from tests.hardening.helpers import CapturedLogs, configured_logging
+from tests.support.env import make_settings
+from tests.support.fixtures import *  # noqa: F403  (the app stack's fixtures, for this directory)
 
 
 @pytest.fixture

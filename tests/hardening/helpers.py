@@ -25,7 +25,7 @@ from mentora.clock import Clock
 from mentora.db.models import AuditEvent
 from mentora.logging import configure_logging
 from mentora.services import Services
-from tests.conftest import APP_URL, TEST_ENV
+from tests.support.env import APP_URL, TEST_ENV
 from tests.support.signin import SignIn
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')

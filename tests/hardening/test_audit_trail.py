@@ -18,8 +18,8 @@ from mentora.clock import FrozenClock
 from mentora.db.models import AuditEvent
 from mentora.db.uow import transaction
 from mentora.services import Services, build_services
-from tests.conftest import make_settings
 from tests.hardening.helpers import audit_rows, run_cli
+from tests.support.env import make_settings
 from tests.support.timeline import START, stamp
 
 

@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from mentora.clock import FrozenClock
-from tests.conftest import ISSUER
 from tests.hardening.helpers import SAME_ORIGIN, CapturedLogs, ScriptedTransport, csrf_token
 from tests.hardening.scripted import scripted, services  # noqa: F401 - fixtures
+from tests.support.env import ISSUER
 from tests.support.webhooks import WEBHOOK_PATH, event_body, signed_headers
 
 CLIENT_SECRET = "CANARYclientsecret" + "x7Hq2"

@@ -18,8 +18,8 @@ from mentora.db.models import LoginAttempt, WhopToken
 from mentora.db.uow import transaction
 from mentora.oauth import grants
 from mentora.services import Services, build_services
-from tests.conftest import APP_URL, TEST_ENV, make_settings
 from tests.hardening.helpers import audit_rows, run_cli, signed_in_browser
+from tests.support.env import APP_URL, TEST_ENV, make_settings
 from tests.support.signin import SignIn
 
 OLD_KEY = TEST_ENV["TOKEN_ENCRYPTION_KEYS"]

@@ -12,10 +12,10 @@ import pytest
 from mentora.app import create_app
 from mentora.clock import FrozenClock
 from mentora.config import Settings
-from mentora.ratelimit import Limiter
+from mentora.ratelimit.limiter import Limiter
 from mentora.services import Services, build_services
-from tests.conftest import APP_URL
 from tests.hardening.helpers import SAME_ORIGIN, audit_rows, csrf_token
+from tests.support.env import APP_URL
 from tests.support.webhooks import WEBHOOK_PATH, event_body, signed_headers
 
 pytestmark = pytest.mark.redis

@@ -26,7 +26,8 @@ from mentora.db.models import WorkerHeartbeat
 from mentora.db.uow import transaction
 from mentora.emulator import Emulator, EmulatorConfig
 from mentora.services import build_services
-from tests.conftest import APP_URL, ISSUER, START, TEST_ENV, make_settings
+from tests.support.env import APP_URL, ISSUER, TEST_ENV, make_settings
+from tests.support.timeline import START
 
 EXAMPLES = {GenerationMode.POSITIVE: 30, GenerationMode.NEGATIVE: 20}
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import structlog
-from tests.conftest import START, TEST_ENV
 from typer.testing import CliRunner
 
 from mentora.cli import app
@@ -19,6 +18,8 @@ from mentora.services import build_services
 from mentora.webhooks.envelope import parse_envelope
 from mentora.webhooks.intake import store_and_apply
 from mentora.webhooks.verify import VerifiedDelivery
+from tests.support.env import TEST_ENV
+from tests.support.timeline import START
 
 
 @pytest.fixture

@@ -7,9 +7,6 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
-from tests.hardening.helpers import ScriptedTransport, run_cli
-from tests.pages.helpers import BROWSER, person
-from tests.support.served import whop  # noqa: F401 - a fixture
 
 from mentora.clock import FrozenClock
 from mentora.config import Settings
@@ -19,6 +16,9 @@ from mentora.db.uow import transaction
 from mentora.emulator import DEMO, Emulator
 from mentora.services import Services, build_services
 from mentora.usecases.sync import reconcile
+from tests.hardening.helpers import ScriptedTransport, run_cli
+from tests.pages.helpers import BROWSER, person
+from tests.support.served import whop  # noqa: F401 - a fixture
 
 
 async def _creators(services: Services) -> dict[str, tuple[str, str | None, str | None]]:

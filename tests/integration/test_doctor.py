@@ -7,11 +7,11 @@ import json
 from typing import Any
 
 import pytest
-from tests.hardening.helpers import run_cli
-from tests.support.served import free_port, whop  # noqa: F401 - whop is a fixture
 
 from mentora.clock import FrozenClock
 from mentora.emulator import DEMO, Emulator
+from tests.hardening.helpers import run_cli
+from tests.support.served import free_port, whop  # noqa: F401 - whop is a fixture
 
 ROWS = [
     "settings",

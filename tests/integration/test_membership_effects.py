@@ -6,12 +6,12 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
-from tests.support.signin import SignIn
-from tests.support.webhooks import WEBHOOK_PATH, signed_headers
 
 from mentora.clock import FrozenClock
 from mentora.db.models import AuditEvent, OutboxMessage, Student, User
 from mentora.services import Services
+from tests.support.signin import SignIn
+from tests.support.webhooks import WEBHOOK_PATH, signed_headers
 
 
 async def _audit(services: Services, kind: str) -> list[AuditEvent]:

@@ -10,15 +10,15 @@ import httpx
 import pytest
 from sqlalchemy import select
 from structlog.testing import capture_logs
-from tests.conftest import make_settings
-from tests.hardening.helpers import audit_rows, run_cli
-from tests.support.signin import SignIn
-from tests.support.webhooks import post_event
 
 from mentora.clock import FrozenClock
 from mentora.config import Settings
 from mentora.db.models import Creator, Membership, OutboxMessage, WebhookDelivery
 from mentora.services import Services
+from tests.hardening.helpers import audit_rows, run_cli
+from tests.support.env import make_settings
+from tests.support.signin import SignIn
+from tests.support.webhooks import post_event
 
 ALERTS = "ops@mentora.test"
 

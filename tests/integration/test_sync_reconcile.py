@@ -7,14 +7,14 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 from structlog.testing import capture_logs
-from tests.support.signin import SignIn
-from tests.support.timeline import stamp
-from tests.support.webhooks import membership_data, post_event
 
 from mentora.clock import FrozenClock
 from mentora.db.models import AuditEvent, Membership, OutboxMessage, SyncRun
 from mentora.services import Services
 from mentora.usecases.sync import reconcile
+from tests.support.signin import SignIn
+from tests.support.timeline import stamp
+from tests.support.webhooks import membership_data, post_event
 
 
 async def _row(services: Services, membership_id: str) -> Membership | None:

@@ -16,9 +16,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 from structlog.testing import capture_logs
-from tests.integration.test_webhook_intake import _broken_sessionmaker, count, membership
-from tests.support.timeline import START, stamp
-from tests.support.webhooks import WEBHOOK_PATH, event_body, membership_data, signed_headers
 
 from mentora.clock import FrozenClock, as_utc
 from mentora.db.models import AuditEvent, Membership, OutboxMessage, WebhookDelivery
@@ -28,6 +25,9 @@ from mentora.webhooks.batch import Batcher
 from mentora.webhooks.envelope import parse_envelope
 from mentora.webhooks.errors import WebhookStoreUnavailable
 from mentora.webhooks.verify import VerifiedDelivery
+from tests.integration.test_webhook_intake import _broken_sessionmaker, count, membership
+from tests.support.timeline import START, stamp
+from tests.support.webhooks import WEBHOOK_PATH, event_body, membership_data, signed_headers
 
 
 def _member(membership_id: str, status: str, at: str) -> dict[str, Any]:

@@ -15,13 +15,14 @@ from pathlib import Path
 import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.conftest import APP_URL, START, make_settings
-from tests.support.webhooks import WEBHOOK_PATH, signed_headers
 
 from mentora.app import create_app
 from mentora.clock import FrozenClock
 from mentora.creators import ensure_configured_creator
 from mentora.services import build_services
+from tests.support.env import APP_URL, make_settings
+from tests.support.timeline import START
+from tests.support.webhooks import WEBHOOK_PATH, signed_headers
 
 header_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=80)
 junk_headers = st.fixed_dictionaries(

@@ -14,6 +14,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 from structlog.testing import capture_logs
+
+from mentora.clock import FrozenClock
+from mentora.db.engine import is_sqlite, make_sessionmaker
+from mentora.db.models import AuditEvent, Membership, OutboxMessage, WebhookDelivery
+from mentora.services import Services
 from tests.support.timeline import stamp
 from tests.support.webhooks import (
     WEBHOOK_PATH,
@@ -22,11 +27,6 @@ from tests.support.webhooks import (
     post_event,
     signed_headers,
 )
-
-from mentora.clock import FrozenClock
-from mentora.db.engine import is_sqlite, make_sessionmaker
-from mentora.db.models import AuditEvent, Membership, OutboxMessage, WebhookDelivery
-from mentora.services import Services
 
 
 async def count(services: Services, model: Any, *where: Any) -> int:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
-from tests.support.timeline import START
 
 from mentora.db.engine import make_engine, make_sessionmaker
 from mentora.db.models import WebhookDelivery
 from mentora.db.uow import transaction
 from mentora.webhooks import store
+from tests.support.timeline import START
 
 KEEP_DAYS = 30
 

@@ -29,10 +29,6 @@ import pytest
 import time_machine
 from pydantic import BaseModel
 from sqlalchemy import select
-from tests.conftest import TEST_ENV, make_settings
-from tests.support.signin import SignIn
-from tests.support.timeline import stamp
-from tests.support.webhooks import WEBHOOK_PATH, signed_headers
 from whop_sdk.dispute_alerts.types.post_dispute_alert_created_payload import (
     PostDisputeAlertCreatedPayload,
 )
@@ -54,6 +50,10 @@ from mentora.clock import FrozenClock
 from mentora.config import Settings
 from mentora.db.models import AuditEvent, Membership, OutboxMessage, Payment, WebhookDelivery
 from mentora.services import Services
+from tests.support.env import TEST_ENV, make_settings
+from tests.support.signin import SignIn
+from tests.support.timeline import stamp
+from tests.support.webhooks import WEBHOOK_PATH, signed_headers
 
 ALERTS = "ops@mentora.test"
 MEMBER = "user_demo_member"

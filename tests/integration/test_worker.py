@@ -11,9 +11,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 from structlog.testing import capture_logs
-from tests.conftest import make_settings
-from tests.support.timeline import stamp
-from tests.support.webhooks import membership_data, post_event
 
 from mentora.clock import FrozenClock
 from mentora.config import Settings
@@ -23,6 +20,9 @@ from mentora.services import Services
 from mentora.webhooks import handlers
 from mentora.webhooks.process import process_due, replay
 from mentora.worker import run_once
+from tests.support.env import make_settings
+from tests.support.timeline import stamp
+from tests.support.webhooks import membership_data, post_event
 
 MAX_ATTEMPTS = 4
 

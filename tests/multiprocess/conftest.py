@@ -12,8 +12,8 @@ import psycopg
 import pytest
 import redis
 
-from tests.conftest import PG_ADMIN_URL, REDIS_URL, _service_missing
 from tests.multiprocess.helpers import Inbox, smtp_server
+from tests.support.env import PG_ADMIN_URL, REDIS_URL, service_missing
 from tests.support.procs import (
     Cluster,
     fresh_database,
@@ -40,7 +40,7 @@ def pg_admin() -> str:
         with psycopg.connect(PG_ADMIN_URL, connect_timeout=3) as conn:
             conn.execute("SELECT 1")
     except Exception as exc:
-        _service_missing("PostgreSQL", exc)
+        service_missing("PostgreSQL", exc)
     return PG_ADMIN_URL
 
 
@@ -53,7 +53,7 @@ def shared_redis() -> str:
         conn.flushdb()
         conn.close()
     except Exception as exc:
-        _service_missing("Redis", exc)
+        service_missing("Redis", exc)
     return REDIS_URL
 
 
@@ -62,7 +62,7 @@ def pg_server_tools() -> None:
     """PostgreSQL's server binaries and runuser, for a private cluster (skip, or fail in CI)."""
     missing = private_postgres_missing()
     if missing:
-        _service_missing("PostgreSQL server tools", RuntimeError(missing))
+        service_missing("PostgreSQL server tools", RuntimeError(missing))
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +70,7 @@ def redis_server_binary() -> str:
     """The redis-server binary, for a private Redis (skip, or fail in CI)."""
     path = shutil.which("redis-server")
     if path is None:
-        _service_missing("redis-server", RuntimeError("redis-server is not installed"))
+        service_missing("redis-server", RuntimeError("redis-server is not installed"))
     return str(path)
 
 

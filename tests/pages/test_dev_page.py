@@ -18,8 +18,8 @@ from mentora.db.models import Membership
 from mentora.emulator import DEMO
 from mentora.outbox.mailer import Email, FileMailer, build_message
 from mentora.services import Services, build_services
-from tests.conftest import APP_URL, make_settings
 from tests.pages.helpers import BROWSER, SAME_ORIGIN, csrf_from, person
+from tests.support.env import APP_URL, make_settings
 from tests.support.recording import RecordingTransport
 from tests.support.stack import free_port
 from tests.support.timeline import START

@@ -13,8 +13,8 @@ import pytest
 from mentora.config import Settings
 from mentora.outbox.mailer import Email, FileMailer, build_message
 from mentora.services import Services
-from tests.conftest import make_settings
 from tests.pages.helpers import BROWSER, audit_event, delivery, person
+from tests.support.env import make_settings
 from tests.support.timeline import START
 
 INLINE = re.compile(r"<script|<style|\sstyle\s*=|\son[a-z]+\s*=|javascript:", re.IGNORECASE)

@@ -8,7 +8,7 @@ import pytest
 
 from mentora.config import Settings
 from mentora.emulator import DEMO
-from tests.conftest import make_settings
+from tests.support.env import make_settings
 from tests.support.signin import SignIn
 
 

@@ -22,7 +22,7 @@ from mentora.db.models import AuditEvent, LoginAttempt, UserSession, WhopToken
 from mentora.emulator import DEMO
 from mentora.services import Services, build_services
 from mentora.web.cookie import LOGIN_COOKIE, SESSION_COOKIE
-from tests.conftest import APP_URL
+from tests.support.env import APP_URL
 from tests.support.recording import RecordingTransport
 from tests.support.signin import SignIn
 

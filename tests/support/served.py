@@ -56,7 +56,7 @@ def served_emulator(config: EmulatorConfig, clock: Clock, port: int) -> Iterator
 def whop(clock: FrozenClock) -> Iterator[tuple[Emulator, dict[str, str]]]:
     """An emulator on a loopback port, on the test's clock, and the CLI settings (as `run_cli`
     keywords) that point at it."""
-    from tests.conftest import TEST_ENV
+    from tests.support.env import TEST_ENV
 
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"

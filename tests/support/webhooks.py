@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from standardwebhooks import Webhook
 
-from tests.conftest import TEST_ENV
+from tests.support.env import TEST_ENV
 from tests.support.timeline import stamp
 
 WEBHOOK_PATH = "/api/whop/webhooks"

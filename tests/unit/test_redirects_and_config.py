@@ -113,14 +113,6 @@ def test_unsupported_database_url_is_refused_by_name(url: str) -> None:
     assert "DATABASE_URL" in str(err.value)
 
 
-def test_postgres_scheme_alias_is_accepted() -> None:
-    """`postgres://` (as many hosts print it) means PostgreSQL through psycopg."""
-    from mentora.db.engine import async_url, sync_url
-
-    assert async_url("postgres://u@h/db").startswith("postgresql+psycopg://")
-    assert sync_url("postgres://u@h/db").startswith("postgresql+psycopg://")
-
-
 def test_production_accepts_a_public_client_with_an_empty_secret() -> None:
     """An empty WHOP_CLIENT_SECRET is Whop's public PKCE client, not a missing secret."""
     settings = load_settings({**PROD, "WHOP_CLIENT_SECRET": ""})

@@ -10,10 +10,7 @@ Public surface:
 
 The FastAPI guards built on it (`RequireMember`, `RequireCreator`, `member_gate`,
 `EmbeddedMember`) live in `mentora.web.gate`.
+
+The package imports none of its modules: `policy` stays pure to import (no database, no web
+stack), which tests/unit relies on. Import each name from its module.
 """
-
-from mentora.access.errors import AccessDenied
-from mentora.access.policy import AccessPolicy, Decision, Requirement, decide
-from mentora.access.service import Gate
-
-__all__ = ["AccessDenied", "AccessPolicy", "Decision", "Gate", "Requirement", "decide"]

@@ -5,19 +5,6 @@ limiter.py   counting in a `limits` storage (memory or Redis); `LimiterDown` on 
 errors.py    `RateLimited` (429 + Retry-After), `RateLimiterUnavailable` (503)
 
 Applying them to requests (`enforce`, `penalize`, `limited`, `audit_within_budget`) is the web
-layer's: `mentora.web.ratelimit`.
+layer's: `mentora.web.ratelimit`. The package imports none of its modules, so `policy` imports
+without the limiter's storage (tests/unit relies on it). Import each name from its module.
 """
-
-from mentora.ratelimit.errors import RateLimited, RateLimiterUnavailable
-from mentora.ratelimit.limiter import Limiter, LimiterDown, Verdict
-from mentora.ratelimit.policy import Rule, rules_from
-
-__all__ = [
-    "Limiter",
-    "LimiterDown",
-    "RateLimited",
-    "RateLimiterUnavailable",
-    "Rule",
-    "Verdict",
-    "rules_from",
-]

@@ -3,7 +3,7 @@ set so that every app process shares the same counters (R01).
 
 The window number is part of each counter's key (see `policy.window_for`), so the storage's
 own expiry only collects old counters. Any failure to reach the store becomes `LimiterDown`;
-`ratelimit.enforce` decides per rule whether that refuses the request or lets it through.
+`web.ratelimit` decides per rule whether that refuses the request or lets it through.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from mentora import metrics
-from mentora.ratelimit import RateLimited
+from mentora.ratelimit.errors import RateLimited
 from mentora.usecases import webhook_intake
 from mentora.web.deps import ServicesDep
 from mentora.web.ratelimit import webhook_rejections

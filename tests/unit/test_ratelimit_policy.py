@@ -8,7 +8,10 @@ import pytest
 
 from mentora.errors import ConfigError
 from mentora.ratelimit.policy import parse_items, retry_after, rules_from, window_for
-from tests.conftest import make_settings
+from tests.support.env import make_settings
+
+# Rules come from settings alone; nothing here opens the database the settings name.
+UNUSED_DATABASE = "sqlite:///unused.db"
 
 
 def test_windows_are_aligned_on_the_epoch_so_processes_agree() -> None:
@@ -23,9 +26,9 @@ def test_windows_are_aligned_on_the_epoch_so_processes_agree() -> None:
     )
 
 
-def test_r01_default_rules_and_failure_modes(sqlite_url: str) -> None:
+def test_r01_default_rules_and_failure_modes() -> None:
     """Default limits and costs; sign-in rules fail closed, the others open."""
-    rules = rules_from(make_settings(sqlite_url))
+    rules = rules_from(make_settings(UNUSED_DATABASE))
     assert rules["login"].describe() == "10 per 1 minute"
     assert rules["callback"].describe() == "20 per 1 minute"
     assert rules["callback"].failure_cost == 1 and rules["login"].failure_cost == 0
@@ -42,7 +45,7 @@ def test_burst_and_sustained_windows_parse() -> None:
     ]
 
 
-def test_malformed_limit_is_refused_naming_the_setting(sqlite_url: str) -> None:
+def test_malformed_limit_is_refused_naming_the_setting() -> None:
     """A limit `limits` cannot parse stops the app at start-up, naming the setting."""
     with pytest.raises(ConfigError, match="RATELIMIT_CALLBACK"):
-        make_settings(sqlite_url, ratelimit_callback="lots")
+        make_settings(UNUSED_DATABASE, ratelimit_callback="lots")

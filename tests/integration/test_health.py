@@ -59,7 +59,7 @@ async def test_metrics_token_required_when_set(
     """With METRICS_TOKEN set, /metrics needs the bearer token."""
     from mentora.app import create_app
     from mentora.services import build_services
-    from tests.conftest import APP_URL, make_settings
+    from tests.support.env import APP_URL, make_settings
 
     settings = make_settings(sqlite_url, metrics_token="scrape-me")
     services = build_services(settings, clock=clock)
