@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,14 @@ def async_url(database_url: str) -> str:
     url = make_url(database_url)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        import mentora.db.sqlite_onehop  # noqa: F401 - registers the dialect
+        # Temporary switch for the issue-15 A/B (bench.ab): "0" runs SQLAlchemy's own
+        # aiosqlite dialect instead of the one-hop one, so both can be measured in one run.
+        if os.environ.get("MENTORA_BENCH_SQLITE_ONEHOP", "1") == "0":
+            url = url.set(drivername="sqlite+aiosqlite")
+        else:
+            import mentora.db.sqlite_onehop  # noqa: F401 - registers the dialect
 
-        url = url.set(drivername="sqlite+mentora_aiosqlite")
+            url = url.set(drivername="sqlite+mentora_aiosqlite")
     elif backend in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     else:
