@@ -25,8 +25,8 @@ def async_url(database_url: str) -> str:
     url = make_url(database_url)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        # Temporary switch for the issue-15 A/B (bench.ab): "0" runs SQLAlchemy's own
-        # aiosqlite dialect instead of the one-hop one, so both can be measured in one run.
+        # For benchmarks only: "0" runs SQLAlchemy's own aiosqlite dialect, so bench.ab can
+        # measure the one-hop dialect against it in one run (docs/benchmarks.md).
         if os.environ.get("MENTORA_BENCH_SQLITE_ONEHOP", "1") == "0":
             url = url.set(drivername="sqlite+aiosqlite")
         else:
