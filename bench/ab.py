@@ -63,9 +63,11 @@ def _environment(assignments: list[str]) -> dict[str, str]:
 def measure(variant: str, env: dict[str, str], webhook_seconds: float, gate_seconds: float) -> Run:
     """bench.webhooks' closed loop, then bench.gate, each against a fresh app with `env`."""
     load = os.getloadavg()[0]
-    with running(SYNC_INTERVAL_SECONDS="0", **env) as procs:
+    # One worker and the bench's SQLite file given by position, so the type checker knows no
+    # variant's NAME=VALUE can land on them.
+    with running(1, None, SYNC_INTERVAL_SECONDS="0", **env) as procs:
         rates = asyncio.run(webhooks.throughput(procs.app_url, webhook_seconds, 32, rounds=2))
-    with running(**env) as procs:
+    with running(1, None, **env) as procs:
         ungated, gated, calls = asyncio.run(
             gate.run(procs.app_url, procs.issuer, gate_seconds, 3, 64)
         )
