@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,7 @@ def async_url(database_url: str) -> str:
     url = make_url(database_url)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        # For benchmarks only: "0" runs SQLAlchemy's own aiosqlite dialect, so bench.ab can
-        # measure the one-hop dialect against it in one run (docs/benchmarks.md).
-        if os.environ.get("MENTORA_BENCH_SQLITE_ONEHOP", "1") == "0":
-            url = url.set(drivername="sqlite+aiosqlite")
-        else:
-            import mentora.db.sqlite_onehop  # noqa: F401 - registers the dialect
-
-            url = url.set(drivername="sqlite+mentora_aiosqlite")
+        url = url.set(drivername="sqlite+aiosqlite")
     elif backend in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     else:
