@@ -130,7 +130,6 @@ async def refresh(request: Request, services: ServicesDep, principal: CurrentSes
 async def verify(services: ServicesDep, principal: CurrentSession) -> Response:
     """User, membership validity and tier for the current session, or 401."""
     await grants.access_token(services, services.provider, principal.session.id)
-    student = principal.student
     body = {
         "user": {
             "id": principal.user.whop_user_id,
@@ -145,7 +144,6 @@ async def verify(services: ServicesDep, principal: CurrentSession) -> Response:
         "role": "creator" if principal.is_creator else "student",
         "session": {"expires_at": principal.session.expires_at.isoformat()},
     }
-    del student
     return JSONResponse(body, headers=NO_STORE)
 
 
