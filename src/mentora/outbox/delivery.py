@@ -29,7 +29,6 @@ from mentora.services import Services
 
 log = structlog.get_logger("mentora.outbox")
 
-LEASE = timedelta(minutes=5)
 BATCH = 50
 
 
@@ -42,9 +41,14 @@ class DeliveryReport:
     dead: int = 0
 
 
+def _lease(services: Services) -> timedelta:
+    return timedelta(seconds=services.settings.outbox_lease_seconds)
+
+
 async def _claim(services: Services, limit: int) -> list[OutboxMessage]:
     """Lease up to `limit` due messages to this worker (skipping rows other workers hold)."""
     now = services.clock.now()
+    lease = _lease(services)
     async with transaction(services.sessionmaker, write=True) as db:
         rows = (
             (
@@ -67,7 +71,7 @@ async def _claim(services: Services, limit: int) -> list[OutboxMessage]:
             .all()
         )
         for row in rows:
-            row.claimed_until = now + LEASE
+            row.claimed_until = now + lease
             row.attempts += 1
         return list(rows)
 
@@ -79,7 +83,7 @@ async def _renew(services: Services, row: OutboxMessage) -> bool:
     after the lease ran out, it wrote its own `claimed_until`, and the match fails (on
     PostgreSQL the row lock makes the two serialise, and the WHERE is re-checked).
     """
-    until = services.clock.now() + LEASE
+    until = services.clock.now() + _lease(services)
     async with transaction(services.sessionmaker, write=True) as db:
         result = await db.execute(
             update(OutboxMessage)
