@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from mentora.config import load_settings
+from mentora.config import DEV_TOKEN_KEY, load_settings
 from mentora.errors import ConfigError
 from tests.unit.test_redirects_and_config import PROD
 
@@ -100,6 +100,10 @@ def problems(change: dict[str, str]) -> list[str]:
         ({"SECRET_KEY": "changeme" * 6}, "SECRET_KEY is missing or a placeholder"),
         ({"WHOP_API_KEY": "dev-api-key"}, "WHOP_API_KEY is missing or a placeholder"),
         (
+            {"TOKEN_ENCRYPTION_KEYS": DEV_TOKEN_KEY},
+            "TOKEN_ENCRYPTION_KEYS is missing or a placeholder",
+        ),
+        (
             {"WHOP_WEBHOOK_SECRET": "ws_" + "a" * 20},
             "WHOP_WEBHOOK_SECRET must be Whop's ws_ secret (at least 24 characters each)",
         ),
@@ -170,10 +174,15 @@ def test_every_problem_is_listed_at_once() -> None:
         {"WHOP_WEBHOOK_SECRET": "ws_" + "a" * 21 + ",ws_" + "b" * 21},
         {"WHOP_CLIENT_SECRET": "a-real-client-secret-0123456789"},
         {"WHOP_ENV": "sandbox"},
+        {"DATABASE_URL": "postgres://mentora@db.internal/mentora"},
+        {"DATABASE_URL": "postgresql+psycopg://mentora@db.internal/mentora"},
+        {"DATABASE_URL": "SQLite:///var/mentora.db"},
     ],
 )
 def test_production_accepts_values_at_their_limits(change: dict[str, str]) -> None:
-    """Secrets exactly as long as required, rotated webhook secrets and the sandbox load."""
+    """Secrets exactly as long as required, rotated webhook secrets, the sandbox, and each
+    spelling of the two supported databases (`postgres://` as hosts print it, a driver
+    suffix, any case) load."""
     settings = load_settings({**PROD, **change})
     assert settings.is_production
 
