@@ -100,6 +100,18 @@ def problems(change: dict[str, str]) -> list[str]:
         ({"SECRET_KEY": "changeme" * 6}, "SECRET_KEY is missing or a placeholder"),
         ({"WHOP_API_KEY": "dev-api-key"}, "WHOP_API_KEY is missing or a placeholder"),
         (
+            {"WHOP_WEBHOOK_SECRET": "ws_dev-" + "a" * 20},
+            "WHOP_WEBHOOK_SECRET is missing or a placeholder",
+        ),
+        (
+            {"WHOP_CLIENT_SECRET": "dev-client-secret"},
+            "WHOP_CLIENT_SECRET is missing or a placeholder",
+        ),
+        (
+            {"EMBEDDED_MODE": "true", "WHOP_APP_ID": "app_demo"},
+            "WHOP_APP_ID is missing, a placeholder or the development value",
+        ),
+        (
             {"TOKEN_ENCRYPTION_KEYS": DEV_TOKEN_KEY},
             "TOKEN_ENCRYPTION_KEYS is missing or a placeholder",
         ),
@@ -277,8 +289,34 @@ def test_comma_separated_lists_and_secrets_are_trimmed() -> None:
 
 
 def test_a_malformed_setting_is_refused_by_name() -> None:
-    """A value of the wrong type or a malformed rate limit names the setting at fault."""
+    """A value of the wrong type or a malformed rate limit names the setting at fault; several
+    are all named, and a bad entry inside a mapping is named down to its key."""
+    assert refusal({"SESSION_IDLE_MINUTES": "x", "SESSION_ABSOLUTE_HOURS": "y"}).startswith(
+        "invalid setting(s): SESSION_IDLE_MINUTES, SESSION_ABSOLUTE_HOURS: "
+    )
+    assert refusal({"WHOP_TIERS": '{"prod_a": 5}'}).startswith(
+        "invalid setting(s): WHOP_TIERS.PROD_A: "
+    )
     assert refusal({"SESSION_IDLE_MINUTES": "soon"}).startswith(
         "invalid setting(s): SESSION_IDLE_MINUTES: "
     )
     assert refusal({"RATELIMIT_LOGIN": "often"}).startswith("invalid setting(s): RATELIMIT_LOGIN: ")
+
+
+def test_without_a_mapping_settings_come_from_the_process_and_dotenv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`load_settings()` reads `.env` in the working directory (the process environment, when
+    it sets a name, wins); `env_file=None` reads no file. monkeypatch puts back the
+    environment and the directory."""
+    names = [*PROD, "SESSION_IDLE_MINUTES"]
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    lines = [f"{name}={value}" for name, value in PROD.items()]
+    (tmp_path / ".env").write_text("\n".join([*lines, "SESSION_IDLE_MINUTES=17"]) + "\n")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.is_production and settings.session_idle_minutes == 17
+    monkeypatch.setenv("SESSION_IDLE_MINUTES", "18")
+    assert load_settings().session_idle_minutes == 18
+    assert not load_settings(env_file=None).is_production  # the file's MENTORA_ENV unread
