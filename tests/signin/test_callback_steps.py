@@ -7,6 +7,7 @@ these are fast enough for mutation testing (SQLite only there).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -19,10 +20,15 @@ from mentora.oauth.errors import (
     IssuerMismatch,
     ProviderError,
     TransactionError,
+    UserinfoMismatch,
 )
 from mentora.oauth.provider import provider
 from mentora.services import Services
 from mentora.sessions.cookie import LOGIN_COOKIE
+
+# Whop's token and userinfo answers pass through the tampering wrapper (off unless a test
+# sets it), so a test can take the ID token out or change userinfo's subject.
+from tests.signin.test_id_token_route import Tamper, services, tamper  # noqa: F401 - fixtures
 from tests.support.signin import SignIn
 
 
@@ -147,3 +153,49 @@ async def test_a_code_of_the_longest_length_is_sent_to_whop(
     with pytest.raises(ExchangeFailed):
         await _complete(services, login, "c" * 2048)
     assert emulator.call_count("/oauth/token") - before == 1
+
+
+async def test_a_response_delivered_twice_at_once_is_consumed_once(
+    app: Any, services: Services, signin: SignIn
+) -> None:
+    """The same authorization response reaching two requests at the same moment (a double
+    click, a replay racing the user): exactly one gets the transaction, the other is refused
+    as a missing transaction, never a database error."""
+    browser, params = await _approved(signin)
+    results = await asyncio.gather(
+        _check(services, browser, params),
+        _check(services, browser, params),
+        return_exceptions=True,
+    )
+    kinds = sorted(type(r).__name__ for r in results)
+    assert kinds == ["ConsumedLogin", "TransactionError"], results
+
+
+async def test_a_token_response_without_an_id_token_is_refused_before_userinfo(
+    app: Any, services: Services, signin: SignIn, emulator: Any, tamper: Tamper
+) -> None:
+    """A token answer with no ID token ends the sign-in (`id_token_missing`): the access token
+    it carries is never used for userinfo."""
+    browser, params = await _approved(signin)
+    login = await _check(services, browser, params)
+    tamper.drop_id_token = True
+    before = emulator.call_count("/oauth/userinfo")
+    with pytest.raises(IdTokenInvalid) as err:
+        await _complete(services, login, params["code"])
+    assert (err.value.code, err.value.detail) == (
+        "id_token_missing",
+        "token response has no id_token",
+    )
+    assert emulator.call_count("/oauth/userinfo") == before
+
+
+async def test_userinfo_about_another_subject_is_refused(
+    app: Any, services: Services, signin: SignIn, tamper: Tamper
+) -> None:
+    """Userinfo naming another user than the verified ID token ends the sign-in (O10)."""
+    browser, params = await _approved(signin)
+    login = await _check(services, browser, params)
+    tamper.userinfo_sub = "user_someone_else"
+    with pytest.raises(UserinfoMismatch) as err:
+        await _complete(services, login, params["code"])
+    assert err.value.detail == "userinfo sub differs from the ID token"
