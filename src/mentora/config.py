@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     webhook_batch_max: int = Field(default=64, ge=1, le=1000)
     # Sends of one queued email or alert before it is dead-lettered (backoff in between).
     outbox_max_attempts: int = Field(default=10, ge=1)
+    # How long a worker holds a claimed email before another worker may send it: longer than
+    # one SMTP send (a worker that died mid-send is waited out this long, then it is resent).
+    outbox_lease_seconds: float = Field(default=300.0, gt=0, le=3600)
 
     smtp_url: str | None = None
     mail_from: str = "Mentora <no-reply@mentora.test>"

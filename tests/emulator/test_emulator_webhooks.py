@@ -139,6 +139,28 @@ async def test_transport_errors_count_as_failed_attempts(emu_clock: StepClock) -
     await client.aclose()
 
 
+async def test_retries_wait_out_whops_schedule_through_the_emulators_sleep(
+    emu_clock: StepClock,
+) -> None:
+    """A receiver that keeps failing is retried after each delay of the schedule in turn
+    (Whop's 10/20/40 s), asked of the emulator's sleep rather than waited for."""
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(503)))
+    config = EmulatorConfig(webhook_url="http://down.test/hook", retry_delays=(10.0, 20.0, 40.0))
+    emu = Emulator(config, webhook_client=client, clock=emu_clock.now, sleep=sleep)
+    record = emu.trigger("payment.failed", user_id=DEMO.member_user_id)
+    await emu.flush_webhooks()
+    assert waits == [10.0, 20.0, 40.0]
+    assert [a.status_code for a in record.attempts] == [503] * 4
+    assert record.outcome == "failed"
+    await emu.aclose()
+    await client.aclose()
+
+
 async def test_trigger_payment_events_carry_a_payment(
     whop: httpx.AsyncClient, emu: Emulator, receiver: Receiver
 ) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 from collections.abc import Iterator
+from datetime import timedelta
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from mentora.clock import as_utc
 from mentora.db.models import AuditEvent, OutboxMessage
 from mentora.db.uow import transaction
 from mentora.outbox.delivery import deliver_due
@@ -146,3 +149,43 @@ def test_smtp_url_parsing() -> None:
     for bad in ("http://mail.test", "smtp://", "smtp://mail.test:99999"):
         with pytest.raises(ConfigError):
             SmtpMailer.from_url(bad)
+
+
+class Recorder:
+    """A mailer that keeps what it is asked to send; `die` makes the next send never return."""
+
+    def __init__(self) -> None:
+        """Start with nothing sent and no failure planned."""
+        self.sent: list[str] = []
+        self.die = False
+
+    async def send(self, message: Any) -> None:
+        """Keep the message's key, or stop the worker mid-send like a SIGKILL would."""
+        if self.die:
+            # Not an Exception: deliver_due records no outcome, as for a process killed here.
+            raise asyncio.CancelledError
+        self.sent.append(message["Message-ID"])
+
+
+async def test_second_worker_reclaims_a_lease_the_first_let_expire(services: Services) -> None:
+    """A worker dies mid-send: its claim holds for OUTBOX_LEASE_SECONDS of the clock, during
+    which another worker sends nothing; once it has run out, the other worker sends it once."""
+    services.settings = services.settings.model_copy(update={"outbox_lease_seconds": 30.0})
+    clock = services.clock
+    await _queue(services)
+    first, second = Recorder(), Recorder()
+    first.die = True
+    with pytest.raises(asyncio.CancelledError):
+        await deliver_due(services, first)
+    claimed = await _row(services)
+    assert claimed.claimed_until is not None
+    assert as_utc(claimed.claimed_until) - clock.now() == timedelta(seconds=30)
+
+    clock.advance(29.9)  # type: ignore[attr-defined]
+    assert (await deliver_due(services, second)).sent == 0
+    assert second.sent == []
+    clock.advance(0.1)  # type: ignore[attr-defined]
+    assert (await deliver_due(services, second)).sent == 1
+    assert len(second.sent) == 1
+    row = await _row(services)
+    assert (row.status, row.attempts, row.claimed_until) == ("sent", 2, None)

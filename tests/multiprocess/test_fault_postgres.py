@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -26,6 +27,7 @@ from tests.multiprocess.helpers import (
     sent_webhooks,
     session_headers,
     sign_in,
+    webhook_log_until,
 )
 from tests.support.procs import (
     Cluster,
@@ -39,7 +41,11 @@ from tests.support.procs import (
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 
 BURST = 60
-OUTAGE_SECONDS = 3.0
+
+
+def _answered(delivery: dict[str, Any], status: int) -> bool:
+    """Whether one of the emulator's attempts at `delivery` got `status` from the app."""
+    return any(a["status_code"] == status for a in delivery["attempts"])
 
 
 @pytest.fixture
@@ -84,8 +90,8 @@ async def test_w16_postgres_down_mid_burst_503_then_every_retry_applied_once(
         ]
         before = {w["webhook_id"] for w in await sent_webhooks(http, cluster)}
 
-        async def burst() -> None:
-            for user in users:
+        async def create(part: list[dict[str, Any]]) -> None:
+            for user in part:
                 await admin(
                     http,
                     cluster,
@@ -93,20 +99,48 @@ async def test_w16_postgres_down_mid_burst_503_then_every_retry_applied_once(
                     "/memberships",
                     {"user_id": user["id"], "product_id": "prod_demo"},
                 )
-                await asyncio.sleep(0.05)
 
-        async def outage() -> list[httpx.Response]:
-            await asyncio.sleep(0.8)  # let part of the burst through first
-            await asyncio.to_thread(pg.stop, "fast")
-            during = [
-                await http.get(f"{cluster.app_url}/api/content", headers=session_headers(session))
-                for _ in range(4)
-            ]
-            await asyncio.sleep(OUTAGE_SECONDS)
-            await asyncio.to_thread(pg.start)
-            return during
+        async def new_log_until(
+            check: Callable[[list[dict[str, Any]]], bool], what: str
+        ) -> list[dict[str, Any]]:
+            log = await webhook_log_until(
+                http,
+                cluster,
+                lambda log: check([w for w in log if w["webhook_id"] not in before]),
+                what=what,
+            )
+            return [w for w in log if w["webhook_id"] not in before]
 
-        _, during = await asyncio.gather(burst(), outage())
+        # The burst, in four parts (deliveries are logged in the order they were created):
+        # the first is stored before the outage; the second races the server's stop (some
+        # stored, some cut off mid-transaction); the third is sent while it is down; the
+        # fourth after it is back.
+        size = BURST // 4
+        first, second, third, fourth = (users[n : n + size] for n in range(0, BURST, size))
+        await create(first)
+        await new_log_until(
+            lambda log: len(log) == len(first) and all(_answered(w, 200) for w in log),
+            "the first part is stored",
+        )
+        await asyncio.gather(asyncio.to_thread(pg.stop, "fast"), create(second))
+        during = [
+            await http.get(f"{cluster.app_url}/api/content", headers=session_headers(session))
+            for _ in range(4)
+        ]
+        await create(third)
+        down = len(first) + len(second)
+        # The outage lasts until every delivery sent while it lasted was refused once (the
+        # emulator retries them after 2, 4 and 8 s).
+        await new_log_until(
+            lambda log: (
+                len(log) == down + len(third)
+                and all(w["attempts"] for w in log)
+                and all(_answered(w, 503) for w in log[down:])
+            ),
+            "the deliveries sent during the outage are refused",
+        )
+        await asyncio.to_thread(pg.start)
+        await create(fourth)
         log = [w for w in await sent_webhooks(http, cluster) if w["webhook_id"] not in before]
         after = await http.get(f"{cluster.app_url}/api/content", headers=session_headers(session))
 

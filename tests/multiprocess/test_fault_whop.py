@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -25,6 +25,7 @@ from tests.multiprocess.helpers import (
     from_each_worker,
     new_member,
     pinned_clients,
+    scalar,
     sent_webhooks,
     session_headers,
     sign_in,
@@ -95,6 +96,27 @@ async def _sync_run(cluster: Cluster) -> tuple[int, dict[str, Any], str]:
     return proc.returncode, json.loads(out), err.decode()
 
 
+def _checked_at(cluster: Cluster, user_id: str) -> datetime:
+    """When the app stored Whop's last answer for `user_id`: TTL and grace count from it."""
+    checked: datetime | None = scalar(
+        cluster.database_url,
+        "SELECT s.access_checked_at FROM student s JOIN user_account u ON u.id = s.user_id"
+        " WHERE u.whop_user_id = %s",
+        user_id,
+    )
+    assert checked is not None
+    return checked
+
+
+async def _until(moment: datetime) -> None:
+    """Wait until the app processes' clock (this machine's real clock) reaches `moment`.
+
+    The app's TTL and grace run on that clock, so this waits for a state the app computes
+    from its stored check time, not for a guessed duration.
+    """
+    await asyncio.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()))
+
+
 def _no_500(*responses: httpx.Response) -> None:
     """Only clear answers: below 500, or 503 (temporarily unavailable, with a reason)."""
     for response in responses:
@@ -121,8 +143,8 @@ async def test_m03_whop_slow_signin_503_gate_degrades_then_refuses_bounded(
 
     await admin(http, cluster, "DELETE", "/faults")
     session = await sign_in(http, cluster, member.user_id)
-    signed_in = time.monotonic()
-    await asyncio.sleep(TTL + 0.2)  # the answer is now stale: the next request revalidates
+    checked = _checked_at(cluster, member.user_id)
+    await _until(checked + timedelta(seconds=TTL))  # stale: the next request revalidates
     await _fault(http, cluster, path_prefix=CHECK_ACCESS, latency=5.0)
     before = await calls(http, cluster, CHECK_ACCESS)
     async with pinned_clients(cluster.app_url, per_worker=1) as pinned:
@@ -139,7 +161,8 @@ async def test_m03_whop_slow_signin_503_gate_degrades_then_refuses_bounded(
         # One slow call to Whop for six requests in two processes: the failure is shared.
         assert await calls(http, cluster, CHECK_ACCESS) - before == 1
 
-    await asyncio.sleep(max(0.0, GRACE + 0.5 - (time.monotonic() - signed_in)))
+    assert datetime.now(UTC) < checked + timedelta(seconds=GRACE), "the six took the grace"
+    await _until(checked + timedelta(seconds=GRACE))
     # Past the grace period, in both workers (new connections: the old ones idled out).
     pids = set(pinned)
     apis = await from_each_worker(cluster.app_url, "/api/content", session_headers(session), pids)
@@ -200,7 +223,7 @@ async def test_whop_429_signin_503_gate_degrades_sync_waits_five_times(
     member = await _member(http, cluster, "lim")
     session = await sign_in(http, cluster, member.user_id)
     await _fault(http, cluster, path_prefix=CHECK_ACCESS, status=429, retry_after=1)
-    await asyncio.sleep(TTL + 0.2)
+    await _until(_checked_at(cluster, member.user_id) + timedelta(seconds=TTL))
     before = await calls(http, cluster, CHECK_ACCESS)
     gated = await http.get(f"{cluster.app_url}/api/content", headers=session_headers(session))
     _no_500(gated)

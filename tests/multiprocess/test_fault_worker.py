@@ -3,9 +3,10 @@
 Two claims are tested, one per queue:
 - the delivery retry queue takes one row per transaction with `FOR UPDATE SKIP LOCKED`: a
   killed worker's row is rolled back by PostgreSQL and the next worker applies it once;
-- the outbox leases a batch (`claimed_until`, 5 minutes) and sends outside the transaction: a
-  killed worker's leased rows wait for the lease to run out, then another worker sends each
-  of them once (the message it was sending when it died was never acknowledged by SMTP).
+- the outbox leases a batch (`claimed_until`, OUTBOX_LEASE_SECONDS) and sends outside the
+  transaction: a killed worker's leased rows wait for the lease to run out while a second
+  worker polls, then that worker re-claims and sends each of them once (the message the first
+  was sending when it died was never acknowledged by SMTP).
 
 Workers run in their own processes; the test makes the kill land mid-batch deterministically
 by holding a lock the worker needs (a membership row) or an SMTP answer (the inbox's hold).
@@ -36,7 +37,14 @@ from tests.multiprocess.helpers import (
     smtp_server,
     sql,
 )
-from tests.support.procs import WEBHOOK_SECRET, Cluster, fresh_database, new_id, running_cluster
+from tests.support.procs import (
+    WEBHOOK_SECRET,
+    Cluster,
+    Proc,
+    fresh_database,
+    new_id,
+    running_cluster,
+)
 from tests.support.webhooks import event_body, membership_data, signed_headers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
@@ -78,6 +86,32 @@ def _sent(url: str, run: str) -> int:
             f"{run}:%",
         )
     )
+
+
+# The dead worker's lease: long enough for a second worker process to start and make a pass
+# while it holds, short enough to wait out.
+LEASE_SECONDS = 10
+
+
+def _last_beat(url: str, worker: Proc) -> datetime | None:
+    """When `worker` last began a pass (its heartbeat), or None before its first."""
+    name = f"worker:%:{worker.pid}"
+    beat: datetime | None = scalar(
+        url, "SELECT max(beat_at) FROM worker_heartbeat WHERE name LIKE %s", name
+    )
+    return beat
+
+
+async def _next_pass(url: str, worker: Proc, *, after: datetime | None) -> datetime:
+    """Wait for `worker` to begin a pass later than `after` (None: its first); returns when."""
+    await eventually(
+        lambda: _last_beat(url, worker) not in (None, after),
+        timeout=60,
+        what=f"a pass of {worker.name}",
+    )
+    beat = _last_beat(url, worker)
+    assert beat is not None
+    return beat
 
 
 def _iso(moment: datetime) -> str:
@@ -211,7 +245,7 @@ async def test_w12_worker_killed_mid_send_leased_emails_sent_once_after_the_leas
                 " VALUES (%s, 'email', 'welcome', %s, 'Hello', 'Body', 'pending', 0, %s, %s)",
                 (key, f"{run}.{n}@example.test", now - timedelta(seconds=60 - n), now),
             )
-    first = cluster.start_worker()
+    first = cluster.start_worker(OUTBOX_LEASE_SECONDS=str(LEASE_SECONDS))
     assert await asyncio.to_thread(held_inbox.held.wait, 60), "email 8 never reached SMTP"
     cluster.kill(first)
     held_inbox.release.set()
@@ -219,39 +253,33 @@ async def test_w12_worker_killed_mid_send_leased_emails_sent_once_after_the_leas
     assert [m for m in held_inbox.ids() if m in expected] == expected[:7]
     leased = sql(
         url,
-        "SELECT dedupe_key FROM outbox_message WHERE dedupe_key LIKE %s AND status = 'pending'"
-        " AND claimed_until > now() ORDER BY id",
+        "SELECT dedupe_key, claimed_until FROM outbox_message WHERE dedupe_key LIKE %s"
+        " AND status = 'pending' AND claimed_until IS NOT NULL ORDER BY id",
         f"{run}:%",
     )
-    assert [k for (k,) in leased] == keys[7:]
+    assert [k for k, _ in leased] == keys[7:]
+    lease_ends = dict(leased)
 
     second = cluster.start_worker()
-    name = f"worker:%:{second.pid}"
-    # Two passes of the new worker: the lease still holds, so it sends nothing.
-    for _ in range(2):
-        beat = scalar(url, "SELECT max(beat_at) FROM worker_heartbeat WHERE name LIKE %s", name)
-        await eventually(
-            lambda beat=beat: (
-                scalar(url, "SELECT max(beat_at) FROM worker_heartbeat WHERE name LIKE %s", name)
-                not in (None, beat)
-            ),
-            timeout=60,
-            what="a pass of the second worker",
-        )
+    # The second worker's first pass comes while the dead worker's lease still holds (the
+    # lease is long enough for a process to start), and it sends nothing.
+    first_pass = await _next_pass(url, second, after=None)
+    assert first_pass < min(lease_ends.values())
     assert [m for m in held_inbox.ids() if m in expected] == expected[:7]
-    # Five minutes later, as far as the lease is concerned (another process's clock cannot be
-    # frozen, so the lease's end is moved instead of waiting for it).
-    sql(
-        url,
-        "UPDATE outbox_message SET claimed_until = now() - interval '1 second'"
-        " WHERE dedupe_key LIKE %s AND status = 'pending'",
-        f"{run}:%",
-    )
+    # Once the lease has run out on the workers' clock, the second worker claims and sends.
     await eventually(
         lambda: _sent(url, run) == 20,
         timeout=60,
         what="the leased emails are sent",
     )
+    sent_at = dict(
+        sql(
+            url,
+            "SELECT dedupe_key, sent_at FROM outbox_message WHERE dedupe_key = ANY(%s)",
+            keys[7:],
+        )
+    )
+    assert all(sent_at[key] >= lease_ends[key] for key in keys[7:]), (sent_at, lease_ends)
     cluster.kill(second)
     received = Counter(m for m in held_inbox.ids() if m in expected)
     assert received == dict.fromkeys(expected, 1)
@@ -266,17 +294,12 @@ async def test_w12_worker_killed_mid_send_leased_emails_sent_once_after_the_leas
     assert attempts == [1] * 7 + [2] * 13
 
 
-SHORT_LEASE = (
-    "import datetime, mentora.outbox.delivery as d; d.LEASE = datetime.timedelta(seconds=2)"
-)
-
-
 async def test_w12_batch_outlasting_its_lease_is_not_sent_twice_by_two_workers(
     quiet_cluster: Cluster, held_inbox: Inbox
 ) -> None:
     """A slow SMTP server makes a batch outlast its lease: still one email per row, 2 workers."""
     cluster, url, run = quiet_cluster, quiet_cluster.database_url, new_id("slow")
-    held_inbox.delay = 0.4  # 12 messages take about 5 s; the lease (shortened) is 2 s
+    held_inbox.delay = 0.4  # 12 messages take about 5 s; the lease is 2 s
     keys = [f"{run}:{n}" for n in range(12)]
     now = datetime.now(UTC)
     with psycopg.connect(url, autocommit=True) as conn:
@@ -287,14 +310,18 @@ async def test_w12_batch_outlasting_its_lease_is_not_sent_twice_by_two_workers(
                 " VALUES (%s, 'email', 'welcome', %s, 'Hello', 'Body', 'pending', 0, %s, %s)",
                 (key, f"{run}.{n}@example.test", now - timedelta(seconds=60 - n), now),
             )
-    workers = [cluster.start_worker(prelude=SHORT_LEASE) for _ in range(2)]
+    workers = [cluster.start_worker(OUTBOX_LEASE_SECONDS="2") for _ in range(2)]
     try:
         await eventually(
             lambda: _sent(url, run) == 12,
             timeout=60,
             what="the 12 emails are sent",
         )
-        await asyncio.sleep(1.0)  # a second sender, if any, finishes its message meanwhile
+        # A pass that began after the last email was marked sent means the pass before it,
+        # which may have been sending a duplicate, has finished: wait for one per worker.
+        marks = [_last_beat(url, worker) for worker in workers]
+        for worker, mark in zip(workers, marks, strict=True):
+            await _next_pass(url, worker, after=mark)
     finally:
         held_inbox.delay = 0.0
         for worker in workers:

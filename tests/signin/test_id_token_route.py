@@ -35,12 +35,13 @@ class Tamper:
         """Pass everything through until a mutation is set."""
         self.emulator = emulator
         self.id_token: Mutation | None = None
+        self.drop_id_token = False
         self.userinfo_sub: str | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Forward to the emulator; rewrite the JSON body of /oauth/token or /oauth/userinfo."""
         path = scope.get("path", "")
-        rewrite = (path == "/oauth/token" and self.id_token) or (
+        rewrite = (path == "/oauth/token" and (self.id_token or self.drop_id_token)) or (
             path == "/oauth/userinfo" and self.userinfo_sub
         )
         if not rewrite:
@@ -60,6 +61,8 @@ class Tamper:
         if path == "/oauth/token" and "id_token" in body and self.id_token:
             claims = jwt.decode(body["id_token"], _any_key(self.emulator)).claims
             body["id_token"] = self.id_token(dict(claims), body)
+        if path == "/oauth/token" and self.drop_id_token:
+            body.pop("id_token", None)
         if path == "/oauth/userinfo" and self.userinfo_sub:
             body["sub"] = self.userinfo_sub
         raw = json.dumps(body).encode()

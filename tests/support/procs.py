@@ -413,22 +413,13 @@ class Cluster:
             return []
         return [pid for pid in self.app.children() if b"spawn_main" in cmdline(pid)]
 
-    def start_worker(
-        self, *, interval: float | None = None, prelude: str | None = None, **env: str
-    ) -> Proc:
-        """Start one more `mentora worker` process.
-
-        `prelude` is Python run before the CLI in that process, for a test that must shorten
-        a constant (e.g. the outbox lease) to stay bounded in time.
-        """
+    def start_worker(self, *, interval: float | None = None, **env: str) -> Proc:
+        """Start one more `mentora worker` process (`env` overrides the cluster's settings)."""
         every = interval if interval is not None else float(self.env["MP_WORKER_INTERVAL"])
         number = len([p for p in self._started if p.name.startswith("worker")]) + 1
-        command = [MENTORA]
-        if prelude:
-            command = [sys.executable, "-c", f"{prelude}\nfrom mentora.cli import main\nmain()"]
         proc = spawn(
             f"worker{number}",
-            [*command, "worker", "--interval", str(every)],
+            [MENTORA, "worker", "--interval", str(every)],
             {**self.env, "LOG_LEVEL": "INFO", **env},
             self.log_dir,
         )

@@ -390,3 +390,131 @@ def test_requirement_is_described_for_the_audit_row() -> None:
         "products": [],
         "creator_only": True,
     }
+
+
+@pytest.mark.parametrize(
+    ("rows", "answer", "requirement", "reason"),
+    [
+        ([m()], WhopAnswer("admin", NOW - timedelta(seconds=5)), ANY, "creator"),
+        ([m()], FRESH, Requirement(creator_only=True), "creator_required"),
+        ([m()], WhopAnswer("no_access", NOW - timedelta(seconds=5)), ANY, "whop_no_access"),
+        ([m()], FRESH, Requirement(product_ids=frozenset({"prod_x"})), "product_required"),
+        ([m()], FRESH, Requirement(tier="vip"), "tier_required"),
+        ([m("expired")], WhopAnswer("no_access", NOW - timedelta(seconds=5)), ANY, "expired"),
+    ],
+)
+def test_a_fresh_answer_decides_without_revalidation_allowed_or_not(
+    rows: list[MembershipFacts], answer: WhopAnswer, requirement: Requirement, reason: str
+) -> None:
+    """Within the TTL, every kind of decision (the team, a creator-only refusal, Whop's newer
+    no, a product or tier refusal, a plain denial) asks Whop nothing, and only the team is
+    allowed."""
+    decision = run(rows, answer, requirement)
+    assert decision.reason == reason
+    assert decision.needs_revalidation is False
+    assert decision.allowed is (reason == "creator")
+
+
+@pytest.mark.parametrize("by", ["product", "plan"])
+def test_a_membership_counts_by_its_product_or_by_its_plan(by: str) -> None:
+    """An access product, or a route's product requirement, may name the membership's product
+    or its plan: either one is enough."""
+    row = m(product_id="prod_a", plan_id="plan_a")
+    named = frozenset({"prod_a" if by == "product" else "plan_a"})
+    granting = AccessPolicy(
+        ttl=POLICY.ttl,
+        grace=POLICY.grace,
+        past_due_grace=POLICY.past_due_grace,
+        access_products=named,
+    )
+    assert run([row], policy=granting).reason == "active"
+    assert run([row], requirement=Requirement(product_ids=named)).reason == "active"
+
+
+@pytest.mark.parametrize(
+    ("status", "flag", "end"),
+    [
+        ("canceling", False, NOW - timedelta(seconds=30)),
+        ("active", True, NOW - timedelta(seconds=30)),
+        ("active", True, NOW),
+    ],
+)
+def test_an_answer_before_a_canceling_period_ended_cannot_revive_it(
+    status: str, flag: bool, end: datetime
+) -> None:
+    """A canceling membership (by status or by flag) whose period has ended, at that very
+    instant too, stays expired against a customer answer given before the end."""
+    row = m(
+        status,
+        cancel_at_period_end=flag,
+        current_period_end=end,
+        source_updated_at=NOW - timedelta(days=3),
+    )
+    assert run([row], WhopAnswer("customer", end - timedelta(seconds=60))).reason == "expired"
+
+
+def test_a_renewing_membership_past_its_period_end_yields_to_whops_newer_no() -> None:
+    """An active (not canceling) row whose period end passed without a renewal event: Whop's
+    no, given after the row's last update, wins even though it predates the period end."""
+    row = m(
+        "active",
+        current_period_end=NOW - timedelta(seconds=30),
+        source_updated_at=NOW - timedelta(days=3),
+    )
+    answer = WhopAnswer("no_access", NOW - timedelta(seconds=60))
+    assert run([row], answer).reason == "whop_no_access"
+
+
+def test_a_ranked_tier_beats_an_unranked_one_whatever_the_order() -> None:
+    """A membership whose tier is in the order beats one whose tier is not, even listed
+    after it."""
+    policy = AccessPolicy(
+        ttl=POLICY.ttl,
+        grace=POLICY.grace,
+        past_due_grace=POLICY.past_due_grace,
+        tiers={"prod_gold": "gold", "prod_odd": "odd"},
+        tier_order=("gold",),
+    )
+    rows = [
+        m(membership_id="a", product_id="prod_odd"),
+        m(membership_id="b", product_id="prod_gold"),
+    ]
+    assert run(rows, policy=policy).tier == "gold"
+    assert run(list(reversed(rows)), policy=policy).tier == "gold"
+
+
+def test_at_the_same_tier_the_stronger_reason_names_the_decision() -> None:
+    """Two memberships of one tier: the reason earlier in the allow list (active before past-due
+    grace) names the decision, in either order."""
+    rows = [
+        m("past_due", membership_id="a", current_period_end=NOW - timedelta(hours=1)),
+        m("active", membership_id="b"),
+    ]
+    assert run(rows).reason == "active"
+    assert run(list(reversed(rows))).reason == "active"
+
+
+def test_whop_customer_meets_a_requirement_of_the_default_tier() -> None:
+    """With no stored row, Whop's newer customer answer grants the default tier, so a route
+    requiring that tier admits the user; a higher tier is still refused."""
+    assert run([], requirement=Requirement(tier="member")).reason == "whop_customer"
+    assert not run([], requirement=Requirement(tier="pro")).allowed
+
+
+def test_without_being_told_whop_is_unreachable_a_stale_state_only_asks_again() -> None:
+    """`decide` called without `whop_unreachable` on a stale allowing state keeps the answer
+    and asks for revalidation, never degraded nor refused."""
+    stale = WhopAnswer("customer", NOW - timedelta(hours=1))
+    decision = decide(
+        creator_id=CREATOR,
+        memberships=[m()],
+        answer=stale,
+        requirement=ANY,
+        policy=POLICY,
+        now=NOW,
+    )
+    assert (decision.allowed, decision.needs_revalidation, decision.degraded) == (
+        True,
+        True,
+        False,
+    )

@@ -32,7 +32,8 @@ class Emulator:
     `webhook_client` is the httpx client deliveries go through (tests pass one backed by
     an ASGI transport); by default the emulator creates its own. `clock` returns an aware
     UTC datetime and drives every expiry and timestamp the emulator produces; `sleep` is how
-    an injected latency fault waits (tests pass one that records the delay instead).
+    an injected latency fault and a webhook retry wait (tests pass one that records the delay
+    instead).
     """
 
     def __init__(
@@ -49,7 +50,11 @@ class Emulator:
         self.state = EmulatorState(self.config)
         self.keys = KeyRing()
         self.sender = WebhookSender(
-            config=self.config, clock=self.now, log=self.state.webhooks, client=webhook_client
+            config=self.config,
+            clock=self.now,
+            log=self.state.webhooks,
+            client=webhook_client,
+            sleep=sleep,
         )
         self.lifecycle = Lifecycle(self.state, self.sender, self.now)
         if self.config.seed_demo:

@@ -20,6 +20,7 @@ import httpx
 from standardwebhooks import Webhook
 
 from mentora.emulator.config import API_VERSION_DATE, Clock, EmulatorConfig
+from mentora.emulator.faults import Sleep
 from mentora.emulator.records import iso
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -129,9 +130,12 @@ class WebhookSender:
         clock: Clock,
         log: list[WebhookRecord],
         client: httpx.AsyncClient | None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
-        """Use `client` if given (tests pass an ASGI-backed one), else create one lazily."""
+        """Use `client` if given (tests pass an ASGI-backed one), else create one lazily;
+        `sleep` waits out each retry delay (tests pass one that records the delay)."""
         self._config = config
+        self._sleep = sleep
         self._clock = clock
         self._log = log
         self._client = client
@@ -223,7 +227,7 @@ class WebhookSender:
                 record.outcome = "delivered"
                 return
             if number <= len(delays):
-                await asyncio.sleep(delays[number - 1])
+                await self._sleep(delays[number - 1])
         record.outcome = "failed"
 
     async def _attempt(self, record: WebhookRecord, url: str, number: int) -> Attempt:

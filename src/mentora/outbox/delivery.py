@@ -30,7 +30,6 @@ from mentora.outbox.mailer import Email, Mailer, build_message
 
 log = structlog.get_logger("mentora.outbox")
 
-LEASE = timedelta(minutes=5)
 BATCH = 50
 
 
@@ -43,9 +42,15 @@ class DeliveryReport:
     dead: int = 0
 
 
+def _lease(base: Foundation) -> timedelta:
+    """How long a claimed message stays this worker's (OUTBOX_LEASE_SECONDS)."""
+    return timedelta(seconds=base.settings.outbox_lease_seconds)
+
+
 async def _claim(base: Foundation, limit: int) -> list[OutboxMessage]:
     """Lease up to `limit` due messages to this worker (skipping rows other workers hold)."""
     now = base.clock.now()
+    lease = _lease(base)
     async with transaction(base.sessionmaker, write=True) as db:
         rows = (
             (
@@ -68,7 +73,7 @@ async def _claim(base: Foundation, limit: int) -> list[OutboxMessage]:
             .all()
         )
         for row in rows:
-            row.claimed_until = now + LEASE
+            row.claimed_until = now + lease
             row.attempts += 1
         return list(rows)
 
@@ -80,7 +85,7 @@ async def _renew(base: Foundation, row: OutboxMessage) -> bool:
     after the lease ran out, it wrote its own `claimed_until`, and the match fails (on
     PostgreSQL the row lock makes the two serialise, and the WHERE is re-checked).
     """
-    until = base.clock.now() + LEASE
+    until = base.clock.now() + _lease(base)
     async with transaction(base.sessionmaker, write=True) as db:
         result = await db.execute(
             update(OutboxMessage)
