@@ -11,7 +11,6 @@ import asyncio
 from typing import Any
 
 import pytest
-from mentora.sessions.cookie import LOGIN_COOKIE
 
 from mentora.emulator import DEMO
 from mentora.oauth import callback as cb
@@ -19,12 +18,12 @@ from mentora.oauth.errors import (
     ExchangeFailed,
     IdTokenInvalid,
     IssuerMismatch,
+    LoginAttemptError,
     ProviderError,
-    TransactionError,
     UserinfoMismatch,
 )
-from mentora.oauth.provider import provider
 from mentora.services import Services
+from mentora.web.cookie import LOGIN_COOKIE
 
 # Whop's token and userinfo answers pass through the tampering wrapper (off unless a test
 # sets it), so a test can take the ID token out or change userinfo's subject.
@@ -48,14 +47,14 @@ async def _check(services: Services, browser: str | None, params: dict[str, str]
         box=services.tokens,
         browser_token=browser,
         params=params,
-        provider=provider(services),
+        provider=services.provider,
         now=services.clock.now(),
     )
 
 
 async def _complete(services: Services, login: Any, code: str | None) -> cb.VerifiedLogin:
     return await cb.complete(
-        login, code=code, provider=provider(services), http=services.http, now=services.clock.now()
+        login, code=code, provider=services.provider, http=services.http, now=services.clock.now()
     )
 
 
@@ -88,7 +87,7 @@ async def test_a_transaction_is_gone_after_its_first_use_whatever_the_outcome(
             services, browser, {**params, "error": "e" * 100, "error_description": description}
         )
     assert err.value.detail == f"provider error {'e' * 64!r}: {'d' * 200!r}"
-    with pytest.raises(TransactionError):
+    with pytest.raises(LoginAttemptError):
         await _check(services, browser, params)
 
 
@@ -105,7 +104,7 @@ async def test_a_provider_error_without_description_is_named(
 @pytest.mark.parametrize(
     ("change", "error"),
     [
-        ({"state": "forged"}, TransactionError),
+        ({"state": "forged"}, LoginAttemptError),
         ({"iss": "https://evil.test"}, IssuerMismatch),
         ({"iss": None}, IssuerMismatch),  # the emulator promises `iss` (RFC 9207)
     ],
@@ -168,7 +167,7 @@ async def test_a_response_delivered_twice_at_once_is_consumed_once(
         return_exceptions=True,
     )
     kinds = sorted(type(r).__name__ for r in results)
-    assert kinds == ["ConsumedLogin", "TransactionError"], results
+    assert kinds == ["ConsumedLogin", "LoginAttemptError"], results
 
 
 async def test_a_token_response_without_an_id_token_is_refused_before_userinfo(
