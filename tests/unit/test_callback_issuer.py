@@ -37,4 +37,4 @@ def test_another_issuer_is_refused_even_when_not_promised(presented: str, requir
     """Any other string, a trailing slash, an empty one or another case, is a mix-up: refused."""
     with pytest.raises(IssuerMismatch) as err:
         check_issuer(presented, expected=ISSUER, required=required)
-    assert err.value.detail == "iss does not match the transaction's issuer"
+    assert err.value.detail == "iss does not match the login attempt's issuer"
