@@ -1,4 +1,4 @@
-"""C06: the authorization response's `iss` (RFC 9207) against the transaction's issuer (pure).
+"""C06: the authorization response's `iss` (RFC 9207) against the login attempt's issuer (pure).
 
 The callback's other steps need a database and the emulator; they are covered through the
 route by tests/signin/test_callback_checks.py.
