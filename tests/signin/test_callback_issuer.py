@@ -1,7 +1,9 @@
-"""C06: the authorization response's `iss` (RFC 9207) against the login attempt's issuer (pure).
+"""C06: the authorization response's `iss` (RFC 9207) against the login attempt's issuer.
 
-The callback's other steps need a database and the emulator; they are covered through the
-route by tests/signin/test_callback_checks.py.
+`check_issuer` is pure, but its module (the callback's steps) needs the database layer, so
+this file sits beside the other callback tests rather than in tests/unit. The other steps
+are covered by tests/signin/test_callback_steps.py and, through the route,
+tests/signin/test_callback_checks.py.
 """
 
 from __future__ import annotations
