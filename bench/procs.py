@@ -47,6 +47,7 @@ class Procs:
     issuer: str
     env: dict[str, str]
     database_url: str
+    app_pid: int
 
 
 @contextlib.contextmanager
@@ -106,7 +107,9 @@ def running(workers: int = 1, database_url: str | None = None, **extra_env: str)
     try:
         wait_ready(f"{issuer}/.well-known/openid-configuration")
         wait_ready(f"{app_url}/healthz")
-        yield Procs(app_url=app_url, issuer=issuer, env=env, database_url=database_url)
+        yield Procs(
+            app_url=app_url, issuer=issuer, env=env, database_url=database_url, app_pid=app.pid
+        )
     finally:
         for proc in (app, emulator):
             proc.terminate()
@@ -115,6 +118,23 @@ def running(workers: int = 1, database_url: str | None = None, **extra_env: str)
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of `pid` and its live descendants (uvicorn's workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            # Fields after the command name, which is in parentheses and may hold spaces.
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue  # exited meanwhile
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        pending += [int(child) for child in children]
+    return total
 
 
 def percentile(values: list[float], pct: float) -> float:

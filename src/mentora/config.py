@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     log_format: str = "console"
     log_level: str = "INFO"
+    # Count SQL statements by verb in mentora_db_statements_total (benchmarks: statements per
+    # sign-in); off by default, since every statement would pay for the count.
+    sql_statement_metrics: bool = False
 
     # Rate limits in `limits` notation; ";" joins windows ("10/minute;50/hour" = burst and
     # sustained). REDIS_URL shares the counters between processes (docs/security.md).

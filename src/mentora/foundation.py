@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from mentora import metrics
 from mentora.clock import Clock, SystemClock
 from mentora.config import Settings
 from mentora.crypto import TokenBox
@@ -63,6 +64,8 @@ def build_foundation(
         headers={"user-agent": "mentora/0.1"},
     )
     engine = engine or make_engine(settings.database_url)
+    if settings.sql_statement_metrics:
+        metrics.count_statements(engine)
     return Foundation(
         settings=settings,
         clock=clock or SystemClock(),

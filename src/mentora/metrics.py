@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -73,6 +75,12 @@ SYNC_DRIFT = Gauge(
     "Memberships the last reconciliation had to fix.",
     registry=REGISTRY,
 )
+DB_STATEMENTS = Counter(
+    "mentora_db_statements_total",
+    "SQL statements sent to the database, by first word (only with SQL_STATEMENT_METRICS).",
+    ["verb"],
+    registry=REGISTRY,
+)
 SYNC_LAST_SUCCESS = Gauge(
     "mentora_sync_last_success_timestamp_seconds",
     "When the last reconciliation finished.",
@@ -92,3 +100,18 @@ def count_decision(allowed: bool, reason: str) -> None:
         child = ACCESS_DECISIONS.labels(allowed="true" if allowed else "false", reason=reason)
         _decision_children[(allowed, reason)] = child
     child.inc()
+
+
+def count_statements(engine: AsyncEngine) -> None:
+    """Count every statement `engine` sends, by its first word, in DB_STATEMENTS."""
+    children: dict[str, Any] = {}
+
+    def _count(*args: Any) -> None:
+        # before_cursor_execute(conn, cursor, statement, parameters, context, executemany)
+        verb = args[2].lstrip().split(None, 1)[0].upper() if args[2].strip() else "?"
+        child = children.get(verb)
+        if child is None:
+            child = children[verb] = DB_STATEMENTS.labels(verb=verb)
+        child.inc()
+
+    event.listen(engine.sync_engine, "before_cursor_execute", _count)
