@@ -22,7 +22,7 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("SQLite driver (aiosqlite thread)", ("/aiosqlite/", "/sqlite3/")),
     ("SQLAlchemy", ("/sqlalchemy/",)),
     ("Authlib", ("/authlib/",)),
-    ("whop-sdk", ("/whop_sdk/", "/whop/_")),
+    ("whop-sdk", ("/whop_sdk/",)),
     ("outbound HTTP (httpx/httpcore)", ("/httpx/", "/httpcore/")),
     ("crypto", ("/cryptography/", "/joserfc/", "/jwt/", "hmac.py", "hashlib.py", "secrets.py")),
     ("framework (uvicorn/starlette/fastapi)", ("/uvicorn/", "/starlette/", "/fastapi/")),
@@ -60,7 +60,8 @@ class Breakdown:
 def area_of(frame: str) -> str | None:
     """The area a frame's file belongs to, or None (standard library, unknown)."""
     match = FRAME.search(frame)
-    path = match.group("path") if match else frame
+    # py-spy shortens paths under site-packages to the package's ("sqlalchemy/engine/…").
+    path = "/" + (match.group("path") if match else frame)
     for area, fragments in AREAS:
         if any(fragment in path for fragment in fragments):
             return area

@@ -274,6 +274,7 @@ def main() -> None:
         action="store_true",
         help="sample the app with py-spy during the sign-ins (costs CPU: the rates drop)",
     )
+    parser.add_argument("--profile-output", default=None, help="keep py-spy's raw output here")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -281,7 +282,9 @@ def main() -> None:
             workers=args.workers, database_url=args.database_url, SQL_STATEMENT_METRICS="true"
         ) as procs,
     ):
-        profile_file = Path(tmp, "profile.txt") if args.profile else None
+        profile_file = (
+            Path(args.profile_output or Path(tmp, "profile.txt")) if args.profile else None
+        )
         measured = asyncio.run(measure(args, procs, profile_file))
     report(args, measured)
 

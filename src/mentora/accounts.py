@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mentora.db.insert import insert_ignore
-from mentora.db.models import Creator, Student, User
+from mentora.db.insert import insert_ignore, upsert
+from mentora.db.models import Student, User
 from mentora.whop.schemas import AccessAnswer
 
 
@@ -46,28 +46,58 @@ async def _student_row(db: AsyncSession, user_id: int, creator_id: int, now: dat
 
 async def upsert_user(
     db: AsyncSession, *, subject: str, userinfo: dict[str, Any], now: datetime
-) -> User:
-    """The user keyed by Whop's `sub` (never by email, O07), with fresh profile fields."""
-    user = await _user_row(db, subject, now)
-    user.username = _text(userinfo.get("preferred_username"), 200) or user.username
-    user.name = _text(userinfo.get("name"), 200) or user.name
-    user.email = _text(userinfo.get("email"), 320) or user.email
-    user.updated_at = now
-    await db.flush()
-    return user
+) -> int:
+    """The id of the user keyed by Whop's `sub` (never by email, O07), created or given fresh
+    profile fields in one statement (a field Whop left out keeps its stored value)."""
+    values = {
+        "whop_user_id": subject,
+        "username": _text(userinfo.get("preferred_username"), 200),
+        "name": _text(userinfo.get("name"), 200),
+        "email": _text(userinfo.get("email"), 320),
+        "created_at": now,
+        "updated_at": now,
+    }
+    statement = upsert(
+        db,
+        User,
+        values,
+        conflict_on=["whop_user_id"],
+        set_=lambda new: {
+            "username": func.coalesce(new.username, User.username),
+            "name": func.coalesce(new.name, User.name),
+            "email": func.coalesce(new.email, User.email),
+            "updated_at": new.updated_at,
+        },
+    )
+    return int((await db.execute(statement.returning(User.id))).scalar_one())
 
 
 async def record_access(
-    db: AsyncSession, *, user: User, creator: Creator, answer: AccessAnswer, now: datetime
-) -> Student:
-    """Store Whop's access answer on the student row (creating it), for local decisions."""
-    student = await _student_row(db, user.id, creator.id, now)
-    student.access_level = answer.access_level if answer.has_access else "no_access"
-    student.access_checked_at = now
-    if answer.has_access:
-        student.onboarded_at = student.onboarded_at or now
-    await db.flush()
-    return student
+    db: AsyncSession, *, user_id: int, creator_id: int, answer: AccessAnswer, now: datetime
+) -> None:
+    """Store Whop's access answer on the student row (creating it), for local decisions; the
+    first answer with access marks the student onboarded. One statement."""
+    values = {
+        "user_id": user_id,
+        "creator_id": creator_id,
+        "created_at": now,
+        "access_level": answer.access_level if answer.has_access else "no_access",
+        "access_checked_at": now,
+        "onboarded_at": now if answer.has_access else None,
+    }
+    await db.execute(
+        upsert(
+            db,
+            Student,
+            values,
+            conflict_on=["user_id", "creator_id"],
+            set_=lambda new: {
+                "access_level": new.access_level,
+                "access_checked_at": new.access_checked_at,
+                "onboarded_at": func.coalesce(Student.onboarded_at, new.onboarded_at),
+            },
+        )
+    )
 
 
 async def enroll(

@@ -88,6 +88,38 @@ async def creator_by_company(db: AsyncSession, company_id: str | None) -> Creato
     return result.scalar_one_or_none()
 
 
+@dataclass(frozen=True)
+class CreatorRef:
+    """What never changes about a creator row: its id and its Whop company."""
+
+    id: int
+    whop_company_id: str
+
+
+class CreatorIds:
+    """Creator ids by Whop company id, read once per process: a creator row's id and company
+    never change (creators are added, not renumbered), so a sign-in need not read them."""
+
+    def __init__(self, base: Foundation) -> None:
+        """Read through `base`'s database."""
+        self.base = base
+        self._known: dict[str, CreatorRef] = {}
+
+    async def by_company(self, company_id: str) -> CreatorRef | None:
+        """The creator of `company_id`, or None (not cached: it may be added at any time)."""
+        known = self._known.get(company_id)
+        if known is not None:
+            return known
+        async with self.base.sessionmaker() as db:
+            row = (
+                await db.execute(select(Creator.id).where(Creator.whop_company_id == company_id))
+            ).scalar_one_or_none()
+        if row is None:
+            return None
+        self._known[company_id] = CreatorRef(id=row, whop_company_id=company_id)
+        return self._known[company_id]
+
+
 async def refresh_profiles(
     base: Foundation, *, company_ids: Iterable[str] | None = None
 ) -> list[ProfileRefresh]:

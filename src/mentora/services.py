@@ -23,6 +23,7 @@ from mentora.access.revalidate import Revalidator
 from mentora.access.service import Gate, PolicyCache
 from mentora.clock import Clock
 from mentora.config import Settings
+from mentora.creators import CreatorIds
 from mentora.foundation import Foundation, build_foundation
 from mentora.oauth.provider import Provider
 from mentora.ratelimit.limiter import Limiter
@@ -44,6 +45,7 @@ class Services(Foundation):
     provider: Provider = field(init=False)
     limiter: Limiter = field(init=False)
     batchers: Batchers = field(init=False)
+    creators: CreatorIds = field(init=False)
 
     def __post_init__(self) -> None:
         """Build the domain parts over this foundation."""
@@ -58,6 +60,7 @@ class Services(Foundation):
         self.provider = Provider.for_settings(self)
         self.limiter = Limiter.from_settings(self.settings)
         self.batchers = Batchers(self)
+        self.creators = CreatorIds(self)
 
     async def aclose(self) -> None:
         """Release every part: the gate's watcher, the limiter's Redis pool, HTTP, database."""

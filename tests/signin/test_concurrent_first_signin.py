@@ -42,12 +42,12 @@ async def _sign_in_rows(
     async with transaction(services.sessionmaker, write=True) as db:
         creator = await creator_by_company(db, services.settings.whop_company_id)
         assert creator is not None
-        user = await upsert_user(db, subject=SUBJECT, userinfo={"name": "Twin"}, now=now)
-        await record_access(db, user=user, creator=creator, answer=answer, now=now)
+        user_id = await upsert_user(db, subject=SUBJECT, userinfo={"name": "Twin"}, now=now)
+        await record_access(db, user_id=user_id, creator_id=creator.id, answer=answer, now=now)
         inserted.set()
         if hold is not None:
             await hold.wait()
-        return user.id
+        return user_id
 
 
 async def _until_a_backend_waits_on_a_lock(services: Services) -> None:

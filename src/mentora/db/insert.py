@@ -1,4 +1,4 @@
-"""`insert_ignore`: INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL alike.
+"""`insert_ignore` and `upsert`: INSERT … ON CONFLICT on SQLite and PostgreSQL alike.
 
 Claims made through a unique constraint never race (W11, BRANDUR): of N concurrent inserters
 exactly one gets a row back from RETURNING, and the others see nothing and no error.
@@ -6,6 +6,7 @@ exactly one gets a row back from RETURNING, and the others see nothing and no er
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,3 +31,24 @@ def insert_ignore(
     if values is not None:
         statement = statement.values(**values)
     return statement.on_conflict_do_nothing(index_elements=conflict_on)
+
+
+def upsert(
+    session: AsyncSession,
+    model: Any,
+    values: dict[str, Any],
+    *,
+    conflict_on: list[str],
+    set_: Callable[[Any], dict[str, Any]],
+) -> Insert:
+    """An INSERT of `values` into `model` that updates the existing row on `conflict_on`
+    instead: `set_` gets the proposed row (`excluded`) and returns the columns to update.
+
+    One statement where a read, then an insert or an update, took two or three; as race-free
+    as `insert_ignore` (the second of two concurrent writers waits, then updates).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        pg = postgresql.insert(model).values(**values)
+        return pg.on_conflict_do_update(index_elements=conflict_on, set_=set_(pg.excluded))
+    lite = sqlite.insert(model).values(**values)
+    return lite.on_conflict_do_update(index_elements=conflict_on, set_=set_(lite.excluded))

@@ -23,9 +23,9 @@ from mentora import metrics
 from mentora.access.revalidate import check_creator_access
 from mentora.accounts import record_access, upsert_user
 from mentora.audit.kinds import AuditKind
-from mentora.audit.record import record, record_alone
-from mentora.creators import creator_by_company
-from mentora.db.models import Creator, Membership
+from mentora.audit.record import audit_values, record_all, record_alone
+from mentora.creators import CreatorRef
+from mentora.db.models import Membership
 from mentora.db.uow import transaction
 from mentora.errors import MentoraError
 from mentora.memberships.policy import gives_access
@@ -144,7 +144,7 @@ async def complete_sign_in(
 
 async def _check(
     services: Services, params: Mapping[str, str], browser_token: str | None
-) -> tuple[VerifiedLogin, Creator, AccessAnswer] | SignInRefused:
+) -> tuple[VerifiedLogin, CreatorRef, AccessAnswer] | SignInRefused:
     """The callback's checks in the checklist's order, then Whop's access answer; a refusal
     is audited and counted here."""
     now = services.clock.now()
@@ -192,7 +192,7 @@ async def _check(
 async def _provision(
     services: Services,
     verified: VerifiedLogin,
-    creator: Creator,
+    creator: CreatorRef,
     answer: AccessAnswer,
     ip: str | None,
     user_agent: str | None,
@@ -200,27 +200,31 @@ async def _provision(
     """Store the user and Whop's answer; with access, a session and its tokens (one
     transaction). Returns the session token (None: no access) and whether local state drifted."""
     now = services.clock.now()
+    subject, creator_id = verified.subject, creator.id
     async with transaction(services.sessionmaker, write=True) as db:
-        user = await upsert_user(db, subject=verified.subject, userinfo=verified.userinfo, now=now)
-        await record_access(db, user=user, creator=creator, answer=answer, now=now)
-        drift = await _local_state_disagrees(db, verified.subject, creator.id, answer)
-        subject, creator_id = user.whop_user_id, creator.id
+        user_id = await upsert_user(db, subject=subject, userinfo=verified.userinfo, now=now)
+        await record_access(db, user_id=user_id, creator_id=creator_id, answer=answer, now=now)
+        drift = await _local_state_disagrees(db, subject, creator_id, answer)
         if not answer.has_access:
-            for kind in (AuditKind.AUTHN_LOGIN_FAIL, AuditKind.AUTHZ_FAIL):
-                record(
-                    db,
-                    kind=kind,
-                    outcome="failure",
-                    reason="no_membership",
-                    now=now,
-                    subject=subject,
-                    creator_id=creator_id,
-                )
+            await record_all(
+                db,
+                [
+                    audit_values(
+                        kind=kind,
+                        outcome="failure",
+                        reason="no_membership",
+                        now=now,
+                        subject=subject,
+                        creator_id=creator_id,
+                    )
+                    for kind in (AuditKind.AUTHN_LOGIN_FAIL, AuditKind.AUTHZ_FAIL)
+                ],
+            )
             return None, drift
         new = store.create(
             db,
-            user_id=user.id,
-            creator_id=creator.id,
+            user_id=user_id,
+            creator_id=creator_id,
             now=now,
             policy=services.session_policy,
             ip=ip,
@@ -235,26 +239,29 @@ async def _provision(
             company_id=None,
             now=now,
         )
-        for kind, details in (
-            (AuditKind.AUTHN_LOGIN_SUCCESS, {"access_level": answer.access_level}),
-            (AuditKind.SESSION_CREATED, None),
-        ):
-            record(
-                db,
-                kind=kind,
-                outcome="success",
-                now=now,
-                subject=subject,
-                creator_id=creator_id,
-                details=details,
-            )
+        await record_all(
+            db,
+            [
+                audit_values(
+                    kind=kind,
+                    outcome="success",
+                    now=now,
+                    subject=subject,
+                    creator_id=creator_id,
+                    details=details,
+                )
+                for kind, details in (
+                    (AuditKind.AUTHN_LOGIN_SUCCESS, {"access_level": answer.access_level}),
+                    (AuditKind.SESSION_CREATED, None),
+                )
+            ],
+        )
         return new.token, drift
 
 
-async def _configured_creator(services: Services) -> Creator:
-    """The creator this deployment serves (read once per sign-in)."""
-    async with services.sessionmaker() as db:
-        creator = await creator_by_company(db, services.settings.whop_company_id)
+async def _configured_creator(services: Services) -> CreatorRef:
+    """The creator this deployment serves (its id is read once per process)."""
+    creator = await services.creators.by_company(services.settings.whop_company_id)
     if creator is None:
         raise MentoraError("configured creator missing; run `mentora db upgrade`")
     return creator
