@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from mentora.db.insert import insert_ignore, upsert
 from mentora.db.models import Student, User
@@ -44,6 +46,41 @@ async def _student_row(db: AsyncSession, user_id: int, creator_id: int, now: dat
     return student
 
 
+USERS = cast(Table, User.__table__)
+STUDENTS = cast(Table, Student.__table__)
+
+
+@functools.cache
+def _user_upsert(dialect: str) -> Insert:
+    # A field Whop left out (None) keeps its stored value.
+    return upsert(
+        dialect,
+        USERS,
+        conflict_on=["whop_user_id"],
+        set_=lambda new: {
+            "username": func.coalesce(new.username, USERS.c.username),
+            "name": func.coalesce(new.name, USERS.c.name),
+            "email": func.coalesce(new.email, USERS.c.email),
+            "updated_at": new.updated_at,
+        },
+    ).returning(USERS.c.id)
+
+
+@functools.cache
+def _student_upsert(dialect: str) -> Insert:
+    # The first answer with access marks the student onboarded; later ones keep that date.
+    return upsert(
+        dialect,
+        STUDENTS,
+        conflict_on=["user_id", "creator_id"],
+        set_=lambda new: {
+            "access_level": new.access_level,
+            "access_checked_at": new.access_checked_at,
+            "onboarded_at": func.coalesce(STUDENTS.c.onboarded_at, new.onboarded_at),
+        },
+    )
+
+
 async def upsert_user(
     db: AsyncSession, *, subject: str, userinfo: dict[str, Any], now: datetime
 ) -> int:
@@ -57,19 +94,8 @@ async def upsert_user(
         "created_at": now,
         "updated_at": now,
     }
-    statement = upsert(
-        db,
-        User,
-        values,
-        conflict_on=["whop_user_id"],
-        set_=lambda new: {
-            "username": func.coalesce(new.username, User.username),
-            "name": func.coalesce(new.name, User.name),
-            "email": func.coalesce(new.email, User.email),
-            "updated_at": new.updated_at,
-        },
-    )
-    return int((await db.execute(statement.returning(User.id))).scalar_one())
+    statement = _user_upsert(db.get_bind().dialect.name)
+    return int((await db.execute(statement, values)).scalar_one())
 
 
 async def record_access(
@@ -85,19 +111,7 @@ async def record_access(
         "access_checked_at": now,
         "onboarded_at": now if answer.has_access else None,
     }
-    await db.execute(
-        upsert(
-            db,
-            Student,
-            values,
-            conflict_on=["user_id", "creator_id"],
-            set_=lambda new: {
-                "access_level": new.access_level,
-                "access_checked_at": new.access_checked_at,
-                "onboarded_at": func.coalesce(Student.onboarded_at, new.onboarded_at),
-            },
-        )
-    )
+    await db.execute(_student_upsert(db.get_bind().dialect.name), values)
 
 
 async def enroll(

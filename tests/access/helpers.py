@@ -82,7 +82,7 @@ async def seed(
             db.add(membership_row(whop_user_id, cid, company_id, now=now, **spec))
         token = ""
         if session:
-            token = store.create(
+            new = await store.create(
                 db,
                 user_id=user.id,
                 creator_id=cid,
@@ -90,7 +90,8 @@ async def seed(
                 policy=services.session_policy,
                 ip="127.0.0.1",
                 user_agent="tests",
-            ).token
+            )
+            token = new.token
         await db.flush()
         return Seeded(user_id=user.id, creator_id=cid, whop_user_id=whop_user_id, token=token)
 

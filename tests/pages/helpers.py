@@ -109,7 +109,7 @@ async def person(
             )
         token = ""
         if session:
-            token = store.create(
+            new = await store.create(
                 db,
                 user_id=user.id,
                 creator_id=cid,
@@ -117,7 +117,8 @@ async def person(
                 policy=services.session_policy,
                 ip="127.0.0.1",
                 user_agent="tests",
-            ).token
+            )
+            token = new.token
         await db.flush()
         return Person(user.id, cid, whop_user_id, token)
 

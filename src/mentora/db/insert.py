@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
@@ -34,21 +35,21 @@ def insert_ignore(
 
 
 def upsert(
-    session: AsyncSession,
-    model: Any,
-    values: dict[str, Any],
+    dialect: str,
+    table: Table,
     *,
     conflict_on: list[str],
     set_: Callable[[Any], dict[str, Any]],
 ) -> Insert:
-    """An INSERT of `values` into `model` that updates the existing row on `conflict_on`
-    instead: `set_` gets the proposed row (`excluded`) and returns the columns to update.
+    """An INSERT into `table` that updates the existing row on `conflict_on` instead: `set_`
+    gets the proposed row (`excluded`) and returns the columns to update. The values come at
+    execution, so a caller builds the statement once (building it costs more than running it).
 
     One statement where a read, then an insert or an update, took two or three; as race-free
     as `insert_ignore` (the second of two concurrent writers waits, then updates).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        pg = postgresql.insert(model).values(**values)
+    if dialect == "postgresql":
+        pg = postgresql.insert(table)
         return pg.on_conflict_do_update(index_elements=conflict_on, set_=set_(pg.excluded))
-    lite = sqlite.insert(model).values(**values)
+    lite = sqlite.insert(table)
     return lite.on_conflict_do_update(index_elements=conflict_on, set_=set_(lite.excluded))

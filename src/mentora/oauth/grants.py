@@ -12,8 +12,9 @@ import asyncio
 import weakref
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora.audit.kinds import AuditKind
@@ -27,8 +28,10 @@ from mentora.oauth.provider import Provider
 from mentora.oauth.tokens import TokenSet
 from mentora.sessions import store
 
+_INSERT_TOKENS = insert(cast(Table, WhopToken.__table__))  # built once
 
-def store_tokens(
+
+async def store_tokens(
     db: AsyncSession,
     *,
     session_id: int,
@@ -36,19 +39,18 @@ def store_tokens(
     box: TokenBox,
     company_id: str | None,
     now: datetime,
-) -> WhopToken:
+) -> None:
     """Keep a new grant's tokens, encrypted, beside its session (C14)."""
-    row = WhopToken(
-        session_id=session_id,
-        access_token_enc=box.encrypt(tokens.access_token),
-        refresh_token_enc=box.encrypt(tokens.refresh_token) if tokens.refresh_token else None,
-        expires_at=tokens.expires_at,
-        company_id=company_id,
-        version=1,
-        updated_at=now,
-    )
-    db.add(row)
-    return row
+    row = {
+        "session_id": session_id,
+        "access_token_enc": box.encrypt(tokens.access_token),
+        "refresh_token_enc": box.encrypt(tokens.refresh_token) if tokens.refresh_token else None,
+        "expires_at": tokens.expires_at,
+        "company_id": company_id,
+        "version": 1,
+        "updated_at": now,
+    }
+    await db.execute(_INSERT_TOKENS, row)
 
 
 # A forced refresh this soon after the last rotation returns the fresh token instead: bursts of

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -26,13 +27,18 @@ class SessionPolicy:
 
 @dataclass(frozen=True)
 class NewSession:
-    """A created session: the row and the raw token that goes in the cookie (only now)."""
+    """A created session: its row id and the raw token that goes in the cookie (only now)."""
 
-    row: UserSession
+    id: int
     token: str
 
 
-def create(
+SESSIONS = cast(Table, UserSession.__table__)
+# Built once: building an INSERT costs more than running it.
+_INSERT_SESSION = insert(SESSIONS).returning(SESSIONS.c.id)
+
+
+async def create(
     db: AsyncSession,
     *,
     user_id: int,
@@ -42,20 +48,22 @@ def create(
     ip: str | None,
     user_agent: str | None,
 ) -> NewSession:
-    """Add a brand-new session row (a new token at every login, S04)."""
+    """Insert a brand-new session row (a new token at every login, S04)."""
     token = new_token()
-    row = UserSession(
-        token_hash=hash_token(token),
-        user_id=user_id,
-        creator_id=creator_id,
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + policy.absolute,
-        ip=ip,
-        user_agent=(user_agent or "")[:400] or None,
-    )
-    db.add(row)
-    return NewSession(row=row, token=token)
+    row = {
+        "token_hash": hash_token(token),
+        "user_id": user_id,
+        "creator_id": creator_id,
+        "created_at": now,
+        "last_seen_at": now,
+        "expires_at": now + policy.absolute,
+        "revoked_at": None,
+        "revoked_reason": None,
+        "ip": ip,
+        "user_agent": (user_agent or "")[:400] or None,
+    }
+    session_id = (await db.execute(_INSERT_SESSION, row)).scalar_one()
+    return NewSession(id=int(session_id), token=token)
 
 
 def expiry_reason(row: UserSession, *, now: datetime, policy: SessionPolicy) -> str | None:

@@ -221,7 +221,7 @@ async def _provision(
                 ],
             )
             return None, drift
-        new = store.create(
+        new = await store.create(
             db,
             user_id=user_id,
             creator_id=creator_id,
@@ -230,10 +230,9 @@ async def _provision(
             ip=ip,
             user_agent=user_agent,
         )
-        await db.flush()
-        grants.store_tokens(
+        await grants.store_tokens(
             db,
-            session_id=new.row.id,
+            session_id=new.id,
             tokens=verified.tokens,
             box=services.tokens,
             company_id=None,
