@@ -23,6 +23,7 @@ from mentora.audit.record import bind_actor
 from mentora.db.insert import insert_ignore
 from mentora.db.models import WorkerHeartbeat
 from mentora.db.uow import transaction
+from mentora.oauth import login_attempt
 from mentora.outbox.delivery import DeliveryReport, deliver_due
 from mentora.outbox.mailer import Mailer, build_mailer
 from mentora.services import Services
@@ -104,6 +105,7 @@ async def run_once(
     if await claim_slot(services, PRUNE_LEASE, PRUNE_EVERY):
         async with transaction(services.sessionmaker, write=True) as db:
             pruned = await store.prune(db, now=services.clock.now(), keep_days=KEEP_DELIVERIES_DAYS)
+            await login_attempt.purge_expired(db, now=services.clock.now())
     return LoopReport(webhooks=webhooks, outbox=outbox, sync=sync, pruned=pruned)
 
 

@@ -40,18 +40,27 @@ async def start(
     now: datetime,
     ttl: timedelta,
 ) -> StartedLogin:
-    """Store a new login attempt (evicting this IP's oldest past the cap) and return its secrets."""
-    await db.execute(delete(LoginAttempt).where(LoginAttempt.expires_at <= now))
+    """Store a new login attempt (evicting this IP's oldest past the cap) and return its secrets.
+
+    Expired attempts are not counted (and are refused at the callback); the worker purges them
+    (`purge_expired`), so a sign-in does not delete the whole table's leftovers each time.
+    """
     if ip is not None:
-        pending = (await db.execute(select(func.count()).where(LoginAttempt.ip == ip))).scalar_one()
+        live = (LoginAttempt.ip == ip) & (LoginAttempt.expires_at > now)
+        pending = (await db.execute(select(func.count()).where(live))).scalar_one()
         if pending >= MAX_PENDING_PER_IP:
             oldest = (
                 select(LoginAttempt.id)
-                .where(LoginAttempt.ip == ip)
+                .where(live)
                 .order_by(LoginAttempt.created_at, LoginAttempt.id)
                 .limit(pending - MAX_PENDING_PER_IP + 1)
             )
-            await db.execute(delete(LoginAttempt).where(LoginAttempt.id.in_(oldest)))
+            await db.execute(
+                delete(LoginAttempt).where(
+                    LoginAttempt.ip == ip,
+                    (LoginAttempt.expires_at <= now) | LoginAttempt.id.in_(oldest),
+                )
+            )
     browser_token = secrets.token_urlsafe(32)
     verifier = make_verifier()
     started = StartedLogin(
@@ -75,6 +84,12 @@ async def start(
         )
     )
     return started
+
+
+async def purge_expired(db: AsyncSession, *, now: datetime) -> int:
+    """Delete every expired login attempt (the worker's prune pass); how many went."""
+    result = await db.execute(delete(LoginAttempt).where(LoginAttempt.expires_at <= now))
+    return int(getattr(result, "rowcount", 0))
 
 
 @dataclass(frozen=True)
