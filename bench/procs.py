@@ -48,6 +48,7 @@ class Procs:
     env: dict[str, str]
     database_url: str
     app_pid: int
+    emulator_pid: int
 
 
 @contextlib.contextmanager
@@ -108,7 +109,12 @@ def running(workers: int = 1, database_url: str | None = None, **extra_env: str)
         wait_ready(f"{issuer}/.well-known/openid-configuration")
         wait_ready(f"{app_url}/healthz")
         yield Procs(
-            app_url=app_url, issuer=issuer, env=env, database_url=database_url, app_pid=app.pid
+            app_url=app_url,
+            issuer=issuer,
+            env=env,
+            database_url=database_url,
+            app_pid=app.pid,
+            emulator_pid=emulator.pid,
         )
     finally:
         for proc in (app, emulator):
