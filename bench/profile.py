@@ -19,7 +19,8 @@ from pathlib import Path
 
 # Path fragments that name an area, checked in this order for each frame.
 AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("SQLite driver (aiosqlite thread)", ("/aiosqlite/", "/sqlite3/")),
+    # Mostly the event loop handing each cursor, execute, fetch and close to aiosqlite's thread.
+    ("SQLite driver (aiosqlite)", ("/aiosqlite/", "/sqlite3/")),
     ("SQLAlchemy", ("/sqlalchemy/",)),
     ("Authlib", ("/authlib/",)),
     ("whop-sdk", ("/whop_sdk/",)),
@@ -34,6 +35,7 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("h11 (HTTP parsing)", ("/h11/",)),
 )
 OTHER = "event loop, stdlib, other"
+NATIVE = "native code (no Python frame)"
 FRAME = re.compile(r"\((?P<path>[^()]*?)(?::\d+)?\)$")
 
 
@@ -72,13 +74,13 @@ def breakdown(lines: Iterable[str]) -> Breakdown:
     """Group py-spy raw lines (`stack count`) by area."""
     result = Breakdown()
     for line in lines:
-        stack, _, count_text = line.rstrip().rpartition(" ")
-        if not stack or not count_text.isdigit():
+        stack, _, count_text = line.strip().rpartition(" ")
+        if not count_text.isdigit():
             continue
         count = int(count_text)
-        areas = [area_of(frame) for frame in stack.split(";")]
+        areas = [area_of(frame) for frame in stack.split(";")] if stack else []
         known = [area for area in areas if area is not None]
-        own = known[-1] if known else OTHER
+        own = known[-1] if known else (OTHER if stack else NATIVE)
         if own == "h11 (HTTP parsing)":
             # h11 under httpcore is the outbound client's parser, not the server's.
             own = (
