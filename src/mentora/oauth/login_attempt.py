@@ -6,8 +6,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, bindparam, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora.crypto import TokenBox
@@ -42,25 +43,8 @@ async def start(
 ) -> StartedLogin:
     """Store a new login attempt (evicting this IP's oldest past the cap) and return its secrets.
 
-    Expired attempts are not counted (and are refused at the callback); the worker purges them
-    (`purge_expired`), so a sign-in does not delete the whole table's leftovers each time.
+    One statement unless the IP is at the cap (`_INSERT_UNDER_CAP`).
     """
-    if ip is not None:
-        live = (LoginAttempt.ip == ip) & (LoginAttempt.expires_at > now)
-        pending = (await db.execute(select(func.count()).where(live))).scalar_one()
-        if pending >= MAX_PENDING_PER_IP:
-            oldest = (
-                select(LoginAttempt.id)
-                .where(live)
-                .order_by(LoginAttempt.created_at, LoginAttempt.id)
-                .limit(pending - MAX_PENDING_PER_IP + 1)
-            )
-            await db.execute(
-                delete(LoginAttempt).where(
-                    LoginAttempt.ip == ip,
-                    (LoginAttempt.expires_at <= now) | LoginAttempt.id.in_(oldest),
-                )
-            )
     browser_token = secrets.token_urlsafe(32)
     verifier = make_verifier()
     started = StartedLogin(
@@ -69,21 +53,75 @@ async def start(
         nonce=secrets.token_urlsafe(32),
         challenge=s256_challenge(verifier),
     )
-    db.add(
-        LoginAttempt(
-            browser_hash=hash_token(browser_token),
-            state=started.state,
-            nonce=started.nonce,
-            code_verifier_enc=box.encrypt(verifier),
-            issuer=issuer,
-            redirect_uri=redirect_uri,
-            return_to=return_to,
-            ip=ip,
-            created_at=now,
-            expires_at=now + ttl,
+    row = {
+        "browser_hash": hash_token(browser_token),
+        "state": started.state,
+        "nonce": started.nonce,
+        "code_verifier_enc": box.encrypt(verifier),
+        "issuer": issuer,
+        "redirect_uri": redirect_uri,
+        "return_to": return_to,
+        "ip": ip,
+        "created_at": now,
+        "expires_at": now + ttl,
+    }
+    if (await db.execute(_INSERT_UNDER_CAP, row)).first() is None:
+        assert ip is not None  # an attempt without an IP counts nobody's (NULL matches nothing)
+        await _evict_oldest(db, ip=ip, now=now)
+        await db.execute(_INSERT_UNDER_CAP, row)
+    return started
+
+
+LOGINS = cast(Table, LoginAttempt.__table__)
+_COLUMNS = (
+    "browser_hash",
+    "state",
+    "nonce",
+    "code_verifier_enc",
+    "issuer",
+    "redirect_uri",
+    "return_to",
+    "ip",
+    "created_at",
+    "expires_at",
+)
+_PARAMS = {name: bindparam(name, type_=LOGINS.c[name].type) for name in _COLUMNS}
+# The attempt is inserted only while its IP has fewer than the cap live (unexpired) ones: the
+# count and the insert in one statement, built once. Expired attempts are refused at the
+# callback and not counted; the worker's prune pass deletes them (`purge_expired`).
+_INSERT_UNDER_CAP = (
+    insert(LOGINS)
+    .from_select(
+        list(_COLUMNS),
+        select(*_PARAMS.values()).where(
+            select(func.count())
+            .select_from(LOGINS)
+            .where(LOGINS.c.ip == _PARAMS["ip"], LOGINS.c.expires_at > _PARAMS["created_at"])
+            .scalar_subquery()
+            < MAX_PENDING_PER_IP
+        ),
+    )
+    .returning(LOGINS.c.id)
+)  # no row: at the cap (rowcount is not reliable here on psycopg)
+
+
+async def _evict_oldest(db: AsyncSession, *, ip: str, now: datetime) -> None:
+    """Make room for one more attempt from `ip`: delete its expired attempts and its oldest
+    live ones past the cap."""
+    live = (LoginAttempt.ip == ip) & (LoginAttempt.expires_at > now)
+    pending = (await db.execute(select(func.count()).where(live))).scalar_one()
+    oldest = (
+        select(LoginAttempt.id)
+        .where(live)
+        .order_by(LoginAttempt.created_at, LoginAttempt.id)
+        .limit(max(0, pending - MAX_PENDING_PER_IP + 1))
+    )
+    await db.execute(
+        delete(LoginAttempt).where(
+            LoginAttempt.ip == ip,
+            (LoginAttempt.expires_at <= now) | LoginAttempt.id.in_(oldest),
         )
     )
-    return started
 
 
 async def purge_expired(db: AsyncSession, *, now: datetime) -> int:
