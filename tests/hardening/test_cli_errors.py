@@ -67,7 +67,7 @@ MALFORMED: list[tuple[tuple[str, ...], dict[str, str], str]] = [
     (("creators", "show", "biz_nope"), {}, "biz_nope"),
     (("creators", "disable", "biz_nope"), {}, "biz_nope"),
     (("creators", "enable", "biz_nope"), {}, "biz_nope"),
-    (("creators", "add"), {}, "COMPANY_ID"),
+    (("creators", "add"), {}, "company_id"),
     (("serve", "--port", "1"), BAD_KEYS, "TOKEN_ENCRYPTION_KEYS"),
     # Refused rather than ignored: the app believes X-Forwarded-* from TRUSTED_PROXIES only.
     (("serve", "--proxy-headers"), {}, "--proxy-headers"),
