@@ -6,20 +6,28 @@ members are refused at the gate."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import func, select
 
 from mentora.clock import FrozenClock
+from mentora.creators import ensure_creator
 from mentora.db.models import AuditEvent, Creator, Membership
+from mentora.db.uow import transaction
 from mentora.emulator import DEMO, Emulator
+from mentora.memberships.store import apply_snapshot
 from mentora.services import Services
 from mentora.usecases.creators import set_enabled, update_creator
+from mentora.whop.schemas import MembershipSnapshot
 from tests.access.helpers import audit_reasons, seed
 from tests.hardening.helpers import audit_rows, run_cli
 from tests.pages.helpers import delivery_status
 from tests.support.served import whop  # noqa: F401 - a fixture
+from tests.support.timeline import START
+from tests.support.webhooks import post_event
 
 
 async def _membership(services: Services, membership_id: str) -> Membership | None:
@@ -189,6 +197,41 @@ async def test_without_its_own_policy_a_creator_follows_the_setting(
     assert row is not None and row.access_hold is None
 
 
+async def test_a_creators_own_refund_and_dispute_policies_decide_its_holds(
+    app: Any, services: Services, emulator: Emulator, client: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    """The settings say refunds keep access and disputes pause it (the defaults); this
+    creator says the reverse, and its own policies decide: a dispute holds nothing, a full
+    refund holds the membership."""
+    await update_creator(
+        services,
+        DEMO.company_id,
+        actor="cli:test",
+        policies={"refund_revokes_access": True, "dispute_revokes_access": False},
+    )
+    emulator.trigger("membership.activated", user_id=DEMO.member_user_id)
+    await emulator.flush_webhooks()
+    payment = {"id": "pay_p1", "membership": {"id": DEMO.member_membership_id}}
+    disputed = await post_event(
+        client,
+        "dispute.created",
+        {"id": "dspt_p1", "status": "needs_response", "payment": payment},
+        at=clock.now(),
+    )
+    assert disputed.json()["status"] == "processed"
+    row = await _membership(services, DEMO.member_membership_id)
+    assert row is not None and row.access_hold is None
+    refunded = await post_event(
+        client,
+        "refund.created",
+        {"id": "rfnd_p1", "status": "succeeded", "payment": payment},
+        at=clock.now(),
+    )
+    assert refunded.json()["status"] == "processed"
+    row = await _membership(services, DEMO.member_membership_id)
+    assert row is not None and row.access_hold == "refunded"
+
+
 async def test_disabled_creator_webhooks_are_flagged_until_enabled(
     app: Any, services: Services, emulator: Emulator, clock: FrozenClock, database_url: str
 ) -> None:
@@ -202,10 +245,13 @@ async def test_disabled_creator_webhooks_are_flagged_until_enabled(
     assert await delivery_status(services, sent.id) == "flagged"
     assert await _membership(services, DEMO.member_membership_id) is None
     assert "creator_disabled" in await audit_reasons(services, "webhook_processed")
+    failed = emulator.trigger("payment.failed", user_id=DEMO.member_user_id)
+    await emulator.flush_webhooks()
+    assert await delivery_status(services, failed.id) == "flagged"
 
     on = await run_cli(clock, database_url, "creators", "enable", DEMO.company_id, "--json")
     assert on.exit_code == 0, on.output
-    assert json.loads(on.stdout)["replayed"] == {sent.id: "processed"}
+    assert json.loads(on.stdout)["replayed"] == {sent.id: "processed", failed.id: "processed"}
     row = await _membership(services, DEMO.member_membership_id)
     assert row is not None and row.status == "active"
     reasons = [e.reason for e in await audit_rows(services, "sensitive_update")]
@@ -226,3 +272,34 @@ async def test_disabled_creators_members_are_refused_at_the_gate(
     assert (await audit_reasons(services))[-1] == "creator_disabled"
     await set_enabled(services, DEMO.company_id, True, actor="cli:test")
     assert (await client.get("/api/content", headers=member.cookie)).status_code == 200
+
+
+async def test_a_flagged_membership_joins_its_new_creator_from_an_older_snapshot(
+    services: Services,
+) -> None:
+    """A flagged row whose company becomes a creator joins it even when the next snapshot is
+    older than the stored one (the onboarding sync reads Whop's list, which may lag the
+    webhook): the stored, newer status is kept and the change counts as applied."""
+    newer = MembershipSnapshot(
+        id="mem_lag",
+        status="active",
+        company_id="biz_lag",
+        user_id="user_lag",
+        product_id="prod_lag",
+        plan_id=None,
+        cancel_at_period_end=False,
+        current_period_end=None,
+        updated_at=START - timedelta(hours=1),
+    )
+    older = replace(newer, status="trialing", updated_at=START - timedelta(hours=2))
+    now = services.clock.now()
+    async with transaction(services.sessionmaker, write=True) as db:
+        first = await apply_snapshot(db, newer, now=now)
+        assert first.membership.flagged
+        creator = await ensure_creator(db, company_id="biz_lag", name="Lag", clock=services.clock)
+        change = await apply_snapshot(db, older, now=now)
+        assert change.applied and change.granted
+        assert (change.membership.flagged, change.membership.creator_id) == (False, creator.id)
+        assert change.membership.status == "active"
+        again = await apply_snapshot(db, older, now=now)
+        assert not again.applied
