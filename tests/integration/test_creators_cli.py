@@ -303,3 +303,21 @@ async def test_a_flagged_membership_joins_its_new_creator_from_an_older_snapshot
         assert change.membership.status == "active"
         again = await apply_snapshot(db, older, now=now)
         assert not again.applied
+
+
+async def test_a_tier_set_by_the_operator_is_what_the_gate_grants(
+    services: Services, app: Any, client: httpx.AsyncClient
+) -> None:
+    """`set --tier prod_demo=gold`: the member of prod_demo enters at tier gold (the gate
+    reads the creator's products); the creator now having products, a stored membership of
+    another product no longer counts: that user enters only on Whop's own word
+    (`whop_customer`, at the default tier)."""
+    await update_creator(services, DEMO.company_id, actor="cli:test", tiers={"prod_demo": "gold"})
+    member = await seed(services, "user_g", memberships=[{"status": "active"}])
+    body = (await client.get("/api/content", headers=member.cookie)).json()
+    assert (body["tier"], body["reason"]) == ("gold", "active")
+    other = await seed(
+        services, "user_h", memberships=[{"status": "active", "product_id": "prod_else"}]
+    )
+    body = (await client.get("/api/content", headers=other.cookie)).json()
+    assert (body["tier"], body["reason"]) == ("member", "whop_customer")

@@ -149,7 +149,10 @@ def _policy_option(name: str, help_: str) -> Any:
 
 TierOpt = Annotated[
     list[str] | None,
-    typer.Option(help="PRODUCT_ID=TIER: that product grants access at TIER; repeatable."),
+    typer.Option(
+        help="PRODUCT_ID=TIER: that product grants access at TIER; repeatable. Once a "
+        "creator has products, stored memberships of other products no longer count."
+    ),
 ]
 AlertOpt = Annotated[
     str | None,
