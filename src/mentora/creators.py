@@ -14,7 +14,6 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mentora.audit.kinds import AuditKind
 from mentora.clock import Clock
 from mentora.db.models import Creator, Product
 from mentora.db.uow import transaction
@@ -170,34 +169,3 @@ def valid_alert_address(address: str) -> bool:
         and not any(c.isspace() or c in ",;<>" for c in address)
         and len(address) <= 320
     )
-
-
-async def set_alert_email(
-    base: Foundation, company_id: str, address: str | None, *, actor: str
-) -> str | None:
-    """Send `company_id`'s alerts to `address` (None: back to CREATOR_ALERT_EMAIL); audited.
-
-    Returns the address its alerts now go to. Raises CreatorNotFound for an unknown company
-    and ValueError for an address that is not one plausible email address.
-    """
-    from mentora.audit import record
-
-    if address is not None and not valid_alert_address(address):
-        raise ValueError(f"not an email address: {address!r}")
-    async with transaction(base.sessionmaker, write=True) as db:
-        creator = await creator_by_company(db, company_id)
-        if creator is None:
-            raise CreatorNotFound(company_id)
-        creator.alert_email = address
-        record(
-            db,
-            kind=AuditKind.SENSITIVE_UPDATE,
-            outcome="success",
-            reason="creator_alert_email_set",
-            now=base.clock.now(),
-            actor=actor,
-            subject=company_id,
-            creator_id=creator.id,
-            details={"alert_email": address},
-        )
-        return alert_address(creator, base.settings.creator_alert_email)

@@ -39,6 +39,9 @@ DATABASE_COMMANDS: list[tuple[str, ...]] = [
     ("outbox", "retry", "1"),
     ("creators", "refresh"),
     ("creators", "set", "biz_x", "--alert-email", "team@example.test"),
+    ("creators", "list"),
+    ("creators", "show", "biz_x"),
+    ("creators", "disable", "biz_x"),
     ("dev", "--database-url", UNREACHABLE, "--port", "1", "--emulator-port", "1"),
 ]
 
@@ -57,6 +60,14 @@ MALFORMED: list[tuple[tuple[str, ...], dict[str, str], str]] = [
     (("no-such-command",), {}, "no-such-command"),
     (("creators", "set", "biz_demo", "--alert-email", "not-an-address"), {}, "not-an-address"),
     (("creators", "set", "biz_nope", "--alert-email", "a@b.test"), {}, "biz_nope"),
+    (("creators", "set", "biz_demo", "--tier", "prod_x"), {}, "PRODUCT_ID=TIER"),
+    (("creators", "set", "biz_demo", "--tier", "=gold"), {}, "PRODUCT_ID=TIER"),
+    (("creators", "set", "biz_demo"), {}, "nothing to change"),
+    (("creators", "set", "biz_demo", "--default-policy", "bogus"), {}, "bogus"),
+    (("creators", "show", "biz_nope"), {}, "biz_nope"),
+    (("creators", "disable", "biz_nope"), {}, "biz_nope"),
+    (("creators", "enable", "biz_nope"), {}, "biz_nope"),
+    (("creators", "add"), {}, "company_id"),
     (("serve", "--port", "1"), BAD_KEYS, "TOKEN_ENCRYPTION_KEYS"),
     # Refused rather than ignored: the app believes X-Forwarded-* from TRUSTED_PROXIES only.
     (("serve", "--proxy-headers"), {}, "--proxy-headers"),

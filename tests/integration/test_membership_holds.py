@@ -151,12 +151,13 @@ async def test_creators_set_alert_email_routes_the_creators_alerts_there(
         clock, database_url, "creators", "set", "biz_demo", "--alert-email", "team@demo.test"
     )
     assert done.exit_code == 0, done.output
-    assert done.stdout.strip() == "biz_demo: alerts go to team@demo.test"
+    assert "  alerts to: team@demo.test" in done.stdout.splitlines()
     (event,) = await audit_rows(services, "sensitive_update")
-    assert (event.actor, event.subject, event.reason) == (
+    assert (event.actor, event.subject, event.reason, event.details) == (
         "cli:alice",
         "biz_demo",
-        "creator_alert_email_set",
+        "creator_updated",
+        {"alert_email": "team@demo.test"},
     )
     emulator.trigger("membership.activated", user_id="user_demo_member")
     emulator.trigger("payment.succeeded", user_id="user_demo_member")
@@ -182,8 +183,4 @@ async def test_creators_set_alert_email_routes_the_creators_alerts_there(
     reset = await run_cli(
         clock, database_url, "creators", "set", "biz_demo", "--alert-email", "", "--json"
     )
-    assert json.loads(reset.stdout) == {
-        "company_id": "biz_demo",
-        "alert_email": None,
-        "alerts_to": None,
-    }
+    assert json.loads(reset.stdout)["alerts_to"] is None

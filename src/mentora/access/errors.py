@@ -80,6 +80,12 @@ GUIDANCE: dict[str, Guidance] = {
     "creator_required": Guidance(
         "Creators only", "Only the creator's team can open this page.", "none"
     ),
+    "creator_disabled": Guidance(
+        "Creator unavailable",
+        "This creator's courses are switched off on Mentora for now. Your Whop membership "
+        "is unchanged; try again later.",
+        "wait",
+    ),
     "embedded_token_invalid": Guidance(
         "Open from Whop", "Open this page from inside Whop to continue.", "none"
     ),

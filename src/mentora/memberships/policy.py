@@ -7,7 +7,11 @@ description can never overwrite a newer one, whoever brings it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
+
+from mentora.config import Settings
 
 # Whop keeps access while it retries a payment (`past_due`), for one-time purchases
 # (`completed`) and until the paid period ends (`canceling`); whop-platform.md §3.1.
@@ -53,3 +57,55 @@ def supersedes(
     if incoming_at < stored_at:
         return False
     return gives_access(stored_status) and not gives_access(incoming_status)
+
+
+class PolicySource(Protocol):
+    """A creator's own payment policies (the Creator row): None means "the setting's"."""
+
+    @property
+    def payment_failed_pauses_access(self) -> bool | None:
+        """Pause access when a payment fails."""
+        ...
+
+    @property
+    def refund_revokes_access(self) -> bool | None:
+        """Hold access when a payment is fully refunded."""
+        ...
+
+    @property
+    def dispute_revokes_access(self) -> bool | None:
+        """Hold access while a dispute is open."""
+        ...
+
+
+@dataclass(frozen=True)
+class PaymentPolicy:
+    """What a creator's failed payments, refunds and disputes do to its members' access."""
+
+    payment_failed_pauses_access: bool
+    refund_revokes_access: bool
+    dispute_revokes_access: bool
+
+
+def effective_policy(creator: PolicySource | None, settings: Settings) -> PaymentPolicy:
+    """The creator's own payment policies where set, the settings' where NULL (or no creator).
+
+    A creator nobody has configured therefore behaves exactly as a single-creator install did
+    before policies moved onto the creator row.
+    """
+
+    def pick(own: bool | None, default: bool) -> bool:
+        return default if own is None else own
+
+    return PaymentPolicy(
+        payment_failed_pauses_access=pick(
+            creator.payment_failed_pauses_access if creator else None,
+            settings.payment_failed_pauses_access,
+        ),
+        refund_revokes_access=pick(
+            creator.refund_revokes_access if creator else None, settings.refund_revokes_access
+        ),
+        dispute_revokes_access=pick(
+            creator.dispute_revokes_access if creator else None, settings.dispute_revokes_access
+        ),
+    )

@@ -172,16 +172,25 @@ async def apply_snapshot(
             membership=row, created=True, applied=True, before_status=None, before_grants=False
         )
     before_status, before_grants = row.status, row_grants(row)
+    # A flagged row whose company has since become a creator (`mentora creators add`) joins
+    # it even when this snapshot is no newer than the stored one (the onboarding sync, or the
+    # replay of the very delivery that stored it): otherwise it would stay flagged until Whop
+    # next changed the membership. Its stored, newest state then takes effect as a change.
+    adopted = row.flagged and creator is not None
+    if adopted and creator is not None:
+        row.creator_id, row.flagged = creator.id, False
     if not supersedes(
         stored_at=row.source_updated_at,
         stored_status=row.status,
         incoming_at=source_at,
         incoming_status=snapshot.status,
     ):
+        if adopted:
+            row.updated_at = now
         return MembershipChange(
             membership=row,
             created=False,
-            applied=False,
+            applied=adopted,
             before_status=before_status,
             before_grants=before_grants,
         )

@@ -7,5 +7,6 @@ and command lines into calls and results into answers. Entry points:
 - sign-out: `signout.end_sessions`, `signout.sign_out`
 - webhook intake: `webhook_intake.receive`
 - sync: `sync.reconcile` (every creator, one creator, or one user)
-- creator actions: `creators.set_alert_email`, `creators.refresh_profiles`
+- creator actions: `creators.add_creator`, `creators.update_creator`, `creators.set_enabled`,
+  `creators.list_creators`, `creators.show_creator` (and `mentora.creators.refresh_profiles`)
 """

@@ -100,6 +100,22 @@ async def _admit(
     requirement: Requirement,
     via: str,
 ) -> tuple[Access, Evaluation]:
+    if not subject.creator.enabled:
+        # An operator disabled this creator (`mentora creators disable`): nobody enters,
+        # whatever Whop says, until it is enabled again.
+        refused = Decision(
+            allowed=False, reason="creator_disabled", tier=None, needs_revalidation=False
+        )
+        metrics.count_decision(False, refused.reason)
+        await deny(
+            services,
+            request,
+            user=subject.user,
+            creator=subject.creator,
+            decision=refused,
+            requirement=requirement,
+            via=via,
+        )
     evaluation = await services.gate.evaluate(subject, requirement)
     decision = evaluation.decision
     metrics.count_decision(decision.allowed, decision.reason)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora.creators import alert_address, creator_by_company
-from mentora.db.models import User
+from mentora.db.models import Creator, Membership, User
 from mentora.memberships import holds
 from mentora.memberships.effects import ChangeContext, after_change
 from mentora.memberships.money import read_amount
@@ -26,6 +26,7 @@ from mentora.memberships.payments import (
     record_payment,
     recorded_total,
 )
+from mentora.memberships.policy import PaymentPolicy, effective_policy
 from mentora.memberships.refunds import RefundFacts, is_partial, membership_id_in, payment_id_of
 from mentora.memberships.store import apply_snapshot
 from mentora.outbox.queue import enqueue_email, raise_alert
@@ -128,14 +129,16 @@ async def on_payment_succeeded(db: AsyncSession, envelope: Envelope, ctx: Change
 
 
 async def on_payment_failed(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
-    """Record it, alert the creator, and pause access when PAYMENT_FAILED_PAUSES_ACCESS."""
+    """Record it, alert the creator, and pause access when the creator's policy says so
+    (its own, else PAYMENT_FAILED_PAUSES_ACCESS)."""
     facts, known = await _payment(db, envelope, ctx)
     if not known:
         return Outcome(DeliveryStatus.FLAGGED, "unknown_company")
-    pause = ctx.settings.payment_failed_pauses_access and facts.membership_id is not None
+    creator = await creator_by_company(db, facts.company_id)
+    policy = effective_policy(creator, ctx.settings)
+    pause = policy.payment_failed_pauses_access and facts.membership_id is not None
     if pause and facts.membership_id:
         await holds.set_hold(db, facts.membership_id, holds.PAYMENT_FAILED, ctx)
-    creator = await creator_by_company(db, facts.company_id)
     await raise_alert(
         db,
         dedupe_key=f"payment_failed:{facts.id}",
@@ -159,13 +162,25 @@ async def _membership_behind(db: AsyncSession, data: dict[str, Any]) -> str | No
     return membership_id_in(data) or await membership_of_payment(db, payment_id_of(data))
 
 
+async def _creator_of(
+    db: AsyncSession, membership_id: str, company_id: str | None
+) -> Creator | None:
+    """The creator whose member is held: the membership's, else the envelope's company's."""
+    creator_id = await db.scalar(
+        select(Membership.creator_id).where(Membership.whop_membership_id == membership_id)
+    )
+    if creator_id is not None:
+        return await db.get(Creator, creator_id)
+    return await creator_by_company(db, company_id)
+
+
 async def _hold_from(
     db: AsyncSession,
     envelope: Envelope,
     ctx: ChangeContext,
     *,
     reason: str,
-    enabled: bool,
+    enabled: Callable[[PaymentPolicy], bool],
     lifted_by: frozenset[str],
 ) -> Outcome:
     if not isinstance(envelope.data.get("id"), str):
@@ -175,13 +190,16 @@ async def _hold_from(
         return Outcome(DeliveryStatus.PROCESSED, "no_membership")
     if str(envelope.data.get("status")) in lifted_by:
         await holds.release_hold(db, membership_id, reason, ctx)
-    elif enabled:
+    elif enabled(
+        effective_policy(await _creator_of(db, membership_id, envelope.company_id), ctx.settings)
+    ):
         await holds.set_hold(db, membership_id, reason, ctx)
     return Outcome(DeliveryStatus.PROCESSED)
 
 
 async def on_refund(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
-    """Hold the refunded membership when REFUND_REVOKES_ACCESS; lift it if the refund fails.
+    """Hold the refunded membership when the creator's refund policy (else
+    REFUND_REVOKES_ACCESS) says so; lift it if the refund fails.
 
     A partial refund (less than the payment's total, from the payload or our payment row)
     never revokes: the customer kept paying for part of it. Unknown totals count as full.
@@ -196,19 +214,20 @@ async def on_refund(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) ->
         envelope,
         ctx,
         reason=holds.REFUNDED,
-        enabled=ctx.settings.refund_revokes_access,
+        enabled=lambda policy: policy.refund_revokes_access,
         lifted_by=REFUND_NOT_HAPPENING,
     )
 
 
 async def on_dispute(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
-    """Hold the disputed membership when DISPUTE_REVOKES_ACCESS; lift it when the dispute is won."""
+    """Hold the disputed membership when the creator's dispute policy (else
+    DISPUTE_REVOKES_ACCESS) says so; lift it when the dispute is won."""
     return await _hold_from(
         db,
         envelope,
         ctx,
         reason=holds.DISPUTED,
-        enabled=ctx.settings.dispute_revokes_access,
+        enabled=lambda policy: policy.dispute_revokes_access,
         lifted_by=DISPUTE_CLOSED_IN_OUR_FAVOUR,
     )
 
@@ -275,4 +294,32 @@ async def handle(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Ou
     handler = HANDLERS.get(envelope.kind)
     if handler is None:
         return Outcome(DeliveryStatus.IGNORED, "unhandled_type")
+    if await _disabled(db, envelope, ctx):
+        # Stored, never applied, like an unknown company's: enabling it replays these.
+        return Outcome(DeliveryStatus.FLAGGED, "creator_disabled")
     return await handler(db, envelope, ctx)
+
+
+async def _disabled(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> bool:
+    """True when the event's company is a creator that an operator disabled."""
+    company_id = envelope.company_id
+    if envelope.kind in MEMBERSHIP_KINDS:
+        company_id = envelope.membership.company_id
+    elif company_id is None:
+        company_id = _company_in(envelope.data)
+    if company_id is None:
+        return False
+    preloaded = ctx.preloaded
+    if preloaded is not None and company_id in preloaded.creators:
+        creator = preloaded.creators[company_id]
+    else:
+        creator = await creator_by_company(db, company_id)
+    return creator is not None and not creator.enabled
+
+
+def _company_in(data: dict[str, Any]) -> str | None:
+    for key in ("company_id", "account_id"):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mentora.db.base import Base
@@ -24,6 +24,13 @@ class Creator(Base):
     # The creator's team address for alerts (a failed payment, a dead delivery); when unset,
     # CREATOR_ALERT_EMAIL.
     alert_email: Mapped[str | None] = mapped_column(String(320))
+    # A disabled creator's webhooks are stored flagged and its members are refused at the gate.
+    enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Payment policies; NULL means the setting of the same name (PAYMENT_FAILED_PAUSES_ACCESS,
+    # REFUND_REVOKES_ACCESS, DISPUTE_REVOKES_ACCESS), so a creator follows it until set.
+    payment_failed_pauses_access: Mapped[bool | None] = mapped_column(default=None)
+    refund_revokes_access: Mapped[bool | None] = mapped_column(default=None)
+    dispute_revokes_access: Mapped[bool | None] = mapped_column(default=None)
     created_at: Mapped[datetime]
 
 
