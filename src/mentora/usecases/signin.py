@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 import structlog
@@ -206,20 +206,7 @@ async def _provision(
         await record_access(db, user_id=user_id, creator_id=creator_id, answer=answer, now=now)
         drift = await _local_state_disagrees(db, subject, creator_id, answer)
         if not answer.has_access:
-            await record_all(
-                db,
-                [
-                    audit_values(
-                        kind=kind,
-                        outcome="failure",
-                        reason="no_membership",
-                        now=now,
-                        subject=subject,
-                        creator_id=creator_id,
-                    )
-                    for kind in (AuditKind.AUTHN_LOGIN_FAIL, AuditKind.AUTHZ_FAIL)
-                ],
-            )
+            await _audit(db, now, subject, creator_id, refused=True)
             return None, drift
         new = await store.create(
             db,
@@ -238,24 +225,49 @@ async def _provision(
             company_id=None,
             now=now,
         )
-        await record_all(
-            db,
-            [
-                audit_values(
-                    kind=kind,
-                    outcome="success",
-                    now=now,
-                    subject=subject,
-                    creator_id=creator_id,
-                    details=details,
-                )
-                for kind, details in (
-                    (AuditKind.AUTHN_LOGIN_SUCCESS, {"access_level": answer.access_level}),
-                    (AuditKind.SESSION_CREATED, None),
-                )
-            ],
-        )
+        await _audit(db, now, subject, creator_id, access_level=answer.access_level)
         return new.token, drift
+
+
+async def _audit(
+    db: AsyncSession,
+    now: datetime,
+    subject: str,
+    creator_id: int,
+    *,
+    refused: bool = False,
+    access_level: str | None = None,
+) -> None:
+    """A sign-in's two audit rows in one statement: refused (login failed, no membership) or
+    admitted (login succeeded with the access level, session created)."""
+    if refused:
+        rows = [
+            audit_values(
+                kind=kind,
+                outcome="failure",
+                reason="no_membership",
+                now=now,
+                subject=subject,
+                creator_id=creator_id,
+            )
+            for kind in (AuditKind.AUTHN_LOGIN_FAIL, AuditKind.AUTHZ_FAIL)
+        ]
+    else:
+        rows = [
+            audit_values(
+                kind=kind,
+                outcome="success",
+                now=now,
+                subject=subject,
+                creator_id=creator_id,
+                details=details,
+            )
+            for kind, details in (
+                (AuditKind.AUTHN_LOGIN_SUCCESS, {"access_level": access_level}),
+                (AuditKind.SESSION_CREATED, None),
+            )
+        ]
+    await record_all(db, rows)
 
 
 async def _configured_creator(services: Services) -> CreatorRef:
