@@ -10,10 +10,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import redis
 
 from tests.multiprocess.helpers import Inbox, smtp_server
-from tests.support.env import PG_ADMIN_URL, REDIS_URL, service_missing
+from tests.support.env import PG_ADMIN_URL, flushed_redis, service_missing
 from tests.support.procs import (
     Cluster,
     fresh_database,
@@ -46,15 +45,8 @@ def pg_admin() -> str:
 
 @pytest.fixture(scope="session")
 def shared_redis() -> str:
-    """The shared Redis (database 15, flushed), or skip (fail in CI)."""
-    try:
-        conn = redis.Redis.from_url(REDIS_URL)
-        conn.ping()
-        conn.flushdb()
-        conn.close()
-    except Exception as exc:
-        service_missing("Redis", exc)
-    return REDIS_URL
+    """The shared Redis (its database flushed), or skip (fail in CI)."""
+    return flushed_redis()
 
 
 @pytest.fixture(scope="session")

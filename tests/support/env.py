@@ -49,6 +49,20 @@ def service_missing(what: str, exc: BaseException) -> NoReturn:
     pytest.skip(message)
 
 
+def flushed_redis() -> str:
+    """The shared test Redis (its database flushed), or skip locally / fail in CI."""
+    import redis  # here, not at the top: this module stays light for the pure unit tests
+
+    try:
+        conn = redis.Redis.from_url(REDIS_URL)
+        conn.ping()
+        conn.flushdb()
+        conn.close()
+    except Exception as exc:
+        service_missing("Redis", exc)
+    return REDIS_URL
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     """Test settings pointing at the in-process emulator's issuer."""
     env = {**TEST_ENV, "DATABASE_URL": database_url}

@@ -28,8 +28,8 @@ from tests.support.env import (
     APP_URL,
     ISSUER,
     PG_ADMIN_URL,
-    REDIS_URL,
     TEST_ENV,
+    flushed_redis,
     make_settings,
     service_missing,
 )
@@ -270,13 +270,4 @@ def signin(client: httpx.AsyncClient, emulator: Any) -> SignIn:
 @pytest.fixture
 def redis_url() -> str:
     """A reachable Redis (the test database, flushed), or skip locally / fail in CI."""
-    import redis
-
-    try:
-        conn = redis.Redis.from_url(REDIS_URL)
-        conn.ping()
-        conn.flushdb()
-        conn.close()
-    except Exception as exc:
-        service_missing("Redis", exc)
-    return REDIS_URL
+    return flushed_redis()
