@@ -201,6 +201,7 @@ class Gate:
             requirement=requirement,
             policy=policy,
             now=self.base.clock.now(),
+            creator_enabled=creator.enabled,
         )
         if not decision.needs_revalidation:
             return Evaluation(decision, memberships, answer, policy, revalidated=False)
@@ -224,6 +225,7 @@ class Gate:
             policy=policy,
             now=self.base.clock.now(),
             whop_unreachable=outcome.unreachable,
+            creator_enabled=creator.enabled,
         )
         return Evaluation(decision, memberships, outcome.answer, policy, revalidated=True)
 

@@ -16,6 +16,7 @@ from mentora.audit.kinds import AuditKind
 from mentora.audit.record import bind_actor, record
 from mentora.db.models import Creator, Student, User, UserSession
 from mentora.db.uow import transaction
+from mentora.errors import MentoraError
 from mentora.services import Services
 from mentora.sessions import store
 from mentora.sessions.errors import SessionError
@@ -24,6 +25,7 @@ from mentora.sessions.tokens import csrf_token, fingerprint, hash_token, plausib
 from mentora.web.cookie import SESSION_COOKIE
 from mentora.web.deps import ServicesDep
 from mentora.web.ratelimit import audit_within_budget
+from mentora.web.spaces import creator_match, space_route, unknown_space
 from mentora.web.state import request_state
 
 
@@ -40,16 +42,18 @@ async def load_principal(request: Request, services: ServicesDep) -> Principal |
     if not plausible(token):
         return None
     token_hash = hash_token(token)
+    # A session belongs to a user; the creator is the request's (its path's), read in the
+    # same statement with the user's student row there.
+    route = space_route(request)
     async with services.sessionmaker() as db:
         row = (
             await db.execute(
                 select(UserSession, User, Creator, Student)
                 .join(User, User.id == UserSession.user_id)
-                .join(Creator, Creator.id == UserSession.creator_id)
+                .outerjoin(Creator, creator_match(route, services.settings.whop_company_id))
                 .outerjoin(
                     Student,
-                    (Student.user_id == UserSession.user_id)
-                    & (Student.creator_id == UserSession.creator_id),
+                    (Student.user_id == UserSession.user_id) & (Student.creator_id == Creator.id),
                 )
                 .where(UserSession.token_hash == token_hash)
             )
@@ -69,8 +73,12 @@ async def load_principal(request: Request, services: ServicesDep) -> Principal |
     session, user, creator, student = row
     reason = store.expiry_reason(session, now=now, policy=services.session_policy)
     if reason is not None:
-        await _expire(services, session, user.whop_user_id, creator.id, reason)
+        await _expire(services, session, user.whop_user_id, session.creator_id, reason)
         return None
+    if creator is None:
+        if route is not None:
+            raise unknown_space()
+        raise MentoraError("configured creator missing; run `mentora db upgrade`")
     if store.needs_touch(session, now):
         async with transaction(services.sessionmaker, write=True) as db:
             await store.touch(db, session.id, now)
@@ -88,7 +96,7 @@ async def load_principal(request: Request, services: ServicesDep) -> Principal |
 
 
 async def _expire(
-    services: Services, session: UserSession, subject: str, creator_id: int, reason: str
+    services: Services, session: UserSession, subject: str, creator_id: int | None, reason: str
 ) -> None:
     """End a session that timed out (once: a revoked one is left as it is), audited."""
     if session.revoked_at is not None:

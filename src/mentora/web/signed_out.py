@@ -54,7 +54,7 @@ class Ended:
     reason: str
     guidance: Guidance
     whop_user_id: str
-    creator_id: int
+    creator_id: int | None
 
 
 async def ended_access(request: Request) -> Ended | None:

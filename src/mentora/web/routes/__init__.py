@@ -2,7 +2,17 @@
 
 from fastapi import APIRouter
 
-from mentora.web.routes import account, auth, content, creator, dev, health, pages, webhooks
+from mentora.web.routes import (
+    account,
+    auth,
+    content,
+    creator,
+    dev,
+    health,
+    pages,
+    spaces,
+    webhooks,
+)
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -13,5 +23,6 @@ ROUTERS: list[APIRouter] = [
     webhooks.router,
     account.router,
     creator.router,
+    spaces.router,
     dev.router,
 ]

@@ -1,10 +1,12 @@
 """Creator pages under /creator: overview with activity chart and sync, students, deliveries
 (replay / reprocess), audit trail.
 
-Every route is behind `RequireCreator` (Whop access level `admin` for the session's company)
-and reads or changes only that creator's rows: students and audit events by creator id,
-deliveries by the creator's Whop company id. Buttons are POST forms carrying the session's
-CSRF token (X01); each action writes one `authz_admin` audit event naming the team member.
+The same pages serve every creator under `/c/{route}/creator` (web/routes/spaces.py) and the
+default creator under `/creator`. Every route is behind `RequireCreator` (Whop access level
+`admin` at the creator of the path) and reads or changes only that creator's rows: students
+and audit events by creator id, deliveries by the creator's Whop company id. Buttons are
+POST forms carrying the session's CSRF token (X01); each action writes one `authz_admin`
+audit event naming the team member.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from mentora.web.csrf import require_csrf
 from mentora.web.deps import ServicesDep
 from mentora.web.gate import Access, RequireCreator
 from mentora.web.ratelimit import enforce
+from mentora.web.spaces import space_base
 from mentora.web.state import app_state
 from mentora.web.templating import render
 from mentora.web.views import activity, audit, deliveries, students, sync
@@ -253,9 +256,8 @@ async def replay_delivery(
         details={"result": status},
     )
     notice = "replay_failed" if status in NEEDS_ACTION else "replayed"
-    return RedirectResponse(
-        f"/creator/deliveries?{urlencode({'q': webhook_id, 'notice': notice})}", status_code=303
-    )
+    query = urlencode({"q": webhook_id, "notice": notice})
+    return RedirectResponse(f"{space_base(request)}/creator/deliveries?{query}", status_code=303)
 
 
 @router.post("/deliveries/reprocess")
@@ -278,7 +280,9 @@ async def reprocess_deliveries(
         details={"replayed": len(ids), "results": results},
     )
     notice = "reprocessed" if ids else "nothing_to_reprocess"
-    return RedirectResponse(f"/creator/deliveries?notice={notice}", status_code=303)
+    return RedirectResponse(
+        f"{space_base(request)}/creator/deliveries?notice={notice}", status_code=303
+    )
 
 
 @router.get("/audit")
@@ -328,7 +332,7 @@ async def sync_now(request: Request, services: ServicesDep, access: RequireCreat
     await _check_csrf(request, services)
     await enforce(request, services, "account")  # each run costs Whop API calls: keep it rare
     if await sync.busy(services):
-        return RedirectResponse("/creator?notice=sync_busy#sync", status_code=303)
+        return RedirectResponse(f"{space_base(request)}/creator?notice=sync_busy#sync", 303)
     result = await sync.run_now(services, trigger="creator_page", creator_id=access.creator.id)
     await _audit(
         services,
@@ -338,4 +342,6 @@ async def sync_now(request: Request, services: ServicesDep, access: RequireCreat
         outcome="success" if result.outcome == "ok" else "failure",
         details={"result": result.outcome, "run": result.run_id},
     )
-    return RedirectResponse(f"/creator?notice=sync_{result.outcome}#sync", status_code=303)
+    return RedirectResponse(
+        f"{space_base(request)}/creator?notice=sync_{result.outcome}#sync", status_code=303
+    )
