@@ -91,7 +91,6 @@ def test_m01_every_session_route_is_gated_or_listed() -> None:
 
     # FastAPI 0.165 wraps included routers, so read the routes from the routers themselves.
     found = [pair for router in ROUTERS for pair in _flat(router.routes)]
-    routes = [route for _, route in found]
     paths = {path for path, _ in found}
     must_be_gated = GATED_PAGES + GATED_APIS + EMBEDDED_APIS + CREATOR_ROUTES + SPACE_ROUTES
     assert set(must_be_gated) <= paths, "a gated route disappeared"

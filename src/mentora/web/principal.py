@@ -42,22 +42,8 @@ async def load_principal(request: Request, services: ServicesDep) -> Principal |
     if not plausible(token):
         return None
     token_hash = hash_token(token)
-    # A session belongs to a user; the creator is the request's (its path's), read in the
-    # same statement with the user's student row there.
     route = space_route(request)
-    async with services.sessionmaker() as db:
-        row = (
-            await db.execute(
-                select(UserSession, User, Creator, Student)
-                .join(User, User.id == UserSession.user_id)
-                .outerjoin(Creator, creator_match(route, services.settings.whop_company_id))
-                .outerjoin(
-                    Student,
-                    (Student.user_id == UserSession.user_id) & (Student.creator_id == Creator.id),
-                )
-                .where(UserSession.token_hash == token_hash)
-            )
-        ).one_or_none()
+    row = await _session_row(services, token_hash, route)
     if row is None:
         # A cookie we never issued (or long purged): never adopt it (S01). Audited within a
         # per-client budget: a client replaying junk cookies must not buy one DB write each.
@@ -93,6 +79,27 @@ async def load_principal(request: Request, services: ServicesDep) -> Principal |
     bind_actor(user.whop_user_id)
     state.adopt(principal)
     return principal
+
+
+async def _session_row(
+    services: Services, token_hash: bytes, route: str | None
+) -> tuple[UserSession, User, Creator | None, Student | None] | None:
+    """The session with its user, and the request's creator (its path's) with the user's
+    student row there: one statement. A session belongs to a user, not to a creator."""
+    async with services.sessionmaker() as db:
+        row = (
+            await db.execute(
+                select(UserSession, User, Creator, Student)
+                .join(User, User.id == UserSession.user_id)
+                .outerjoin(Creator, creator_match(route, services.settings.whop_company_id))
+                .outerjoin(
+                    Student,
+                    (Student.user_id == UserSession.user_id) & (Student.creator_id == Creator.id),
+                )
+                .where(UserSession.token_hash == token_hash)
+            )
+        ).one_or_none()
+    return None if row is None else (row[0], row[1], row[2], row[3])
 
 
 async def _expire(
