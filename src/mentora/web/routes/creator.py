@@ -45,6 +45,7 @@ from mentora.web.views.params import (
     one_of,
     optional,
 )
+from mentora.web.views.spaces import Space, team_spaces, user_spaces
 from mentora.web.views.status import FILTER_KEYS, filter_label
 from mentora.webhooks.process import replay
 from mentora.webhooks.status import NEEDS_ACTION, DeliveryStatus
@@ -80,6 +81,13 @@ def _helpers(services: Services) -> dict[str, object]:
     """Formatting helpers for templates, bound to the injected clock."""
     now = services.clock.now()
     return {"ago": lambda value: ago(value, now), "moment": moment, "iso": iso, "qs": query_string}
+
+
+async def _switch(services: Services, access: Access) -> list[Space]:
+    """The creator switcher's choices: every creator whose team the user is on, when there is
+    more than one (two statements, see views/spaces.py)."""
+    teams = team_spaces(await user_spaces(services, access.user))
+    return teams if len(teams) > 1 else []
 
 
 async def _check_csrf(request: Request, services: Services) -> None:
@@ -166,6 +174,7 @@ async def overview(
         "runs": await sync.recent_runs(services, creator.id),
         "notice": _notice(notice),
         **_helpers(services),
+        "switch": await _switch(services, access),
     }
     return render(request, "creator_overview.html", context)
 
@@ -195,6 +204,7 @@ async def students_page(
         "result": result,
         "filters": [(key, filter_label(key)) for key in FILTER_KEYS],
         **_helpers(services),
+        "switch": await _switch(services, access),
     }
     return render(request, "creator_students.html", context)
 
@@ -230,6 +240,7 @@ async def deliveries_page(
         "event_types": deliveries.EVENT_TYPES,
         "notice": _notice(notice),
         **_helpers(services),
+        "switch": await _switch(services, access),
     }
     return render(request, "creator_deliveries.html", context)
 
@@ -322,6 +333,7 @@ async def audit_page(
         "kinds": audit.KINDS,
         "since_choices": tuple(audit.SINCE_CHOICES),
         **_helpers(services),
+        "switch": await _switch(services, access),
     }
     return render(request, "creator_audit.html", context)
 
