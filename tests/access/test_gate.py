@@ -53,6 +53,7 @@ SESSION_WITHOUT_GATE = {
     "/api/whop/verify": "reports the decision (decide_for) instead of refusing",
     "/dashboard": "lists every creator the user may reach; decides for the default creator "
     "through the gate itself, and a user who may reach none gets the gate's refusal",
+    "/onboard": "a Whop admin sets up a company they are not yet a creator of",
     "/account/sessions": "a user whose access ended can still see and end their sessions",
     "/api/whop/sessions/revoke-all": "signing out everywhere must work without a membership",
     "/dev": "development only (emulator enabled, never production)",

@@ -27,6 +27,8 @@ def render(
         "current": state.principal,
         "dev_mode": isinstance(app, AppState) and app.dev_mode,
         "cbase": _space_base(request),
+        "onboarding_open": isinstance(app, AppState)
+        and app.services.settings.onboarding_mode != "closed",
     }
     ctx.update(context or {})
     return TEMPLATES.TemplateResponse(request, name, ctx, status_code=status_code)

@@ -9,6 +9,7 @@ from mentora.web.routes import (
     creator,
     dev,
     health,
+    onboard,
     pages,
     spaces,
     webhooks,
@@ -24,5 +25,6 @@ ROUTERS: list[APIRouter] = [
     account.router,
     creator.router,
     spaces.router,
+    onboard.router,
     dev.router,
 ]
