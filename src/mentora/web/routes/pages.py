@@ -43,8 +43,11 @@ async def dashboard(request: Request, services: ServicesDep, principal: CurrentS
     if not spaces or any(space.creator_id == here for space in spaces):
         try:
             access = await _default_gate(request)
-        except AccessDenied:
-            if not spaces:
+        except AccessDenied as exc:
+            # Whop just said no at the default creator (a stale local state): the page lists
+            # the others; with none, or when Whop is unavailable, the refusal page says why.
+            spaces = [space for space in spaces if space.creator_id != here]
+            if not spaces or exc.status >= 500:
                 raise
     user = principal.user
     cards = await membership_cards(services, user.whop_user_id, here)
