@@ -1,6 +1,6 @@
 """`Gate.decide_for()`: the access decision for a signed-in (or embedded) user, I/O at the edge.
 
-Steady state costs one indexed query (the user's memberships at the session's creator) on
+Steady state costs one indexed query (the user's memberships at the request's creator) on
 top of the session lookup, and no call to Whop. Only when Whop's last answer is older than
 ACCESS_TTL_SECONDS does a request revalidate (single-flight, see revalidate.py).
 """

@@ -2,10 +2,12 @@
 
 `start_sign_in` stores a login attempt (PKCE verifier, state, nonce, where to return) and
 returns Whop's authorize URL. `complete_sign_in` runs the callback's checks in the
-checklist's order (oauth.callback), asks Whop whether the user may reach the creator (exactly
-as revalidation does, so sign-in and the gate never disagree), then provisions the user and,
-when they have access, starts a session and stores their Whop tokens: one transaction. Every
-outcome is audited and counted; the web layer turns the result into a redirect or a page.
+checklist's order (oauth.callback), asks Whop whether the user may reach each enabled creator
+(exactly as revalidation does, so sign-in and the gate never disagree), then provisions the
+user with each answer, starts a session and stores their Whop tokens: one transaction. A
+session belongs to the user whatever Whop answers: every page decides for the creator of its
+path. Every outcome is audited and counted; the web layer turns the result into a redirect
+or a page.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@
 
     @router.get("/masterclass", dependencies=[Depends(member_gate(tier="pro"))])
 
+Each request is decided for the creator of its path (`/c/{route}/…`, web/spaces.py; the
+default creator, `WHOP_COMPANY_ID`, for unprefixed paths), never for "the session's creator".
 Every refusal writes one `authz_fail` audit event with the reason and raises `AccessDenied`
 (403, or 503 "Whop unavailable"); API paths get JSON, browsers the access_denied.html page.
 """
