@@ -169,3 +169,32 @@ class TestClosed:
         assert refused.status_code == 403
         assert await _creators(services) == [DEMO.company_id]
         assert 'id="onboard-offer"' not in (await client.get("/dashboard", headers=BROWSER)).text
+
+
+class TestRateLimit:
+    """POST /onboard counts against RATELIMIT_ACCOUNT (each one may cost calls to Whop)."""
+
+    @pytest.fixture
+    def settings(self, database_url: str, tmp_path: Path) -> Settings:
+        """Two posts a minute."""
+        return make_settings(
+            database_url, mail_dir=str(tmp_path / "mail"), ratelimit_account="2/minute"
+        )
+
+    async def test_third_post_in_a_minute_is_429(
+        self, client: httpx.AsyncClient, signin: SignIn, services: Services
+    ) -> None:
+        """Two refused attempts, then 429 before Whop is asked again."""
+        assert (await signin.sign_in(DEMO.other_member_user_id)).status_code == 303
+        token = await _csrf(client)
+        statuses = [
+            (
+                await client.post(
+                    "/onboard",
+                    data={"csrf_token": token, "company_id": DEMO.other_company_id},
+                    headers=SAME_ORIGIN,
+                )
+            ).status_code
+            for _ in range(3)
+        ]
+        assert statuses == [403, 403, 429]
