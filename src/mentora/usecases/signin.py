@@ -192,7 +192,8 @@ async def _check(
 
 async def _answers(services: Services, subject: str) -> list[tuple[CreatorRef, AccessAnswer]]:
     """Whop's check-access answer for the user at every enabled creator, asked concurrently
-    (exactly as revalidation asks, so sign-in and the gate never disagree)."""
+    (exactly as revalidation asks, so sign-in and the gate never disagree). A creator Whop
+    could not answer for is left out; with no answer at all, its error is raised."""
     creators = await _onboarded_creators(services)
 
     async def ask(creator: CreatorRef) -> tuple[CreatorRef, AccessAnswer]:
@@ -202,7 +203,15 @@ async def _answers(services: Services, subject: str) -> list[tuple[CreatorRef, A
         )
         return creator, answer
 
-    return list(await asyncio.gather(*(ask(creator) for creator in creators)))
+    results = await asyncio.gather(*(ask(creator) for creator in creators), return_exceptions=True)
+    answers = [result for result in results if not isinstance(result, BaseException)]
+    failures = [result for result in results if isinstance(result, BaseException)]
+    for failure in failures:
+        # Whop failing for one creator must not lock the user out of the others: its gate
+        # asks again on the first request there. Anything but a Whop failure is a bug.
+        if not isinstance(failure, WhopError) or not answers:
+            raise failure
+    return answers
 
 
 async def _onboarded_creators(services: Services) -> list[CreatorRef]:
