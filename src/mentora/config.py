@@ -8,10 +8,11 @@ a non-HTTPS URL or the emulator switched on, and the error names the setting.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -61,6 +62,9 @@ def _split_text(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
+COMPANY_ID = re.compile(r"biz_[A-Za-z0-9]{1,60}")
+
+
 def _split(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -96,6 +100,12 @@ class Settings(BaseSettings):
     whop_redirect_uri: str | None = None
     whop_oauth_scopes: str = "openid profile email"
     whop_http_timeout_seconds: float = 10.0
+    # Who may set Mentora up for their Whop company at /onboard (a Whop `admin` of it):
+    # anyone (`open`), the companies in CREATOR_ONBOARDING_ALLOWLIST (`allowlist`), or nobody
+    # (`closed`: only `mentora creators add`). Unset: `open` in development and tests,
+    # `closed` in production.
+    creator_onboarding: Literal["open", "allowlist", "closed"] | None = None
+    creator_onboarding_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Bounded so that a typo cannot make a session outlive a month or a sign-in an hour.
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
@@ -163,7 +173,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
 
     @field_validator(
-        "whop_access_product_ids", "trusted_proxies", "access_tier_order", mode="before"
+        "whop_access_product_ids",
+        "trusted_proxies",
+        "access_tier_order",
+        "creator_onboarding_allowlist",
+        mode="before",
     )
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
@@ -206,6 +220,26 @@ class Settings(BaseSettings):
             pairs = (item.split("=", 1) for item in _split(value))
             return {key.strip(): tier.strip() for key, tier in pairs}
         return value
+
+    @field_validator("creator_onboarding", mode="before")
+    @classmethod
+    def _blank_onboarding(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("creator_onboarding_allowlist")
+    @classmethod
+    def _company_ids(cls, value: list[str]) -> list[str]:
+        bad = [item for item in value if not COMPANY_ID.fullmatch(item)]
+        if bad:
+            raise ValueError(f"not Whop company ids (biz_…): {', '.join(bad)}")
+        return value
+
+    @property
+    def onboarding_mode(self) -> str:
+        """CREATOR_ONBOARDING, or its default: `closed` in production, else `open`."""
+        if self.creator_onboarding is not None:
+            return self.creator_onboarding
+        return "closed" if self.is_production else "open"
 
     @property
     def is_production(self) -> bool:
@@ -326,6 +360,8 @@ class Settings(BaseSettings):
                 problems.append(f"{name} must use https:// in production")
         if self.emulator_enabled:
             problems.append("EMULATOR_ENABLED must be false in production")
+        if self.onboarding_mode == "allowlist" and not self.creator_onboarding_allowlist:
+            problems.append("CREATOR_ONBOARDING=allowlist needs CREATOR_ONBOARDING_ALLOWLIST")
         metrics_token = self.metrics_token.get_secret_value() if self.metrics_token else ""
         if len(metrics_token) < MIN_METRICS_TOKEN or _looks_like_placeholder(metrics_token):
             problems.append(

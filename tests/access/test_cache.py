@@ -106,3 +106,23 @@ async def test_ttl_expiry_on_a_cached_state_asks_whop(
     clock.advance(services.settings.access_ttl_seconds)
     assert (await client.get("/api/content")).status_code == 200
     assert emulator.call_count("/api/v1/users/") == 1
+
+
+@SQLITE_ONLY
+async def test_admission_at_one_creator_never_admits_at_another(
+    services: Services, client: httpx.AsyncClient
+) -> None:
+    """The cache key includes the space: a session cached as admitted at the default creator
+    is decided afresh (and refused) at Other School's space, with nothing committed between."""
+    from tests.pages.helpers import creator_id
+
+    await creator_id(services, "biz_other")
+    use_session(client, await seed(services, "user_k", memberships=[{"status": "active"}]))
+    assert (await client.get("/api/content")).status_code == 200
+    assert (await client.get("/api/content")).status_code == 200
+    hits = _cache(services).hits
+    assert hits == 1
+    refused = await client.get("/c/biz_other/api/content")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "no_membership"
+    assert _cache(services).hits == hits

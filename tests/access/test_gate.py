@@ -30,8 +30,9 @@ from tests.access.helpers import (
 from tests.support.env import APP_URL
 
 # Routes that must carry the access gate (M01). Add every new gated route here.
-GATED_PAGES = ["/content", "/dashboard"]
+GATED_PAGES = ["/content"]
 GATED_APIS = ["/api/content"]
+SPACE_ROUTES = ["/c/{route}", "/c/{route}/api/content"]  # decided for the creator of the path
 EMBEDDED_APIS = ["/api/embed/content"]  # gated on x-whop-user-token, not the cookie
 CREATOR_ROUTES = [
     "/creator",
@@ -42,12 +43,17 @@ CREATOR_ROUTES = [
     "/creator/audit",
     "/creator/sync",
 ]
+# Every creator page again in each creator's space, decided for the creator of the path.
+CREATOR_ROUTES += [f"/c/{{route}}{path}" for path in CREATOR_ROUTES]
 # Routes that read the session but are allowed without the gate, and why.
 SESSION_WITHOUT_GATE = {
     "/": "landing page; shows sign-in or a link to the dashboard",
     "/api/whop/logout": "signing out must work without a membership",
     "/api/whop/refresh": "token maintenance for the session itself",
     "/api/whop/verify": "reports the decision (decide_for) instead of refusing",
+    "/dashboard": "lists every creator the user may reach; decides for the default creator "
+    "through the gate itself, and a user who may reach none gets the gate's refusal",
+    "/onboard": "a Whop admin sets up a company they are not yet a creator of",
     "/account/sessions": "a user whose access ended can still see and end their sessions",
     "/api/whop/sessions/revoke-all": "signing out everywhere must work without a membership",
     "/dev": "development only (emulator enabled, never production)",
@@ -67,24 +73,37 @@ def _calls(route: APIRoute) -> list[Callable[..., Any]]:
     return found
 
 
+def _flat(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute]]:
+    """Every APIRoute with its full path, those of routers included in routers too (FastAPI
+    keeps an included router as one wrapper route with the prefix in its include context)."""
+    flat: list[tuple[str, APIRoute]] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            flat.append((prefix + route.path, route))
+        elif hasattr(route, "original_router"):
+            inner = prefix + route.include_context.prefix
+            flat.extend(_flat(route.original_router.routes, inner))
+    return flat
+
+
 def test_m01_every_session_route_is_gated_or_listed() -> None:
     """Every route that reads a session carries the access gate, or is listed with a reason."""
     from mentora.web.routes import ROUTERS
 
     # FastAPI 0.165 wraps included routers, so read the routes from the routers themselves.
-    routes = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
-    paths = {route.path for route in routes}
-    must_be_gated = GATED_PAGES + GATED_APIS + EMBEDDED_APIS + CREATOR_ROUTES
+    found = [pair for router in ROUTERS for pair in _flat(router.routes)]
+    paths = {path for path, _ in found}
+    must_be_gated = GATED_PAGES + GATED_APIS + EMBEDDED_APIS + CREATOR_ROUTES + SPACE_ROUTES
     assert set(must_be_gated) <= paths, "a gated route disappeared"
     missing = []
-    for route in routes:
+    for path, route in found:
         calls = _calls(route)
         gated = any(is_gate(call) for call in calls)
         uses_session = any(call in (load_principal, require_session) for call in calls)
-        if route.path in must_be_gated:
-            assert gated, f"{route.path} lost its access gate"
-        elif uses_session and not gated and route.path not in SESSION_WITHOUT_GATE:
-            missing.append(route.path)
+        if path in must_be_gated:
+            assert gated, f"{path} lost its access gate"
+        elif uses_session and not gated and path not in SESSION_WITHOUT_GATE:
+            missing.append(path)
     assert missing == [], f"routes reading a session without the access gate: {missing}"
 
 
@@ -219,9 +238,11 @@ async def test_cross_creator_isolation(services: Services, client: httpx.AsyncCl
     )
     here = await seed(services, "user_other_member", level="no_access")
     assert (await client.get("/api/content", headers=here.cookie)).status_code == 403
-    body = (await client.get("/api/content", headers=theirs.cookie)).json()
+    # The creator is the path's: the same session is admitted in Other School's space only.
+    assert (await client.get("/api/content", headers=theirs.cookie)).status_code == 403
+    body = (await client.get("/c/biz_other/api/content", headers=theirs.cookie)).json()
     assert body["company_id"] == "biz_other"
-    assert await audit_reasons(services) == ["no_membership"]
+    assert await audit_reasons(services) == ["no_membership", "no_membership"]
 
 
 async def test_unknown_company_membership_never_grants(
@@ -322,8 +343,11 @@ async def test_signed_in_member_sees_the_content_page(
     assert emulator.call_count("/api/v1/users/") == 0
 
 
-async def test_signed_in_guest_never_gets_a_session(client: httpx.AsyncClient, signin: Any) -> None:
-    """A Whop user without membership is refused at sign-in, so the gate sees no session (401)."""
+async def test_signed_in_guest_is_refused_at_the_gate(
+    client: httpx.AsyncClient, signin: Any
+) -> None:
+    """A Whop user without membership is signed in (a session belongs to a user) and the gate
+    refuses them (403, no_membership)."""
     response = await signin.sign_in("user_demo_guest")
-    assert response.status_code == 403
-    assert (await client.get("/api/content")).status_code == 401
+    assert response.status_code == 303
+    assert (await client.get("/api/content")).status_code == 403

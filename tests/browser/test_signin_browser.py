@@ -39,7 +39,8 @@ async def test_member_signs_in_and_out_in_chromium(
 
 
 async def test_non_member_sees_no_access_page(browser: Any, sqlite_url: str, shot: Any) -> None:
-    """Grace Guest picks her account on Whop's page and lands on the no-access page."""
+    """Grace Guest picks her account on Whop's page, is signed in, and lands on the dashboard's
+    no-access page (no creator to list), which offers onboarding."""
     async with running_stack(sqlite_url) as stack:
         context = await browser.new_context()
         page = await context.new_page()
@@ -47,6 +48,7 @@ async def test_non_member_sees_no_access_page(browser: Any, sqlite_url: str, sho
         await page.check("input[value=user_demo_guest]")
         await page.click("button[type=submit][value=approve], button:has-text('Continue')")
         await page.wait_for_load_state()
-        assert "No access" in await page.content()
+        content = await page.content()
+        assert "No membership" in content and 'id="onboard-offer"' in content
         await shot(page, "no-access")
         await context.close()

@@ -87,7 +87,10 @@ async def test_user_token_sees_only_reachable_memberships(
     creator = await oauth.sign_in(DEMO.creator_user_id)
     headers = {"Authorization": f"Bearer {creator['access_token']}"}
     listed = (await whop.get("/api/v1/memberships", headers=headers)).json()["data"]
-    assert [m["id"] for m in listed] == [DEMO.member_membership_id]
+    # The creator's token covers every membership at their company (Bea Both's too).
+    assert sorted(m["id"] for m in listed) == sorted(
+        [DEMO.member_membership_id, DEMO.both_demo_membership_id]
+    )
 
 
 async def test_memberships_pagination_and_filters(whop: httpx.AsyncClient, emu: Emulator) -> None:
@@ -120,7 +123,7 @@ async def test_memberships_pagination_and_filters(whop: httpx.AsyncClient, emu: 
             break
         after = body["page_info"]["end_cursor"]
     assert pages == 3
-    assert seen == [DEMO.member_membership_id, *created]
+    assert seen == [DEMO.member_membership_id, DEMO.both_demo_membership_id, *created]
 
     emu.set_membership_status(created[0], "canceled")
     by_status = await whop.get(
@@ -134,7 +137,7 @@ async def test_memberships_pagination_and_filters(whop: httpx.AsyncClient, emu: 
     )
     assert [m["id"] for m in by_user.json()["data"]] == [DEMO.other_membership_id]
     capped = await whop.get("/api/v1/memberships", params={"first": "500"}, headers=API_KEY)
-    assert len(capped.json()["data"]) == 9
+    assert len(capped.json()["data"]) == 11
 
 
 async def test_official_sdk_parses_the_emulator(emu: Emulator) -> None:
@@ -156,7 +159,16 @@ async def test_official_sdk_parses_the_emulator(emu: Emulator) -> None:
     assert membership.product.id == DEMO.product_id
     assert membership.initial_price.currency == "usd"
     pager = await sdk.memberships.list(account_id=DEMO.company_id, first=10)
-    assert [m.id for m in pager.items or []] == [DEMO.member_membership_id]
+    assert sorted(m.id for m in pager.items or []) == sorted(
+        [DEMO.member_membership_id, DEMO.both_demo_membership_id]
+    )
     everything = [m.id async for m in await sdk.memberships.list(first=1)]
-    assert sorted(everything) == sorted([DEMO.member_membership_id, DEMO.other_membership_id])
+    assert sorted(everything) == sorted(
+        [
+            DEMO.member_membership_id,
+            DEMO.other_membership_id,
+            DEMO.both_demo_membership_id,
+            DEMO.both_other_membership_id,
+        ]
+    )
     await http.aclose()

@@ -51,7 +51,8 @@ async def _drive_every_security_event(client: httpx.AsyncClient, signin: Any, cl
     )
     assert revoke.status_code == 303
     guest = await signin.sign_in("user_demo_guest")
-    assert guest.status_code == 403  # no membership: authn_login_fail + authz_fail
+    assert guest.status_code == 303  # a session belongs to the user, whatever their access
+    assert (await client.get("/api/content")).status_code == 403  # no membership: authz_fail
     for _ in range(11):
         await client.get("/api/whop/auth", headers={"sec-fetch-mode": "navigate"})
 

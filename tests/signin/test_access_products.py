@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mentora.config import Settings
@@ -20,11 +21,15 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-async def test_member_of_another_product_is_refused(signin: SignIn) -> None:
-    """A member of prod_demo gets no session when only prod_other grants access."""
+async def test_member_of_another_product_is_refused(
+    signin: SignIn, client: httpx.AsyncClient
+) -> None:
+    """A member of prod_demo is signed in but refused at the gate when only prod_other
+    grants access."""
     response = await signin.sign_in(DEMO.member_user_id)
-    assert response.status_code == 403
-    assert signin.session_cookie() is None
+    assert response.status_code == 303
+    refused = await client.get("/api/content")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "no_membership")
 
 
 async def test_member_of_the_access_product_is_admitted(signin: SignIn) -> None:

@@ -141,10 +141,15 @@ def _cookie(response: httpx.Response, name: str) -> str | None:
 
 
 async def browser_sign_in(
-    http: httpx.AsyncClient, stack: Stack, user_id: str
+    http: httpx.AsyncClient, stack: Stack, user_id: str, next_path: str | None = None
 ) -> tuple[httpx.Response, str | None]:
-    """A browser-like sign-in over real sockets, cookies carried by hand (they are Secure)."""
-    start = await http.get(f"{stack.app_url}/api/whop/auth", headers={"sec-fetch-mode": "navigate"})
+    """A browser-like sign-in over real sockets, cookies carried by hand (they are Secure);
+    `next_path` is the page it started from."""
+    start = await http.get(
+        f"{stack.app_url}/api/whop/auth",
+        params={"next": next_path} if next_path else None,
+        headers={"sec-fetch-mode": "navigate"},
+    )
     login_cookie = _cookie(start, LOGIN_COOKIE)
     page = await http.get(start.headers["location"])
     fields = {

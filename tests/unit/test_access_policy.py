@@ -518,3 +518,31 @@ def test_without_being_told_whop_is_unreachable_a_stale_state_only_asks_again() 
         True,
         False,
     )
+
+
+@pytest.mark.parametrize(
+    ("memberships", "answer"),
+    [
+        ([m()], FRESH),
+        ([], WhopAnswer("admin", NOW - timedelta(seconds=10))),
+        ([m()], WhopAnswer("customer", NOW - timedelta(days=2))),  # stale: would revalidate
+    ],
+)
+def test_disabled_creator_refuses_everyone_without_asking_whop(
+    memberships: list[MembershipFacts], answer: WhopAnswer
+) -> None:
+    """`creator_enabled=False` refuses members and the team alike, and never revalidates."""
+    decision = decide(
+        creator_id=CREATOR,
+        memberships=memberships,
+        answer=answer,
+        requirement=ANY,
+        policy=POLICY,
+        now=NOW,
+        creator_enabled=False,
+    )
+    assert (decision.allowed, decision.reason, decision.needs_revalidation) == (
+        False,
+        "creator_disabled",
+        False,
+    )

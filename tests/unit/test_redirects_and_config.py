@@ -139,3 +139,31 @@ def test_production_embedded_mode_needs_the_real_app_id(app_id: str | None) -> N
         load_settings(env)
     assert "WHOP_APP_ID" in str(err.value)
     assert load_settings({**env, "WHOP_APP_ID": "app_live123"}).embedded_mode
+
+
+def test_creator_onboarding_defaults_closed_in_production_and_open_elsewhere() -> None:
+    """CREATOR_ONBOARDING unset: `closed` in production, `open` in development."""
+    assert load_settings(PROD).onboarding_mode == "closed"
+    assert load_settings({"MENTORA_ENV": "development"}).onboarding_mode == "open"
+    chosen = load_settings(
+        {**PROD, "CREATOR_ONBOARDING": "allowlist", "CREATOR_ONBOARDING_ALLOWLIST": "biz_a, biz_b"}
+    )
+    assert (chosen.onboarding_mode, chosen.creator_onboarding_allowlist) == (
+        "allowlist",
+        ["biz_a", "biz_b"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"CREATOR_ONBOARDING": "allowlist"}, "CREATOR_ONBOARDING_ALLOWLIST"),
+        ({"CREATOR_ONBOARDING": "sometimes"}, "CREATOR_ONBOARDING"),
+        ({"CREATOR_ONBOARDING_ALLOWLIST": "biz_ok,not-a-company"}, "not-a-company"),
+    ],
+)
+def test_creator_onboarding_settings_are_checked(change: dict[str, str], named: str) -> None:
+    """An allowlist mode with nobody listed (production), an unknown mode, or an allowlist
+    entry that is no `biz_` id is refused, naming it."""
+    with pytest.raises(ConfigError, match=named):
+        load_settings({**PROD, **change})

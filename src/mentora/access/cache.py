@@ -93,6 +93,7 @@ class Entry:
             requirement=requirement,
             policy=self.policy,
             now=now,
+            creator_enabled=self.principal.creator.enabled,
         )
         until = decision_horizon(self.memberships, self.answer, self.policy, now)
         self.decisions[requirement] = (decision, now, until)
@@ -115,7 +116,9 @@ class GateCache:
         self.watcher = watcher
         self.max_entries = max_entries
         self._version: int | None = None
-        self._entries: dict[bytes, Entry] = {}
+        # By (session-token hash, the request's space): a user's admission at one creator
+        # must never answer for another.
+        self._entries: dict[tuple[bytes, str], Entry] = {}
         self.hits = 0
 
     @classmethod
@@ -136,8 +139,9 @@ class GateCache:
         """Read the database version; call before reading any state you will `put`."""
         return self.watcher.version()
 
-    def put(self, version: int | None, token_hash: bytes, entry: Entry) -> None:
-        """Keep `entry`, read at `version`; older versions' entries are dropped."""
+    def put(self, version: int | None, token_hash: bytes, entry: Entry, *, space: str = "") -> None:
+        """Keep `entry`, read at `version` for `space` (a `/c/{route}` segment, "" for the
+        default creator); older versions' entries are dropped."""
         if version is None:
             return
         if version != self._version:
@@ -145,7 +149,7 @@ class GateCache:
             self._version = version
         if len(self._entries) >= self.max_entries:
             self._entries.pop(next(iter(self._entries)))
-        self._entries[token_hash] = entry
+        self._entries[(token_hash, space)] = entry
 
     def admit(
         self,
@@ -155,11 +159,12 @@ class GateCache:
         *,
         now: datetime,
         sessions: SessionPolicy,
+        space: str = "",
     ) -> Hit | None:
         """A cached principal that is still allowed now, or None (read the database)."""
         if version is None or version != self._version:
             return None
-        entry = self._entries.get(token_hash)
+        entry = self._entries.get((token_hash, space))
         if entry is None:
             return None
         session = entry.principal.session

@@ -274,13 +274,19 @@ def decide(
     policy: AccessPolicy,
     now: datetime,
     whop_unreachable: bool = False,
+    creator_enabled: bool = True,
 ) -> Decision:
     """Decide access for one user at one creator.
+
+    `creator_enabled` False (an operator ran `mentora creators disable`): nobody enters,
+    whatever Whop or the stored memberships say, and Whop is not asked.
 
     `whop_unreachable` says the caller tried to revalidate (or was told not to try, by the
     back-off or the circuit breaker) and has no newer answer: a stale allowing state then holds
     only within the grace window after the last successful check. Never allows on an error.
     """
+    if not creator_enabled:
+        return Decision(False, "creator_disabled", None, False)
     base = _from_state(creator_id, list(memberships), answer, requirement, policy, now)
     checked = answer.checked_at
     if checked is not None and now - checked < policy.ttl:

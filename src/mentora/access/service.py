@@ -1,6 +1,6 @@
 """`Gate.decide_for()`: the access decision for a signed-in (or embedded) user, I/O at the edge.
 
-Steady state costs one indexed query (the user's memberships at the session's creator) on
+Steady state costs one indexed query (the user's memberships at the request's creator) on
 top of the session lookup, and no call to Whop. Only when Whop's last answer is older than
 ACCESS_TTL_SECONDS does a request revalidate (single-flight, see revalidate.py).
 """
@@ -201,6 +201,7 @@ class Gate:
             requirement=requirement,
             policy=policy,
             now=self.base.clock.now(),
+            creator_enabled=creator.enabled,
         )
         if not decision.needs_revalidation:
             return Evaluation(decision, memberships, answer, policy, revalidated=False)
@@ -224,6 +225,7 @@ class Gate:
             policy=policy,
             now=self.base.clock.now(),
             whop_unreachable=outcome.unreachable,
+            creator_enabled=creator.enabled,
         )
         return Evaluation(decision, memberships, outcome.answer, policy, revalidated=True)
 

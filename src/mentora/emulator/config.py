@@ -95,6 +95,12 @@ class DemoIds:
     other_plan_id: str = "plan_other"
     other_member_user_id: str = "user_other_member"
     other_membership_id: str = "mem_other_member"
+    other_company_route: str = "other-school"
+    # Other School's owner (on its team), and a student with a membership at both schools.
+    other_admin_user_id: str = "user_other_admin"
+    both_member_user_id: str = "user_both_member"
+    both_demo_membership_id: str = "mem_both_demo"
+    both_other_membership_id: str = "mem_both_other"
 
 
 DEMO = DemoIds()

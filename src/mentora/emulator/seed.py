@@ -79,3 +79,34 @@ def seed_demo(state: EmulatorState, now: datetime) -> None:
         status="active",
         now=now,
     )
+    _seed_second_school_people(state, now)
+
+
+def _seed_second_school_people(state: EmulatorState, now: datetime) -> None:
+    """Other School's owner, and a student of both schools (one account, many creators)."""
+    state.add_user(
+        id=DEMO.other_admin_user_id,
+        username="olga",
+        name="Olga Owner",
+        email="olga@example.test",
+        now=now,
+    )
+    state.companies[DEMO.other_company_id].admin_user_ids.append(DEMO.other_admin_user_id)
+    state.add_user(
+        id=DEMO.both_member_user_id,
+        username="bea",
+        name="Bea Both",
+        email="bea@example.test",
+        now=now,
+    )
+    for membership_id, product_id in (
+        (DEMO.both_demo_membership_id, DEMO.product_id),
+        (DEMO.both_other_membership_id, DEMO.other_product_id),
+    ):
+        state.add_membership(
+            id=membership_id,
+            user_id=DEMO.both_member_user_id,
+            product_id=product_id,
+            status="active",
+            now=now,
+        )

@@ -2,14 +2,17 @@
 
 `start_sign_in` stores a login attempt (PKCE verifier, state, nonce, where to return) and
 returns Whop's authorize URL. `complete_sign_in` runs the callback's checks in the
-checklist's order (oauth.callback), asks Whop whether the user may reach the creator (exactly
-as revalidation does, so sign-in and the gate never disagree), then provisions the user and,
-when they have access, starts a session and stores their Whop tokens: one transaction. Every
-outcome is audited and counted; the web layer turns the result into a redirect or a page.
+checklist's order (oauth.callback), asks Whop whether the user may reach each enabled creator
+(exactly as revalidation does, so sign-in and the gate never disagree), then provisions the
+user with each answer, starts a session and stores their Whop tokens: one transaction. A
+session belongs to the user whatever Whop answers: every page decides for the creator of its
+path. Every outcome is audited and counted; the web layer turns the result into a redirect
+or a page.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,7 +28,7 @@ from mentora.accounts import record_access, upsert_user
 from mentora.audit.kinds import AuditKind
 from mentora.audit.record import audit_values, record_all, record_alone
 from mentora.creators import CreatorRef
-from mentora.db.models import Membership
+from mentora.db.models import Creator, Membership
 from mentora.db.uow import transaction
 from mentora.errors import MentoraError
 from mentora.memberships.policy import gives_access
@@ -42,7 +45,6 @@ from mentora.whop.schemas import AccessAnswer
 
 log = structlog.get_logger("mentora.signin")
 CREATOR_HOME = "/creator"
-NO_MEMBERSHIP = "Your Whop account has no active membership for this course."
 
 
 @dataclass(frozen=True)
@@ -116,37 +118,40 @@ async def complete_sign_in(
     checked = await _check(services, params, browser_token)
     if isinstance(checked, SignInRefused):
         return checked
-    verified, creator, answer = checked
-    token, drift = await _provision(services, verified, creator, answer, ip, user_agent)
+    verified, answers = checked
+    token, drift = await _provision(services, verified, answers, ip, user_agent)
+    anywhere = any(answer.has_access for _, answer in answers)
     metrics.SIGN_INS.labels(
-        outcome="success" if token else "failure", reason="ok" if token else "no_membership"
+        outcome="success", reason="ok" if anywhere else "no_membership_yet"
     ).inc()
-    if token is None:
-        await _revoke_unused_grant(services, verified.tokens.refresh_token)
-        return SignInRefused(
-            403,
-            "no_membership",
-            NO_MEMBERSHIP,
-            template="no_access.html",
-            context={"purchase_url": services.settings.purchase_url},
-        )
     if drift:
-        # Whop's answer and our membership rows disagree (first sign-in, a webhook that raced
-        # the redirect or was lost): pull this user's memberships before the redirect, so the
-        # page they land on shows them. Best effort and bounded by Whop's HTTP timeout; the
-        # scheduled sync repairs whatever this misses.
+        # Whop's answers and our membership rows disagree (first sign-in, a webhook that raced
+        # the redirect or was lost, a creator onboarded since): pull this user's memberships
+        # at every creator before the redirect, so the page they land on shows them. Best
+        # effort and bounded by Whop's HTTP timeout; the scheduled sync repairs what it misses.
         await _sync_user(services, verified.subject)
-    destination = verified.return_to
-    if destination == DEFAULT_RETURN and answer.access_level == "admin":
-        destination = CREATOR_HOME  # no page asked for: the creator's team starts at /creator
-    return SignedIn(token, destination)
+    return SignedIn(token, _destination(services, verified.return_to, answers))
+
+
+def _destination(
+    services: Services, return_to: str, answers: list[tuple[CreatorRef, AccessAnswer]]
+) -> str:
+    """The page the sign-in started from; with none, the default creator's team starts at
+    its creator pages and everyone else at the dashboard (every creator they may reach)."""
+    if return_to != DEFAULT_RETURN:
+        return return_to
+    company = services.settings.whop_company_id
+    for creator, answer in answers:
+        if creator.whop_company_id == company and answer.access_level == "admin":
+            return CREATOR_HOME
+    return return_to
 
 
 async def _check(
     services: Services, params: Mapping[str, str], browser_token: str | None
-) -> tuple[VerifiedLogin, CreatorRef, AccessAnswer] | SignInRefused:
-    """The callback's checks in the checklist's order, then Whop's access answer; a refusal
-    is audited and counted here."""
+) -> tuple[VerifiedLogin, list[tuple[CreatorRef, AccessAnswer]]] | SignInRefused:
+    """The callback's checks in the checklist's order, then Whop's access answer at every
+    onboarded creator; a refusal is audited and counted here."""
     now = services.clock.now()
     try:
         login = await cb.consume_and_check(
@@ -160,11 +165,7 @@ async def _check(
         verified = await cb.complete(
             login, code=params.get("code"), provider=services.provider, http=services.http, now=now
         )
-        creator = await _configured_creator(services)
-        policy = await services.gate.policies.get(creator.id)
-        answer = await check_creator_access(
-            services.whop, verified.subject, creator.whop_company_id, policy.access_products
-        )
+        answers = await _answers(services, verified.subject)
     except (OAuthError, WhopError) as exc:
         await record_alone(
             services.sessionmaker,
@@ -186,32 +187,71 @@ async def _check(
             now=now,
         )
         return SignInRefused(400, exc.code)
-    return verified, creator, answer
+    return verified, answers
+
+
+async def _answers(services: Services, subject: str) -> list[tuple[CreatorRef, AccessAnswer]]:
+    """Whop's check-access answer for the user at every enabled creator, asked concurrently
+    (exactly as revalidation asks, so sign-in and the gate never disagree). A creator Whop
+    could not answer for is left out; with no answer at all, its error is raised."""
+    creators = await _onboarded_creators(services)
+
+    async def ask(creator: CreatorRef) -> tuple[CreatorRef, AccessAnswer]:
+        policy = await services.gate.policies.get(creator.id)
+        answer = await check_creator_access(
+            services.whop, subject, creator.whop_company_id, policy.access_products
+        )
+        return creator, answer
+
+    results = await asyncio.gather(*(ask(creator) for creator in creators), return_exceptions=True)
+    answers = [result for result in results if not isinstance(result, BaseException)]
+    failures = [result for result in results if isinstance(result, BaseException)]
+    for failure in failures:
+        # Whop failing for one creator must not lock the user out of the others: its gate
+        # asks again on the first request there. Anything but a Whop failure is a bug.
+        if not isinstance(failure, WhopError) or not answers:
+            raise failure
+    return answers
+
+
+async def _onboarded_creators(services: Services) -> list[CreatorRef]:
+    """The enabled creators (one statement: a creator added since by any process counts)."""
+    async with services.sessionmaker() as db:
+        rows = (
+            await db.execute(
+                select(Creator.id, Creator.whop_company_id)
+                .where(Creator.enabled.is_(True))
+                .order_by(Creator.id)
+            )
+        ).all()
+    if not rows:
+        raise MentoraError("no creator onboarded; run `mentora db upgrade`")
+    return [CreatorRef(id=row[0], whop_company_id=row[1]) for row in rows]
 
 
 async def _provision(
     services: Services,
     verified: VerifiedLogin,
-    creator: CreatorRef,
-    answer: AccessAnswer,
+    answers: list[tuple[CreatorRef, AccessAnswer]],
     ip: str | None,
     user_agent: str | None,
-) -> tuple[str | None, bool]:
-    """Store the user and Whop's answer; with access, a session and its tokens (one
-    transaction). Returns the session token (None: no access) and whether local state drifted."""
+) -> tuple[str, bool]:
+    """Store the user, Whop's answer at each creator, a session and its tokens (one
+    transaction). A session belongs to the user: it is started whatever Whop answers, and
+    every page decides for the creator of its path. Returns the session token and whether
+    local state drifted from Whop's answers."""
     now = services.clock.now()
-    subject, creator_id = verified.subject, creator.id
+    subject = verified.subject
     async with transaction(services.sessionmaker, write=True) as db:
         user_id = await upsert_user(db, subject=subject, userinfo=verified.userinfo, now=now)
-        await record_access(db, user_id=user_id, creator_id=creator_id, answer=answer, now=now)
-        drift = await _local_state_disagrees(db, subject, creator_id, answer)
-        if not answer.has_access:
-            await _audit(db, now, subject, creator_id, refused=True)
-            return None, drift
+        for creator, answer in answers:
+            await record_access(db, user_id=user_id, creator_id=creator.id, answer=answer, now=now)
+        drift = await _local_state_disagrees(db, subject, answers)
+        home = _home_creator(services, answers)
         new = await store.create(
             db,
             user_id=user_id,
-            creator_id=creator_id,
+            creator_id=home,
             now=now,
             policy=services.session_policy,
             ip=ip,
@@ -225,8 +265,19 @@ async def _provision(
             company_id=None,
             now=now,
         )
-        await _audit(db, now, subject, creator_id, access_level=answer.access_level)
+        levels = {creator.whop_company_id: answer.access_level for creator, answer in answers}
+        await _audit(db, now, subject, home, access_level=levels)
         return new.token, drift
+
+
+def _home_creator(services: Services, answers: list[tuple[CreatorRef, AccessAnswer]]) -> int:
+    """The creator a session is recorded under (audit rows, the students page's last seen):
+    the default creator; access is never decided from it."""
+    company = services.settings.whop_company_id
+    for creator, _ in answers:
+        if creator.whop_company_id == company:
+            return creator.id
+    return answers[0][0].id
 
 
 async def _audit(
@@ -235,72 +286,43 @@ async def _audit(
     subject: str,
     creator_id: int,
     *,
-    refused: bool = False,
-    access_level: str | None = None,
+    access_level: dict[str, str],
 ) -> None:
-    """A sign-in's two audit rows in one statement: refused (login failed, no membership) or
-    admitted (login succeeded with the access level, session created)."""
-    if refused:
-        rows = [
-            audit_values(
-                kind=kind,
-                outcome="failure",
-                reason="no_membership",
-                now=now,
-                subject=subject,
-                creator_id=creator_id,
-            )
-            for kind in (AuditKind.AUTHN_LOGIN_FAIL, AuditKind.AUTHZ_FAIL)
-        ]
-    else:
-        rows = [
-            audit_values(
-                kind=kind,
-                outcome="success",
-                now=now,
-                subject=subject,
-                creator_id=creator_id,
-                details=details,
-            )
-            for kind, details in (
-                (AuditKind.AUTHN_LOGIN_SUCCESS, {"access_level": access_level}),
-                (AuditKind.SESSION_CREATED, None),
-            )
-        ]
+    """A sign-in's two audit rows in one statement: login succeeded (with Whop's access level
+    at each creator) and session created."""
+    rows = [
+        audit_values(
+            kind=kind,
+            outcome="success",
+            now=now,
+            subject=subject,
+            creator_id=creator_id,
+            details=details,
+        )
+        for kind, details in (
+            (AuditKind.AUTHN_LOGIN_SUCCESS, {"access_level": access_level}),
+            (AuditKind.SESSION_CREATED, None),
+        )
+    ]
     await record_all(db, rows)
 
 
-async def _configured_creator(services: Services) -> CreatorRef:
-    """The creator this deployment serves (its id is read once per process)."""
-    creator = await services.creators.by_company(services.settings.whop_company_id)
-    if creator is None:
-        raise MentoraError("configured creator missing; run `mentora db upgrade`")
-    return creator
-
-
-async def _revoke_unused_grant(services: Services, refresh_token: str | None) -> None:
-    """Revoke the grant of a user who gets no session (best effort)."""
-    try:
-        meta = await services.provider.metadata()
-        if refresh_token:
-            await services.provider.client.revoke(meta, refresh_token=refresh_token)
-    except OAuthError:
-        pass
-
-
 async def _local_state_disagrees(
-    db: AsyncSession, subject: str, creator_id: int, answer: AccessAnswer
+    db: AsyncSession, subject: str, answers: list[tuple[CreatorRef, AccessAnswer]]
 ) -> bool:
-    """True when no stored membership of the user matches Whop's check-access answer."""
-    if answer.access_level == "admin":
-        return False
+    """True when, at some creator, no stored membership of the user matches Whop's answer
+    (one statement for every creator)."""
     rows = await db.execute(
-        select(Membership.status, Membership.access_hold).where(
-            Membership.whop_user_id == subject, Membership.creator_id == creator_id
+        select(Membership.creator_id, Membership.status, Membership.access_hold).where(
+            Membership.whop_user_id == subject,
+            Membership.creator_id.in_([creator.id for creator, _ in answers]),
         )
     )
-    locally_granted = any(gives_access(status, hold) for status, hold in rows.all())
-    return locally_granted != answer.has_access
+    granted = {creator_id for creator_id, status, hold in rows.all() if gives_access(status, hold)}
+    return any(
+        answer.access_level != "admin" and (creator.id in granted) != answer.has_access
+        for creator, answer in answers
+    )
 
 
 async def _sync_user(services: Services, subject: str) -> None:

@@ -5,6 +5,8 @@
 
     @router.get("/masterclass", dependencies=[Depends(member_gate(tier="pro"))])
 
+Each request is decided for the creator of its path (`/c/{route}/…`, web/spaces.py; the
+default creator, `WHOP_COMPANY_ID`, for unprefixed paths), never for "the session's creator".
 Every refusal writes one `authz_fail` audit event with the reason and raises `AccessDenied`
 (403, or 503 "Whop unavailable"); API paths get JSON, browsers the access_denied.html page.
 """
@@ -39,6 +41,7 @@ from mentora.web.cookie import SESSION_COOKIE
 from mentora.web.deps import get_services
 from mentora.web.principal import load_principal, require_session
 from mentora.web.ratelimit import audit_within_budget
+from mentora.web.spaces import creator_match, space_route, unknown_space
 from mentora.web.state import request_state
 
 GATE_MARKER = "__access_requirement__"
@@ -100,22 +103,6 @@ async def _admit(
     requirement: Requirement,
     via: str,
 ) -> tuple[Access, Evaluation]:
-    if not subject.creator.enabled:
-        # An operator disabled this creator (`mentora creators disable`): nobody enters,
-        # whatever Whop says, until it is enabled again.
-        refused = Decision(
-            allowed=False, reason="creator_disabled", tier=None, needs_revalidation=False
-        )
-        metrics.count_decision(False, refused.reason)
-        await deny(
-            services,
-            request,
-            user=subject.user,
-            creator=subject.creator,
-            decision=refused,
-            requirement=requirement,
-            via=via,
-        )
     evaluation = await services.gate.evaluate(subject, requirement)
     decision = evaluation.decision
     metrics.count_decision(decision.allowed, decision.reason)
@@ -150,6 +137,7 @@ def _from_cache(
         requirement,
         now=services.clock.now(),
         sessions=services.session_policy,
+        space=space_route(request) or "",
     )
     if hit is None:
         return None
@@ -159,6 +147,22 @@ def _from_cache(
     bind_actor(principal.user.whop_user_id)
     metrics.count_decision(hit.decision.allowed, hit.decision.reason)
     return Access(principal.user, principal.creator, principal.student, hit.decision, "session")
+
+
+async def _known_space(services: Services, request: Request) -> None:
+    """404 for a signed-out visitor at a space no creator has (instead of a sign-in that
+    could only end at a 404)."""
+    route = space_route(request)
+    if route is None:
+        return
+    async with services.sessionmaker() as db:
+        found = (
+            await db.execute(
+                select(Creator.id).where(creator_match(route, services.settings.whop_company_id))
+            )
+        ).first()
+    if found is None:
+        raise unknown_space()
 
 
 def member_gate(
@@ -181,7 +185,10 @@ def member_gate(
             cached = _from_cache(services, cache, request, version, requirement)
             if cached is not None:
                 return cached
-        principal = await require_session(await load_principal(request, services))
+        loaded = await load_principal(request, services)
+        if loaded is None:
+            await _known_space(services, request)
+        principal = await require_session(loaded)
         access, evaluation = await _admit(services, request, principal, requirement, "session")
         if cache is not None and not evaluation.revalidated and not access.decision.degraded:
             cache.put(
@@ -190,6 +197,7 @@ def member_gate(
                 Entry(
                     principal, tuple(evaluation.memberships), evaluation.answer, evaluation.policy
                 ),
+                space=space_route(request) or "",
             )
         return access
 

@@ -22,7 +22,7 @@ from mentora.web.state import STATE_KEY, AppState, RequestState
 
 access_log = structlog.get_logger("mentora.access")
 
-NO_STORE_PREFIXES = ("/api/", "/dashboard", "/account", "/creator", "/dev", "/sessions")
+NO_STORE_PREFIXES = ("/api/", "/dashboard", "/account", "/creator", "/dev", "/sessions", "/c/")
 # Load balancers probe over plain HTTP; everything else is redirected to HTTPS in production.
 PLAIN_HTTP_PATHS = frozenset({"/healthz", "/readyz"})
 MAX_QUERY_BYTES = 8192

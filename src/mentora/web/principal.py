@@ -16,6 +16,7 @@ from mentora.audit.kinds import AuditKind
 from mentora.audit.record import bind_actor, record
 from mentora.db.models import Creator, Student, User, UserSession
 from mentora.db.uow import transaction
+from mentora.errors import MentoraError
 from mentora.services import Services
 from mentora.sessions import store
 from mentora.sessions.errors import SessionError
@@ -24,6 +25,7 @@ from mentora.sessions.tokens import csrf_token, fingerprint, hash_token, plausib
 from mentora.web.cookie import SESSION_COOKIE
 from mentora.web.deps import ServicesDep
 from mentora.web.ratelimit import audit_within_budget
+from mentora.web.spaces import creator_match, space_route, unknown_space
 from mentora.web.state import request_state
 
 
@@ -40,20 +42,8 @@ async def load_principal(request: Request, services: ServicesDep) -> Principal |
     if not plausible(token):
         return None
     token_hash = hash_token(token)
-    async with services.sessionmaker() as db:
-        row = (
-            await db.execute(
-                select(UserSession, User, Creator, Student)
-                .join(User, User.id == UserSession.user_id)
-                .join(Creator, Creator.id == UserSession.creator_id)
-                .outerjoin(
-                    Student,
-                    (Student.user_id == UserSession.user_id)
-                    & (Student.creator_id == UserSession.creator_id),
-                )
-                .where(UserSession.token_hash == token_hash)
-            )
-        ).one_or_none()
+    route = space_route(request)
+    row = await _session_row(services, token_hash, route)
     if row is None:
         # A cookie we never issued (or long purged): never adopt it (S01). Audited within a
         # per-client budget: a client replaying junk cookies must not buy one DB write each.
@@ -69,8 +59,12 @@ async def load_principal(request: Request, services: ServicesDep) -> Principal |
     session, user, creator, student = row
     reason = store.expiry_reason(session, now=now, policy=services.session_policy)
     if reason is not None:
-        await _expire(services, session, user.whop_user_id, creator.id, reason)
+        await _expire(services, session, user.whop_user_id, session.creator_id, reason)
         return None
+    if creator is None:
+        if route is not None:
+            raise unknown_space()
+        raise MentoraError("configured creator missing; run `mentora db upgrade`")
     if store.needs_touch(session, now):
         async with transaction(services.sessionmaker, write=True) as db:
             await store.touch(db, session.id, now)
@@ -87,8 +81,29 @@ async def load_principal(request: Request, services: ServicesDep) -> Principal |
     return principal
 
 
+async def _session_row(
+    services: Services, token_hash: bytes, route: str | None
+) -> tuple[UserSession, User, Creator | None, Student | None] | None:
+    """The session with its user, and the request's creator (its path's) with the user's
+    student row there: one statement. A session belongs to a user, not to a creator."""
+    async with services.sessionmaker() as db:
+        row = (
+            await db.execute(
+                select(UserSession, User, Creator, Student)
+                .join(User, User.id == UserSession.user_id)
+                .outerjoin(Creator, creator_match(route, services.settings.whop_company_id))
+                .outerjoin(
+                    Student,
+                    (Student.user_id == UserSession.user_id) & (Student.creator_id == Creator.id),
+                )
+                .where(UserSession.token_hash == token_hash)
+            )
+        ).one_or_none()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
 async def _expire(
-    services: Services, session: UserSession, subject: str, creator_id: int, reason: str
+    services: Services, session: UserSession, subject: str, creator_id: int | None, reason: str
 ) -> None:
     """End a session that timed out (once: a revoked one is left as it is), audited."""
     if session.revoked_at is not None:

@@ -37,6 +37,12 @@ BROWSER_API_PATHS = frozenset(
 )
 
 
+def _space_api(path: str) -> bool:
+    """`/c/{route}/api/…`: a creator space's JSON routes."""
+    parts = path.split("/", 4)
+    return len(parts) > 4 and parts[1] == "c" and parts[3] == "api"
+
+
 def wants_json(request: Request) -> bool:
     """API paths and clients that ask for JSON get JSON; browsers get a page."""
     accept = request.headers.get("accept", "")
@@ -44,7 +50,8 @@ def wants_json(request: Request) -> bool:
         return False
     if request.url.path in BROWSER_API_PATHS:
         return "application/json" in accept
-    if request.url.path.startswith("/api/") or request.url.path in JSON_PATHS:
+    path = request.url.path
+    if path.startswith("/api/") or path in JSON_PATHS or _space_api(path):
         return True
     return "application/json" in accept
 

@@ -54,14 +54,15 @@ class Ended:
     reason: str
     guidance: Guidance
     whop_user_id: str
-    creator_id: int
+    creator_id: int | None
 
 
 async def ended_access(request: Request) -> Ended | None:
     """When the request's session was closed because access ended, why (else None).
 
-    The reason is read from the user's latest membership at the session's creator: a payment
-    hold, or the status Whop reported (expired, canceled, ...), with the access layer's words.
+    The reason is read from the user's latest membership at the creator the session began at:
+    a payment hold, or the status Whop reported (expired, canceled, ...), with the access
+    layer's words.
     """
     token = request.cookies.get(SESSION_COOKIE)
     if not token or not plausible(token):

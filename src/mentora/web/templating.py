@@ -9,6 +9,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from mentora.web.spaces import ROUTE_PARAM, ROUTE_SHAPE, SPACE_PREFIX
 from mentora.web.state import AppState, request_state
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -25,6 +26,18 @@ def render(
         "csrf_token": state.csrf_token,
         "current": state.principal,
         "dev_mode": isinstance(app, AppState) and app.dev_mode,
+        "cbase": _space_base(request),
+        "onboarding_open": isinstance(app, AppState)
+        and app.services.settings.onboarding_mode != "closed",
     }
     ctx.update(context or {})
     return TEMPLATES.TemplateResponse(request, name, ctx, status_code=status_code)
+
+
+def _space_base(request: Request) -> str:
+    """Links of a `/c/{route}` page stay in its space ("" for the default creator's pages);
+    an error page for a malformed route links to the default creator's."""
+    route = request.path_params.get(ROUTE_PARAM)
+    if isinstance(route, str) and ROUTE_SHAPE.fullmatch(route):
+        return f"{SPACE_PREFIX}/{route}"
+    return ""

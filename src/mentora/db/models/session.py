@@ -20,7 +20,8 @@ class UserSession(Base):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("user_account.id", ondelete="CASCADE"), index=True
     )
-    creator_id: Mapped[int] = mapped_column(
+    # Where the session began (audit, last seen); access is decided per request's creator.
+    creator_id: Mapped[int | None] = mapped_column(
         ForeignKey("creator.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime]

@@ -2,7 +2,18 @@
 
 from fastapi import APIRouter
 
-from mentora.web.routes import account, auth, content, creator, dev, health, pages, webhooks
+from mentora.web.routes import (
+    account,
+    auth,
+    content,
+    creator,
+    dev,
+    health,
+    onboard,
+    pages,
+    spaces,
+    webhooks,
+)
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -13,5 +24,7 @@ ROUTERS: list[APIRouter] = [
     webhooks.router,
     account.router,
     creator.router,
+    spaces.router,
+    onboard.router,
     dev.router,
 ]

@@ -1,10 +1,12 @@
 """Creator pages under /creator: overview with activity chart and sync, students, deliveries
 (replay / reprocess), audit trail.
 
-Every route is behind `RequireCreator` (Whop access level `admin` for the session's company)
-and reads or changes only that creator's rows: students and audit events by creator id,
-deliveries by the creator's Whop company id. Buttons are POST forms carrying the session's
-CSRF token (X01); each action writes one `authz_admin` audit event naming the team member.
+The same pages serve every creator under `/c/{route}/creator` (web/routes/spaces.py) and the
+default creator under `/creator`. Every route is behind `RequireCreator` (Whop access level
+`admin` at the creator of the path) and reads or changes only that creator's rows: students
+and audit events by creator id, deliveries by the creator's Whop company id. Buttons are
+POST forms carrying the session's CSRF token (X01); each action writes one `authz_admin`
+audit event naming the team member.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from mentora.web.csrf import require_csrf
 from mentora.web.deps import ServicesDep
 from mentora.web.gate import Access, RequireCreator
 from mentora.web.ratelimit import enforce
+from mentora.web.spaces import space_base
 from mentora.web.state import app_state
 from mentora.web.templating import render
 from mentora.web.views import activity, audit, deliveries, students, sync
@@ -42,6 +45,7 @@ from mentora.web.views.params import (
     one_of,
     optional,
 )
+from mentora.web.views.spaces import Space, team_spaces, user_spaces
 from mentora.web.views.status import FILTER_KEYS, filter_label
 from mentora.webhooks.process import replay
 from mentora.webhooks.status import NEEDS_ACTION, DeliveryStatus
@@ -77,6 +81,13 @@ def _helpers(services: Services) -> dict[str, object]:
     """Formatting helpers for templates, bound to the injected clock."""
     now = services.clock.now()
     return {"ago": lambda value: ago(value, now), "moment": moment, "iso": iso, "qs": query_string}
+
+
+async def _switch(services: Services, access: Access) -> list[Space]:
+    """The creator switcher's choices: every creator whose team the user is on, when there is
+    more than one (two statements, see views/spaces.py)."""
+    teams = team_spaces(await user_spaces(services, access.user))
+    return teams if len(teams) > 1 else []
 
 
 async def _check_csrf(request: Request, services: Services) -> None:
@@ -163,6 +174,7 @@ async def overview(
         "runs": await sync.recent_runs(services, creator.id),
         "notice": _notice(notice),
         **_helpers(services),
+        "switch": await _switch(services, access),
     }
     return render(request, "creator_overview.html", context)
 
@@ -192,6 +204,7 @@ async def students_page(
         "result": result,
         "filters": [(key, filter_label(key)) for key in FILTER_KEYS],
         **_helpers(services),
+        "switch": await _switch(services, access),
     }
     return render(request, "creator_students.html", context)
 
@@ -227,6 +240,7 @@ async def deliveries_page(
         "event_types": deliveries.EVENT_TYPES,
         "notice": _notice(notice),
         **_helpers(services),
+        "switch": await _switch(services, access),
     }
     return render(request, "creator_deliveries.html", context)
 
@@ -253,9 +267,8 @@ async def replay_delivery(
         details={"result": status},
     )
     notice = "replay_failed" if status in NEEDS_ACTION else "replayed"
-    return RedirectResponse(
-        f"/creator/deliveries?{urlencode({'q': webhook_id, 'notice': notice})}", status_code=303
-    )
+    query = urlencode({"q": webhook_id, "notice": notice})
+    return RedirectResponse(f"{space_base(request)}/creator/deliveries?{query}", status_code=303)
 
 
 @router.post("/deliveries/reprocess")
@@ -278,7 +291,9 @@ async def reprocess_deliveries(
         details={"replayed": len(ids), "results": results},
     )
     notice = "reprocessed" if ids else "nothing_to_reprocess"
-    return RedirectResponse(f"/creator/deliveries?notice={notice}", status_code=303)
+    return RedirectResponse(
+        f"{space_base(request)}/creator/deliveries?notice={notice}", status_code=303
+    )
 
 
 @router.get("/audit")
@@ -318,6 +333,7 @@ async def audit_page(
         "kinds": audit.KINDS,
         "since_choices": tuple(audit.SINCE_CHOICES),
         **_helpers(services),
+        "switch": await _switch(services, access),
     }
     return render(request, "creator_audit.html", context)
 
@@ -328,7 +344,7 @@ async def sync_now(request: Request, services: ServicesDep, access: RequireCreat
     await _check_csrf(request, services)
     await enforce(request, services, "account")  # each run costs Whop API calls: keep it rare
     if await sync.busy(services):
-        return RedirectResponse("/creator?notice=sync_busy#sync", status_code=303)
+        return RedirectResponse(f"{space_base(request)}/creator?notice=sync_busy#sync", 303)
     result = await sync.run_now(services, trigger="creator_page", creator_id=access.creator.id)
     await _audit(
         services,
@@ -338,4 +354,6 @@ async def sync_now(request: Request, services: ServicesDep, access: RequireCreat
         outcome="success" if result.outcome == "ok" else "failure",
         details={"result": result.outcome, "run": result.run_id},
     )
-    return RedirectResponse(f"/creator?notice=sync_{result.outcome}#sync", status_code=303)
+    return RedirectResponse(
+        f"{space_base(request)}/creator?notice=sync_{result.outcome}#sync", status_code=303
+    )

@@ -1,6 +1,6 @@
 """What the student dashboard shows: each of the user's memberships, with its creator.
 
-The access decision for the session's creator comes from the gate; this module only reads
+The access decision for the default creator comes from the gate; this module only reads
 the stored memberships (kept by webhooks and reconciliation) to say when a membership renews
 or ends. Memberships of companies Mentora does not serve (`creator_id` null) are left out.
 """
@@ -69,7 +69,7 @@ def _notice(m: Membership, label: StatusLabel, end: str) -> str | None:
 async def membership_cards(
     services: Services, whop_user_id: str, current_creator_id: int
 ) -> list[MembershipCard]:
-    """The user's memberships at every creator we serve, the session's creator first."""
+    """The user's memberships at every creator we serve, the default creator first."""
     async with services.sessionmaker() as db:
         rows = (
             await db.execute(
