@@ -95,6 +95,11 @@ class DemoIds:
     other_plan_id: str = "plan_other"
     other_member_user_id: str = "user_other_member"
     other_membership_id: str = "mem_other_member"
+    # Experiences (where Whop runs an installed app), one per company.
+    experience_id: str = "exp_demo_academy"
+    experience_name: str = "Demo Academy Lessons"
+    other_experience_id: str = "exp_other_school"
+    other_experience_name: str = "Other School Lessons"
 
 
 DEMO = DemoIds()
