@@ -44,7 +44,11 @@ def wants_json(request: Request) -> bool:
         return False
     if request.url.path in BROWSER_API_PATHS:
         return "application/json" in accept
-    if request.url.path.startswith("/api/") or request.url.path in JSON_PATHS:
+    path = request.url.path
+    if path.startswith("/api/") or path in JSON_PATHS:
+        return True
+    if path.startswith("/experiences/") and "/api/" in path:
+        # The JSON routes of an experience (fetched by the page inside Whop's iframe).
         return True
     return "application/json" in accept
 

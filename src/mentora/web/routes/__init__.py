@@ -2,12 +2,23 @@
 
 from fastapi import APIRouter
 
-from mentora.web.routes import account, auth, content, creator, dev, health, pages, webhooks
+from mentora.web.routes import (
+    account,
+    auth,
+    content,
+    creator,
+    dev,
+    experiences,
+    health,
+    pages,
+    webhooks,
+)
 
 ROUTERS: list[APIRouter] = [
     health.router,
     # The gated content routes are the hot path: matched early (their paths overlap no other).
     content.router,
+    experiences.router,
     auth.router,
     pages.router,
     webhooks.router,
