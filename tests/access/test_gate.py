@@ -32,7 +32,12 @@ from tests.support.env import APP_URL
 # Routes that must carry the access gate (M01). Add every new gated route here.
 GATED_PAGES = ["/content", "/dashboard"]
 GATED_APIS = ["/api/content"]
-EMBEDDED_APIS = ["/api/embed/content"]  # gated on x-whop-user-token, not the cookie
+# Gated on x-whop-user-token, not the cookie.
+EMBEDDED_APIS = [
+    "/api/embed/content",
+    "/experiences/{experience_id}",
+    "/experiences/{experience_id}/api/content",
+]
 CREATOR_ROUTES = [
     "/creator",
     "/creator/students",
