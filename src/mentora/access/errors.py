@@ -117,13 +117,16 @@ class AccessDenied(MentoraError):
         purchase_url: str | None = None,
         retry_after: int | None = None,
         detail: str = "",
+        creator: object | None = None,
     ) -> None:
-        """Build the refusal for `reason` (a Decision reason code)."""
+        """Build the refusal for `reason` (a Decision reason code); `creator` (its name and
+        logo) heads the page when the refusal is at a known creator."""
         self.guidance = GUIDANCE.get(reason, FALLBACK)
         self.public_message = self.guidance.message
         super().__init__(detail or f"access denied: {reason}", code=reason)
         self.reason = reason
         self.purchase_url = purchase_url
+        self.creator = creator
         if reason in UNAVAILABLE_REASONS:
             self.status = 503
         self.headers: dict[str, str] = {"cache-control": "no-store"}
@@ -133,12 +136,15 @@ class AccessDenied(MentoraError):
     @property
     def context(self) -> dict[str, object]:
         """Template context for access_denied.html."""
-        return {
+        context: dict[str, object] = {
             "reason": self.reason,
             "title": self.guidance.title,
             "action": self.guidance.action,
             "purchase_url": self.purchase_url,
         }
+        if self.creator is not None:
+            context["creator"] = self.creator
+        return context
 
 
 class EmbeddedTokenInvalid(AccessDenied):

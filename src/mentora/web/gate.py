@@ -89,7 +89,10 @@ async def deny(
     )
     retry = services.settings.access_retry_seconds
     raise AccessDenied(
-        decision.reason, purchase_url=services.settings.purchase_url, retry_after=retry
+        decision.reason,
+        purchase_url=services.settings.purchase_url,
+        retry_after=retry,
+        creator=creator,
     )
 
 

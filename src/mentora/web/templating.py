@@ -25,6 +25,9 @@ def render(
         "csrf_token": state.csrf_token,
         "current": state.principal,
         "dev_mode": isinstance(app, AppState) and app.dev_mode,
+        # The creator whose page this is (its name and logo in the header): the session's,
+        # unless the page names one (an experience's, a refusal's).
+        "creator": state.principal.creator if state.principal is not None else None,
     }
     ctx.update(context or {})
     return TEMPLATES.TemplateResponse(request, name, ctx, status_code=status_code)
