@@ -8,12 +8,14 @@ first creator's content.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import update
 
+from mentora.access import experiences
 from mentora.clock import FrozenClock
 from mentora.db.models import Creator
 from mentora.db.uow import transaction
@@ -262,3 +264,26 @@ async def test_whop_client_reads_experiences_through_the_emulator(
     emulator.add_fault(LOOKUP, status=502)
     with pytest.raises(WhopUnavailable):
         await services.whop.retrieve_experience(DEMO_EXP)
+
+
+async def test_concurrent_lookups_ask_whop_once(services: Services, emulator: Any) -> None:
+    """Ten requests for an experience not yet known: one experience retrieve between them."""
+    found = await asyncio.gather(*(services.experiences.resolve(DEMO_EXP) for _ in range(10)))
+    assert {info.company_id for info in found if info} == {DEMO.company_id}
+    assert emulator.call_count(LOOKUP) == 1
+
+
+async def test_the_directory_forgets_the_least_recently_used_past_its_cap(
+    services: Services, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_ENTRIES the least recently used id goes (junk ids cannot grow memory)."""
+    monkeypatch.setattr(experiences, "MAX_ENTRIES", 2)
+    await services.experiences.resolve(DEMO_EXP)
+    await services.experiences.resolve("exp_junk_1")
+    await services.experiences.resolve(DEMO_EXP)  # used again: the junk one is older now
+    await services.experiences.resolve("exp_junk_2")
+    assert emulator.call_count(LOOKUP) == 3
+    await services.experiences.resolve(DEMO_EXP)  # still remembered
+    assert emulator.call_count(LOOKUP) == 3
+    await services.experiences.resolve("exp_junk_1")  # forgotten: asked again
+    assert emulator.call_count(LOOKUP) == 4

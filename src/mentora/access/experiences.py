@@ -76,10 +76,6 @@ class ExperienceDirectory:
                 del self._waiters[experience_id]
                 del self._locks[experience_id]
 
-    def forget(self) -> None:
-        """Drop everything remembered (tests, and after onboarding changes nothing here)."""
-        self._entries.clear()
-
     def _fresh(self, experience_id: str) -> _Entry | None:
         entry = self._entries.get(experience_id)
         if entry is None or entry.expires <= self.base.clock.now():

@@ -81,7 +81,8 @@ class DemoIds:
     company_id: str = "biz_demo"
     company_name: str = "Demo Academy"
     company_route: str = "demo-academy"
-    company_logo_url: str = "https://assets.whop.test/logos/biz_demo.png"
+    # Named by the route, not the id: pages show the logo and must not show `biz_…`.
+    company_logo_url: str = "https://assets.whop.test/logos/demo-academy.png"
     product_id: str = "prod_demo"
     product_title: str = "Demo Academy Membership"
     plan_id: str = "plan_demo"
