@@ -28,6 +28,8 @@ def render(
         # The creator whose page this is (its name and logo in the header): the session's,
         # unless the page names one (an experience's, a refusal's).
         "creator": state.principal.creator if state.principal is not None else None,
+        # Inside a Whop experience Whop has signed the user in: no sign-in or session links.
+        "in_experience": request.url.path.startswith("/experiences/"),
     }
     ctx.update(context or {})
     return TEMPLATES.TemplateResponse(request, name, ctx, status_code=status_code)
