@@ -191,3 +191,9 @@ def test_cli_creates_companies_teams_and_experiences(served: tuple[str, Emulator
     refused = runner.invoke(emulator_app, ["experience", "add", "biz_nope", "X", "--url", url])
     assert refused.exit_code == 2
     assert "unknown company biz_nope" in refused.output
+
+
+async def test_control_page_lists_experiences(whop: httpx.AsyncClient) -> None:
+    """The control page shows each experience with its company."""
+    page = await whop.get("/")
+    assert f"<code>{DEMO.other_experience_id}</code></td><td>Other School Lessons</td>" in page.text
