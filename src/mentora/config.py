@@ -148,6 +148,10 @@ class Settings(BaseSettings):
     sync_interval_seconds: int = 3600
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     embedded_mode: bool = False
+    # How long a process remembers which company an experience (`exp_...`) belongs to, and how
+    # long it remembers that Whop does not know one (a shorter time: it may be created soon).
+    experience_cache_seconds: int = Field(default=300, ge=0, le=86400)
+    experience_miss_cache_seconds: int = Field(default=30, ge=0, le=3600)
     emulator_enabled: bool = False
     metrics_token: SecretStr | None = None
     log_format: str = "console"

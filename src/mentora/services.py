@@ -18,6 +18,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mentora.access.cache import GateCache
+from mentora.access.experiences import ExperienceDirectory
 from mentora.access.iframe import UserTokenKeys
 from mentora.access.revalidate import Revalidator
 from mentora.access.service import Gate, PolicyCache
@@ -46,6 +47,7 @@ class Services(Foundation):
     limiter: Limiter = field(init=False)
     batchers: Batchers = field(init=False)
     creators: CreatorIds = field(init=False)
+    experiences: ExperienceDirectory = field(init=False)
 
     def __post_init__(self) -> None:
         """Build the domain parts over this foundation."""
@@ -61,6 +63,7 @@ class Services(Foundation):
         self.limiter = Limiter.from_settings(self.settings)
         self.batchers = Batchers(self)
         self.creators = CreatorIds(self)
+        self.experiences = ExperienceDirectory(self)
 
     async def aclose(self) -> None:
         """Release every part: the gate's watcher, the limiter's Redis pool, HTTP, database."""

@@ -33,7 +33,12 @@ from tests.support.env import APP_URL
 GATED_PAGES = ["/content"]
 GATED_APIS = ["/api/content"]
 SPACE_ROUTES = ["/c/{route}", "/c/{route}/api/content"]  # decided for the creator of the path
-EMBEDDED_APIS = ["/api/embed/content"]  # gated on x-whop-user-token, not the cookie
+# Gated on x-whop-user-token, not the cookie.
+EMBEDDED_APIS = [
+    "/api/embed/content",
+    "/experiences/{experience_id}",
+    "/experiences/{experience_id}/api/content",
+]
 CREATOR_ROUTES = [
     "/creator",
     "/creator/students",

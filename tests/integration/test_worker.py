@@ -85,6 +85,7 @@ async def test_w18_backoff_dead_letter_alert_and_replay_once(
     assert gaps == sorted(gaps) and gaps[0] < gaps[-1]
     alerts = [e for e in logs if e["event"] == "alert"]
     assert [a["template"] for a in alerts] == ["webhook_dead_alert"]
+    assert alerts[0]["creator"] == "Demo Academy"  # the alert names whose delivery it was
     assert [e.reason for e in await _kinds(services, "webhook_failed")] == ["will_retry"] * (
         MAX_ATTEMPTS - 1
     ) + ["dead"]

@@ -1,7 +1,9 @@
 """Access errors: a refusal carries its reason code, what to tell the student and what to do.
 
     AccessDenied                (403, or 503 when Whop cannot confirm; code = the reason)
-    └── EmbeddedTokenInvalid    (401: the `x-whop-user-token` was missing or did not verify)
+    ├── EmbeddedTokenInvalid    (401: the `x-whop-user-token` was missing or did not verify)
+    └── EmbeddedUnavailable     (503: Whop's keys, or the experience's company, unknowable now)
+    CreatorNotOnboarded         (404: the experience's company has not set up Mentora)
 
 The messages are about the student's own membership, so they are safe to show them; nothing
 about other users, tokens or Whop internals appears.
@@ -115,13 +117,16 @@ class AccessDenied(MentoraError):
         purchase_url: str | None = None,
         retry_after: int | None = None,
         detail: str = "",
+        creator: object | None = None,
     ) -> None:
-        """Build the refusal for `reason` (a Decision reason code)."""
+        """Build the refusal for `reason` (a Decision reason code); `creator` (its name and
+        logo) heads the page when the refusal is at a known creator."""
         self.guidance = GUIDANCE.get(reason, FALLBACK)
         self.public_message = self.guidance.message
         super().__init__(detail or f"access denied: {reason}", code=reason)
         self.reason = reason
         self.purchase_url = purchase_url
+        self.creator = creator
         if reason in UNAVAILABLE_REASONS:
             self.status = 503
         self.headers: dict[str, str] = {"cache-control": "no-store"}
@@ -131,12 +136,15 @@ class AccessDenied(MentoraError):
     @property
     def context(self) -> dict[str, object]:
         """Template context for access_denied.html."""
-        return {
+        context: dict[str, object] = {
             "reason": self.reason,
             "title": self.guidance.title,
             "action": self.guidance.action,
             "purchase_url": self.purchase_url,
         }
+        if self.creator is not None:
+            context["creator"] = self.creator
+        return context
 
 
 class EmbeddedTokenInvalid(AccessDenied):
@@ -156,3 +164,28 @@ class EmbeddedUnavailable(AccessDenied):
     def __init__(self, detail: str) -> None:
         """Refuse with 503 and the "Whop unavailable" guidance."""
         super().__init__("stale_whop_unreachable", detail=detail, retry_after=30)
+
+
+class CreatorNotOnboarded(MentoraError):
+    """Whop runs the app in an experience of a company that has not set up Mentora yet.
+
+    The page names the company (the visitor is inside its experience at Whop, so its name is
+    no secret to them) and, for the company's admins, links to onboarding.
+    """
+
+    code = "creator_not_onboarded"
+    status = 404
+    template = "not_onboarded.html"
+
+    def __init__(self, *, company_id: str, company_name: str, is_admin: bool) -> None:
+        """Refuse with the company's name; `is_admin` (Whop's check access) adds the link."""
+        super().__init__(f"company {company_id} not onboarded")
+        self.public_message = f"{company_name} has not set up Mentora yet."
+        self.company_name = company_name
+        self.onboard_url = f"/onboard?company={company_id}" if is_admin else None
+        self.headers: dict[str, str] = {"cache-control": "no-store"}
+
+    @property
+    def context(self) -> dict[str, object]:
+        """Template context for not_onboarded.html."""
+        return {"company_name": self.company_name, "onboard_url": self.onboard_url}

@@ -8,6 +8,7 @@ ACCESS_TTL_SECONDS does a request revalidate (single-flight, see revalidate.py).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -188,8 +189,14 @@ class Gate:
         self.cache = cache
         self.sessions = sessions
 
-    async def evaluate(self, principal: Subject, requirement: Requirement = ANY) -> Evaluation:
-        """`decide_for`, returning the inputs as well."""
+    async def evaluate(
+        self, principal: Subject, requirement: Requirement = ANY, *, resources: Iterable[str] = ()
+    ) -> Evaluation:
+        """`decide_for`, returning the inputs as well.
+
+        `resources` are what revalidation asks Whop about instead of the creator's access
+        products (or its company): the experience (`exp_...`) for a request served inside it.
+        """
         user, creator = principal.user, principal.creator
         policy = await self.policies.get(creator.id)
         memberships = await load_memberships(self.base, user.whop_user_id, creator.id)
@@ -210,7 +217,7 @@ class Gate:
             whop_user_id=user.whop_user_id,
             creator_id=creator.id,
             company_id=creator.whop_company_id,
-            products=policy.access_products,
+            products=tuple(resources) or policy.access_products,
         )
         student = principal.student
         if student is not None and not outcome.unreachable:

@@ -9,6 +9,7 @@ from mentora.cli import creators as creators_cli
 from mentora.cli import db as db_cli
 from mentora.cli import doctor as doctor_cli
 from mentora.cli import emulator as emulator_cli
+from mentora.cli import emulator_tenants  # noqa: F401  (adds its commands to `emulator`)
 from mentora.cli import keys as keys_cli
 from mentora.cli import outbox as outbox_cli
 from mentora.cli import serve as serve_cli

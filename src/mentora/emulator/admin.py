@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from mentora.emulator.admin_tenants import tenant_routes
 from mentora.emulator.config import API_KEY_PERMISSIONS
 from mentora.emulator.httputil import BadRequest, api_error, read_json
 from mentora.emulator.lifecycle import SUPPORTED_EVENTS, TRIGGER_ALIASES
@@ -365,6 +366,7 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         ("/grants", grants, "GET"),
         ("/api-key/permissions", permissions, "GET"),
         ("/api-key/permissions", set_permissions, "POST"),
+        *tenant_routes(emu),
     ]
     inner = [Route(path, guarded(fn), methods=[method]) for path, fn, method in table]
     return [Mount("/_emulator/admin", routes=inner)]

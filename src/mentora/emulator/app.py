@@ -21,7 +21,7 @@ from mentora.emulator.faults import Fault, FaultMiddleware, Sleep
 from mentora.emulator.httputil import api_error, oauth_error
 from mentora.emulator.keys import KeyRing
 from mentora.emulator.lifecycle import Lifecycle
-from mentora.emulator.seed import seed_demo
+from mentora.emulator.seed import seed_demo, seed_demo_experiences
 from mentora.emulator.state import EmulatorState
 from mentora.emulator.webhooks import WebhookRecord, WebhookSender
 
@@ -59,6 +59,7 @@ class Emulator:
         self.lifecycle = Lifecycle(self.state, self.sender, self.now)
         if self.config.seed_demo:
             seed_demo(self.state, self.now())
+            seed_demo_experiences(self.state, self.now(), app_id=self.config.client_id)
         self.app = self._build_app()
 
     def now(self) -> datetime:
@@ -168,6 +169,7 @@ class Emulator:
         self.state.reset()
         if self.config.seed_demo:
             seed_demo(self.state, self.now())
+            seed_demo_experiences(self.state, self.now(), app_id=self.config.client_id)
 
     async def aclose(self) -> None:
         """Stop pending deliveries and close the emulator's own HTTP client."""

@@ -81,7 +81,8 @@ class DemoIds:
     company_id: str = "biz_demo"
     company_name: str = "Demo Academy"
     company_route: str = "demo-academy"
-    company_logo_url: str = "https://assets.whop.test/logos/biz_demo.png"
+    # Named by the route, not the id: pages show the logo and must not show `biz_…`.
+    company_logo_url: str = "https://assets.whop.test/logos/demo-academy.png"
     product_id: str = "prod_demo"
     product_title: str = "Demo Academy Membership"
     plan_id: str = "plan_demo"
@@ -101,6 +102,11 @@ class DemoIds:
     both_member_user_id: str = "user_both_member"
     both_demo_membership_id: str = "mem_both_demo"
     both_other_membership_id: str = "mem_both_other"
+    # Experiences (where Whop runs an installed app), one per company.
+    experience_id: str = "exp_demo_academy"
+    experience_name: str = "Demo Academy Lessons"
+    other_experience_id: str = "exp_other_school"
+    other_experience_name: str = "Other School Lessons"
 
 
 DEMO = DemoIds()

@@ -1,4 +1,5 @@
-"""The Whop objects the emulator keeps: users, companies, products, memberships, payments."""
+"""The Whop objects the emulator keeps: users, companies, products, experiences, memberships,
+payments."""
 
 from __future__ import annotations
 
@@ -57,6 +58,22 @@ class Product:
     price: str = "10.00"
     currency: str = "usd"
     billing_period_days: int | None = 30
+
+
+@dataclass
+class Experience:
+    """An installed app's place in a company (`exp_...`), attached to some of its products.
+
+    With `product_ids` empty the experience grants to members of any product of its company
+    (a simplification: at Whop an experience with no products is visible to the team only).
+    """
+
+    id: str
+    company_id: str
+    name: str
+    created_at: datetime
+    app_id: str
+    product_ids: list[str] = field(default_factory=list)
 
 
 @dataclass

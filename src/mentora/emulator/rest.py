@@ -1,4 +1,5 @@
-"""The REST API under `/api/v1`: users, access checks, memberships and accounts (companies).
+"""The REST API under `/api/v1`: users, access checks, memberships, accounts (companies) and
+experiences.
 
 Callers authenticate with `Authorization: Bearer <app API key>` or a live user access
 token from the OAuth flow. The API key sees everything; a user token sees the user's own
@@ -21,7 +22,12 @@ from starlette.routing import BaseRoute, Route
 from mentora.emulator.config import COMPANY_READ, MEMBERSHIP_READ
 from mentora.emulator.httputil import BadRequest, api_error, bearer_token
 from mentora.emulator.records import Membership
-from mentora.emulator.shapes import account_detail_json, membership_json, user_json
+from mentora.emulator.shapes import (
+    account_detail_json,
+    experience_json,
+    membership_json,
+    user_json,
+)
 
 if TYPE_CHECKING:
     from mentora.emulator.app import Emulator
@@ -264,8 +270,18 @@ def routes(emu: Emulator) -> list[BaseRoute]:
             return api_error(404, "not_found", f"Account {http.path_params['id']} not found.")
         return JSONResponse(account_detail_json(emu.state, company))
 
+    async def retrieve_experience(http: Request) -> Response:
+        """GET /experiences/{id}: an experience with its company and products."""
+        if authenticate(http) is None:
+            return unauthorized()
+        experience = emu.state.experiences.get(http.path_params["id"])
+        if experience is None:
+            return api_error(404, "not_found", f"Experience {http.path_params['id']} not found.")
+        return JSONResponse(experience_json(emu.state, experience))
+
     return [
         Route("/api/v1/accounts/{id}", retrieve_account, methods=["GET"]),
+        Route("/api/v1/experiences/{id}", retrieve_experience, methods=["GET"]),
         Route("/api/v1/users/me", me, methods=["GET"]),
         Route("/api/v1/users/{id}", retrieve_user, methods=["GET"]),
         Route("/api/v1/users/{id}/access/{resource_id}", check_access, methods=["GET"]),

@@ -1,4 +1,4 @@
-"""The demo world: two companies, their products, and users in every role."""
+"""The demo world: two companies, their products and experiences, and users in every role."""
 
 from __future__ import annotations
 
@@ -110,3 +110,21 @@ def _seed_second_school_people(state: EmulatorState, now: datetime) -> None:
             status="active",
             now=now,
         )
+
+
+def seed_demo_experiences(state: EmulatorState, now: datetime, *, app_id: str) -> None:
+    """One experience per demo company, where Whop runs the app (`/experiences/{exp_id}`)."""
+    state.add_experience(
+        id=DEMO.experience_id,
+        company_id=DEMO.company_id,
+        name=DEMO.experience_name,
+        app_id=app_id,
+        now=now,
+    )
+    state.add_experience(
+        id=DEMO.other_experience_id,
+        company_id=DEMO.other_company_id,
+        name=DEMO.other_experience_name,
+        app_id=app_id,
+        now=now,
+    )

@@ -10,7 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mentora.emulator.records import Company, Membership, Payment, Product, User, iso
+from mentora.emulator.records import (
+    Company,
+    Experience,
+    Membership,
+    Payment,
+    Product,
+    User,
+    iso,
+)
 from mentora.emulator.state import EmulatorState
 
 
@@ -74,6 +82,31 @@ def account_detail_json(state: EmulatorState, company: Company) -> dict[str, Any
         "show_user_directory": False,
         "use_logo_as_opengraph_image_fallback": False,
     }
+
+
+def experience_json(state: EmulatorState, experience: Experience) -> dict[str, Any]:
+    """Return the Experience object of `GET /experiences/{id}` (whop_sdk.types.Experience)."""
+    company = state.companies[experience.company_id]
+    products = [state.products[p] for p in experience.product_ids if p in state.products]
+    if not experience.product_ids:
+        # Granting to any product of the company: list them all, as Whop lists the attached.
+        products = [p for p in state.products.values() if p.company_id == company.id]
+    return {
+        "id": experience.id,
+        "name": experience.name,
+        "created_at": iso(experience.created_at),
+        "is_public": False,
+        "order": None,
+        "image": None,
+        "app": {"id": experience.app_id, "name": "Mentora", "icon": None},
+        "company": {"id": company.id, "title": company.name, "route": company.route},
+        "products": [{"id": p.id, "title": p.title, "route": slug_of(p.title)} for p in products],
+    }
+
+
+def slug_of(title: str) -> str:
+    """A product's public route, derived from its title as Whop derives a default one."""
+    return "-".join("".join(c if c.isalnum() else " " for c in title.lower()).split())
 
 
 def user_json(user: User, *, include_email: bool = False) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from mentora.emulator.config import ALL_STATUSES, EmulatorConfig
 from mentora.emulator.faults import FaultBook
 from mentora.emulator.grants import OAuthStore
-from mentora.emulator.records import Company, Membership, Payment, Product, User
+from mentora.emulator.records import Company, Experience, Membership, Payment, Product, User
 from mentora.emulator.webhooks import WebhookRecord
 
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
@@ -46,6 +46,7 @@ class EmulatorState:
         self.products: dict[str, Product] = {}
         self.memberships: dict[str, Membership] = {}
         self.payments: dict[str, Payment] = {}
+        self.experiences: dict[str, Experience] = {}
         self.webhooks: list[WebhookRecord] = []
         self.faults = FaultBook()
         self.oauth = OAuthStore(
@@ -61,8 +62,12 @@ class EmulatorState:
         Containers are emptied in place because the middleware and the webhook sender hold
         references to them.
         """
-        for table in (self.users, self.companies, self.products, self.memberships, self.payments):
-            table.clear()
+        self.users.clear()
+        self.companies.clear()
+        self.products.clear()
+        self.memberships.clear()
+        self.payments.clear()
+        self.experiences.clear()
         self.webhooks.clear()
         self.faults.clear()
         self.faults.calls.clear()
@@ -114,7 +119,23 @@ class EmulatorState:
                 m.valid and m.product_id == product.id for m in self.memberships_of(user_id)
             )
             return "customer" if owned else "no_access"
+        if resource_id in self.experiences:
+            return self._experience_level(user_id, self.experiences[resource_id])
         return None
+
+    def _experience_level(self, user_id: str, experience: Experience) -> str:
+        """Admin for the company's team; customer with a valid membership of a product the
+        experience is attached to (any product of its company when none is listed)."""
+        if self.is_team_member(user_id, experience.company_id):
+            return "admin"
+        granting = set(experience.product_ids)
+        owned = any(
+            m.valid
+            and m.company_id == experience.company_id
+            and (not granting or m.product_id in granting)
+            for m in self.memberships_of(user_id)
+        )
+        return "customer" if owned else "no_access"
 
     def is_team_member(self, user_id: str, company_id: str) -> bool:
         """Return True if the user is on the company's team."""
@@ -159,6 +180,49 @@ class EmulatorState:
         )
         self.companies[company.id] = company
         return company
+
+    def add_team_member(self, company_id: str, user_id: str) -> Company:
+        """Put an existing user on a company's team (an admin); idempotent."""
+        company = self.companies.get(company_id)
+        if company is None:
+            raise StateError(f"unknown company {company_id}", 404)
+        self._require_user(user_id)
+        if user_id not in company.admin_user_ids:
+            company.admin_user_ids.append(user_id)
+        return company
+
+    def add_experience(
+        self,
+        *,
+        id: str | None,
+        company_id: str,
+        name: str,
+        app_id: str,
+        now: datetime,
+        product_ids: list[str] | None = None,
+    ) -> Experience:
+        """Create an experience of an existing company, attached to some of its products."""
+        if company_id not in self.companies:
+            raise StateError(f"unknown company {company_id}", 404)
+        experience_id = id or new_id("exp")
+        if not experience_id.startswith("exp_"):
+            raise StateError(f"an experience id starts with exp_, not {experience_id!r}")
+        if experience_id in self.experiences:
+            raise StateError(f"experience {experience_id} already exists", 409)
+        for product_id in product_ids or []:
+            product = self.products.get(product_id)
+            if product is None or product.company_id != company_id:
+                raise StateError(f"unknown product {product_id} of {company_id}", 404)
+        experience = Experience(
+            id=experience_id,
+            company_id=company_id,
+            name=name,
+            created_at=now,
+            app_id=app_id,
+            product_ids=list(product_ids or []),
+        )
+        self.experiences[experience.id] = experience
+        return experience
 
     def add_product(
         self,

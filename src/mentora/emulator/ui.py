@@ -40,6 +40,7 @@ def routes(emu: Emulator) -> list[BaseRoute]:
             message=http.query_params.get("msg", ""),
             users=list(state.users.values()),
             companies=list(state.companies.values()),
+            experiences=list(state.experiences.values()),
             products=state.products,
             memberships=memberships,
             actions=list(MEMBERSHIP_ACTIONS),

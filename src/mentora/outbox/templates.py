@@ -75,9 +75,10 @@ TEMPLATES: dict[str, MessageTemplate] = {
         ),
     ),
     "webhook_dead_alert": MessageTemplate(
-        subject="[Mentora] A Whop webhook could not be processed",
+        subject="[Mentora] A Whop webhook for $creator could not be processed",
         body=(
-            "Delivery $webhook_id ($event_type) failed $attempts times and was set aside.\n"
+            "Delivery $webhook_id ($event_type) for $creator failed $attempts times and was "
+            "set aside.\n"
             "Last error: $error\n\n"
             "After fixing the cause, process it again with:\n"
             "  mentora webhooks replay $webhook_id\n"

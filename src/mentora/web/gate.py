@@ -26,7 +26,7 @@ from starlette.requests import Request
 from mentora import metrics
 from mentora.access.cache import Entry, GateCache
 from mentora.access.errors import AccessDenied, EmbeddedTokenInvalid
-from mentora.access.iframe import USER_TOKEN_HEADER, embedded_identity
+from mentora.access.iframe import USER_TOKEN_HEADER, EmbeddedIdentity, embedded_identity
 from mentora.access.policy import Decision, Requirement
 from mentora.access.service import Evaluation, Subject
 from mentora.audit.kinds import AuditKind
@@ -55,7 +55,7 @@ class Access:
     creator: Creator
     student: Student | None
     decision: Decision
-    via: str  # "session" (cookie) or "embedded" (x-whop-user-token)
+    via: str  # "session" (cookie), "embedded" or "experience" (x-whop-user-token)
 
     @property
     def is_creator(self) -> bool:
@@ -92,18 +92,22 @@ async def deny(
     )
     retry = services.settings.access_retry_seconds
     raise AccessDenied(
-        decision.reason, purchase_url=services.settings.purchase_url, retry_after=retry
+        decision.reason,
+        purchase_url=services.settings.purchase_url,
+        retry_after=retry,
+        creator=creator,
     )
 
 
-async def _admit(
+async def admit(
     services: Services,
     request: Request,
     subject: Subject,
     requirement: Requirement,
     via: str,
+    resources: tuple[str, ...] = (),
 ) -> tuple[Access, Evaluation]:
-    evaluation = await services.gate.evaluate(subject, requirement)
+    evaluation = await services.gate.evaluate(subject, requirement, resources=resources)
     decision = evaluation.decision
     metrics.count_decision(decision.allowed, decision.reason)
     if not decision.allowed:
@@ -189,7 +193,7 @@ def member_gate(
         if loaded is None:
             await _known_space(services, request)
         principal = await require_session(loaded)
-        access, evaluation = await _admit(services, request, principal, requirement, "session")
+        access, evaluation = await admit(services, request, principal, requirement, "session")
         if cache is not None and not evaluation.revalidated and not access.decision.degraded:
             cache.put(
                 version,
@@ -215,12 +219,16 @@ class _Subject:
     student: Student | None
 
 
-async def _embedded_subject(services: Services, whop_user_id: str) -> _Subject:
-    """The user and student rows for an embedded user, created on first sight."""
+async def embedded_subject(
+    services: Services, whop_user_id: str, creator: Creator | None = None
+) -> _Subject:
+    """The user and student rows for an embedded user at `creator` (default: the configured
+    creator, WHOP_COMPANY_ID), the user created on first sight."""
     now = services.clock.now()
     company = services.settings.whop_company_id
     async with services.sessionmaker() as db:
-        creator = await creator_by_company(db, company)
+        if creator is None:
+            creator = await creator_by_company(db, company)
         if creator is None:
             raise MentoraError(f"configured creator {company} missing")
         row = (
@@ -248,6 +256,28 @@ async def _embedded_subject(services: Services, whop_user_id: str) -> _Subject:
     return _Subject(user=user, creator=creator, student=None)
 
 
+async def verified_identity(services: Services, request: Request) -> EmbeddedIdentity:
+    """The Whop user Whop's iframe proxy vouches for (`x-whop-user-token`), or the refusal."""
+    try:
+        identity = await embedded_identity(
+            services, services.user_token_keys, request.headers.get(USER_TOKEN_HEADER)
+        )
+    except EmbeddedTokenInvalid as exc:
+        # Any client can send junk tokens at will: audited within the same per-client
+        # budget as junk session cookies, so each one cannot buy a database write.
+        await audit_within_budget(
+            request,
+            services,
+            "invalid_session_audit",
+            kind=AuditKind.AUTHN_LOGIN_FAIL,
+            reason=f"embedded_{exc.check}",
+            details={"path": request.url.path},
+        )
+        raise
+    bind_actor(identity.user_id)
+    return identity
+
+
 def embedded_gate(
     *, tier: str | None = None, products: tuple[str, ...] = ()
 ) -> Callable[..., Awaitable[Access]]:
@@ -259,25 +289,9 @@ def embedded_gate(
         if not services.settings.embedded_mode:
             # Outside embedded mode there is no proxy to vouch for the header: no such route.
             raise HTTPException(status_code=404)
-        try:
-            identity = await embedded_identity(
-                services, services.user_token_keys, request.headers.get(USER_TOKEN_HEADER)
-            )
-        except EmbeddedTokenInvalid as exc:
-            # Any client can send junk tokens at will: audited within the same per-client
-            # budget as junk session cookies, so each one cannot buy a database write.
-            await audit_within_budget(
-                request,
-                services,
-                "invalid_session_audit",
-                kind=AuditKind.AUTHN_LOGIN_FAIL,
-                reason=f"embedded_{exc.check}",
-                details={"path": request.url.path},
-            )
-            raise
-        bind_actor(identity.user_id)
-        subject = await _embedded_subject(services, identity.user_id)
-        access, _ = await _admit(services, request, subject, requirement, "embedded")
+        identity = await verified_identity(services, request)
+        subject = await embedded_subject(services, identity.user_id)
+        access, _ = await admit(services, request, subject, requirement, "embedded")
         return access
 
     setattr(embedded, GATE_MARKER, requirement)

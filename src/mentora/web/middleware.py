@@ -69,7 +69,9 @@ class SecurityHeaders:
     def __init__(self, *, production: bool, frame_ancestors: str, form_action: str) -> None:
         """Precompute the header values once."""
         csp = (
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            # Images also over https: creators' logos live on Whop's CDN.
+            "default-src 'self'; script-src 'self'; style-src 'self'; "
+            "img-src 'self' data: https:; "
             f"object-src 'none'; base-uri 'none'; form-action 'self' {form_action}; "
             f"frame-ancestors {frame_ancestors}"
         )

@@ -53,6 +53,9 @@ def wants_json(request: Request) -> bool:
     path = request.url.path
     if path.startswith("/api/") or path in JSON_PATHS or _space_api(path):
         return True
+    if path.startswith("/experiences/") and "/api/" in path:
+        # The JSON routes of an experience (fetched by the page inside Whop's iframe).
+        return True
     return "application/json" in accept
 
 

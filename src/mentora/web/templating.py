@@ -29,6 +29,11 @@ def render(
         "cbase": _space_base(request),
         "onboarding_open": isinstance(app, AppState)
         and app.services.settings.onboarding_mode != "closed",
+        # The creator whose page this is (its name and logo in the header): the session's,
+        # unless the page names one (an experience's, a refusal's).
+        "creator": state.principal.creator if state.principal is not None else None,
+        # Inside a Whop experience Whop has signed the user in: no sign-in or session links.
+        "in_experience": request.url.path.startswith("/experiences/"),
     }
     ctx.update(context or {})
     return TEMPLATES.TemplateResponse(request, name, ctx, status_code=status_code)

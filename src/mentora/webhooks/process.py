@@ -144,6 +144,8 @@ async def _failed(
             dedupe_key=f"webhook_dead:{row.webhook_id}:{row.attempts}",
             template="webhook_dead_alert",
             context={
+                # Whose delivery it is: the creator's name, else the company Whop named.
+                "creator": creator.name if creator else (row.company_id or "no company"),
                 "webhook_id": row.webhook_id,
                 "event_type": row.event_type,
                 "attempts": row.attempts,

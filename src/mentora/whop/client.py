@@ -30,6 +30,7 @@ from mentora.whop.schemas import (
     VALID_ACCESS_LEVELS,
     AccessAnswer,
     CompanyProfile,
+    ExperienceInfo,
     MembershipSnapshot,
 )
 
@@ -111,6 +112,16 @@ class WhopClient:
             route=account.route or None,
             logo_url=account.logo_url,
         )
+
+    async def retrieve_experience(self, experience_id: str) -> ExperienceInfo:
+        """An experience (`exp_...`) and the company that owns it (Whop's experience retrieve);
+        an unknown experience raises WhopNotFound."""
+
+        async def op() -> ExperienceInfo:
+            experience = await self._sdk.experiences.retrieve(experience_id)
+            return ExperienceInfo.from_payload(experience.model_dump(mode="json"))
+
+        return await self._call(op)
 
     async def retrieve_membership(self, membership_id: str) -> MembershipSnapshot:
         """One membership by id."""

@@ -33,6 +33,50 @@ class CompanyProfile:
     logo_url: str | None
 
 
+@dataclass(frozen=True)
+class ExperienceInfo:
+    """Where Whop runs an installed app: the experience and the company that owns it."""
+
+    id: str
+    name: str
+    company_id: str
+    company_name: str
+    company_route: str | None
+    product_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> ExperienceInfo:
+        """Read whop-sdk's `Experience` (`{id, name, company: {id, title, route}, products}`).
+
+        Raises ValueError when the id or the company's id is missing or not an `exp_`/`biz_` id.
+        """
+        experience_id = data.get("id")
+        company = data.get("company")
+        if not isinstance(experience_id, str) or not experience_id.startswith("exp_"):
+            raise ValueError("experience has no exp_ id")
+        if not isinstance(company, dict):
+            raise ValueError("experience has no company")
+        company_id = company.get("id")
+        if not isinstance(company_id, str) or not company_id.startswith("biz_"):
+            raise ValueError("experience's company has no biz_ id")
+        title = company.get("title")
+        route = company.get("route")
+        name = data.get("name")
+        products = data.get("products") or []
+        return cls(
+            id=experience_id,
+            name=name if isinstance(name, str) else experience_id,
+            company_id=company_id,
+            company_name=title if isinstance(title, str) and title else company_id,
+            company_route=route if isinstance(route, str) and route else None,
+            product_ids=tuple(
+                str(p["id"])
+                for p in products
+                if isinstance(p, dict) and isinstance(p.get("id"), str)
+            ),
+        )
+
+
 def parse_time(value: Any) -> datetime | None:
     """Parse Whop's ISO-8601 strings or unix seconds into aware UTC datetimes."""
     if value is None or value == "":

@@ -8,6 +8,7 @@ from mentora.web.routes import (
     content,
     creator,
     dev,
+    experiences,
     health,
     onboard,
     pages,
@@ -19,6 +20,7 @@ ROUTERS: list[APIRouter] = [
     health.router,
     # The gated content routes are the hot path: matched early (their paths overlap no other).
     content.router,
+    experiences.router,
     auth.router,
     pages.router,
     webhooks.router,
