@@ -1,0 +1,124 @@
+"""One read per table for what a plan needs (`memberships.plan.Loaded`).
+
+The memberships the events name are read and locked (`FOR UPDATE` on PostgreSQL, in id order
+so two batches never deadlock; SQLite writers already hold the database lock), so the plan
+sees the latest committed state, as `SELECT … FOR UPDATE` per row did before. The other
+memberships of their users (does another one still grant access?), the creators, the users
+and the team roles are read as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mentora.db.models import Creator, Membership, Student, User
+from mentora.memberships.plan import (
+    CreatorView,
+    Event,
+    HoldEvent,
+    Loaded,
+    MemberRow,
+    MembershipEvent,
+    ReceiptEvent,
+    UserView,
+)
+
+_MEMBER_COLUMNS = [getattr(Membership, name) for name in MemberRow.__dataclass_fields__]
+
+
+def _member(row: Row[Any]) -> MemberRow:
+    return MemberRow(**row._asdict())
+
+
+async def _memberships(db: AsyncSession, ids: set[str], users: set[str]) -> dict[str, MemberRow]:
+    """The named rows, locked; then every other membership of their users (and of `users`)."""
+    rows: dict[str, MemberRow] = {}
+    if ids:
+        locked = await db.execute(
+            select(*_MEMBER_COLUMNS)
+            .where(Membership.whop_membership_id.in_(ids))
+            .order_by(Membership.id)  # one lock order for every batch: no deadlocks
+            .with_for_update()
+        )
+        rows = {row.whop_membership_id: _member(row) for row in locked}
+    users = users | {row.whop_user_id for row in rows.values() if row.whop_user_id}
+    if users:
+        others = await db.execute(
+            select(*_MEMBER_COLUMNS).where(
+                Membership.whop_user_id.in_(users), Membership.whop_membership_id.not_in(ids)
+            )
+        )
+        rows.update((row.whop_membership_id, _member(row)) for row in others)
+    return rows
+
+
+async def _creators(db: AsyncSession, companies: set[str], ids: set[int]) -> dict[str, CreatorView]:
+    if not companies and not ids:
+        return {}
+    found = await db.execute(
+        select(
+            Creator.id,
+            Creator.whop_company_id,
+            Creator.name,
+            Creator.enabled,
+            Creator.payment_failed_pauses_access,
+            Creator.refund_revokes_access,
+            Creator.dispute_revokes_access,
+        ).where(Creator.whop_company_id.in_(companies) | Creator.id.in_(ids))
+    )
+    return {row.whop_company_id: CreatorView(**row._asdict()) for row in found}
+
+
+async def _users(
+    db: AsyncSession, whop_user_ids: set[str]
+) -> tuple[dict[str, UserView], frozenset[tuple[str, int]]]:
+    """Users by Whop id, and the (Whop user id, creator id) pairs where they are team admins."""
+    if not whop_user_ids:
+        return {}, frozenset()
+    found = await db.execute(
+        select(User.id, User.whop_user_id, User.email, User.name, User.username).where(
+            User.whop_user_id.in_(whop_user_ids)
+        )
+    )
+    users = {row.whop_user_id: UserView(**row._asdict()) for row in found}
+    if not users:
+        return users, frozenset()
+    by_id = {user.id: key for key, user in users.items()}
+    roles = await db.execute(
+        select(Student.user_id, Student.creator_id).where(
+            Student.user_id.in_(by_id), Student.access_level == "admin"
+        )
+    )
+    return users, frozenset((by_id[user_id], creator_id) for user_id, creator_id in roles)
+
+
+async def load(db: AsyncSession, events: Sequence[Event]) -> Loaded:
+    """Read (and lock) the rows planning `events` needs."""
+    ids: set[str] = set()
+    users: set[str] = set()
+    companies: set[str] = set()
+    for event in events:
+        if isinstance(event, MembershipEvent):
+            ids.add(event.snapshot.id)
+            users.update([event.snapshot.user_id] if event.snapshot.user_id else [])
+            companies.update([event.snapshot.company_id] if event.snapshot.company_id else [])
+        elif isinstance(event, HoldEvent):
+            ids.add(event.whop_membership_id)
+            companies.update([event.company_id] if event.company_id else [])
+        elif isinstance(event, ReceiptEvent):
+            users.update([event.whop_user_id] if event.whop_user_id else [])
+            companies.update([event.company_id] if event.company_id else [])
+    memberships = await _memberships(db, ids, users)
+    creator_ids = {row.creator_id for row in memberships.values() if row.creator_id is not None}
+    users |= {row.whop_user_id for row in memberships.values() if row.whop_user_id}
+    loaded_users, admins = await _users(db, users)
+    return Loaded(
+        creators=await _creators(db, companies, creator_ids),
+        memberships=memberships,
+        users=loaded_users,
+        admins=admins,
+    )

@@ -1,0 +1,35 @@
+"""The one write path for membership changes: load what the events need, plan, execute.
+
+Webhook deliveries (one or a batch), the worker's retries, replays, holds and reconciliation
+all come through `apply_events`, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mentora.config import Settings
+from mentora.memberships.execute import execute
+from mentora.memberships.holds import MembershipNotStored
+from mentora.memberships.load import load
+from mentora.memberships.plan import Event, Plan, PlanContext, plan
+
+
+async def apply_events(
+    db: AsyncSession, events: Sequence[Event], *, settings: Settings, now: datetime
+) -> Plan:
+    """Plan `events` in order over the rows they need and write the plan; returns it (its
+    `results` say what each event did).
+
+    Raises MembershipNotStored, writing nothing, when a hold names a membership with no row.
+    """
+    events = list(events)
+    loaded = await load(db, events)
+    planned = plan(loaded, events, PlanContext(settings=settings, now=now))
+    if planned.not_stored:
+        raise MembershipNotStored(planned.not_stored[0])
+    await execute(db, planned)
+    return planned
