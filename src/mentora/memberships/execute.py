@@ -39,7 +39,7 @@ TOKENS = cast(Table, WhopToken.__table__)
 
 class PlanConflict(RuntimeError):
     """A membership the plan creates was created meanwhile by another transaction (PostgreSQL):
-    the plan is stale, so the transaction rolls back and the work is retried."""
+    the plan is stale; `write.apply_events` undoes it to a savepoint and plans again."""
 
 
 async def _memberships(db: AsyncSession, plan: Plan) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora.config import Settings
-from mentora.memberships.execute import execute
+from mentora.memberships.execute import PlanConflict, execute
 from mentora.memberships.holds import MembershipNotStored
 from mentora.memberships.load import load
 from mentora.memberships.plan import Event, Plan, PlanContext, plan
@@ -25,11 +25,29 @@ async def apply_events(
     `results` say what each event did).
 
     Raises MembershipNotStored, writing nothing, when a hold names a membership with no row.
+    On PostgreSQL a membership the plan creates may be created meanwhile by another
+    transaction (the loader cannot lock a row that does not exist yet): the write is undone to
+    a savepoint, and the events are loaded and planned again over the now committed row, once.
     """
     events = list(events)
-    loaded = await load(db, events)
-    planned = plan(loaded, events, PlanContext(settings=settings, now=now))
-    if planned.not_stored:
-        raise MembershipNotStored(planned.not_stored[0])
-    await execute(db, planned)
-    return planned
+    for attempt in range(2):
+        loaded = await load(db, events)
+        planned = plan(loaded, events, PlanContext(settings=settings, now=now))
+        if planned.not_stored:
+            raise MembershipNotStored(planned.not_stored[0])
+        if attempt or not _may_race(db, planned):
+            await execute(db, planned)
+            return planned
+        try:
+            async with db.begin_nested():
+                await execute(db, planned)
+            return planned
+        except PlanConflict:
+            continue
+    raise AssertionError("unreachable")  # pragma: no cover - the second attempt returns
+
+
+def _may_race(db: AsyncSession, planned: Plan) -> bool:
+    """True when the plan creates memberships on PostgreSQL (SQLite writers hold the lock)."""
+    creates = any(row.id is None for row in planned.memberships.values())
+    return creates and db.get_bind().dialect.name == "postgresql"
