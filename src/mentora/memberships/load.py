@@ -9,7 +9,8 @@ and the team roles are read as they are.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -56,7 +57,12 @@ async def _memberships(db: AsyncSession, ids: set[str], users: set[str]) -> dict
     return rows
 
 
-async def _creators(db: AsyncSession, companies: set[str], ids: set[int]) -> dict[str, CreatorView]:
+async def read_creators(
+    db: AsyncSession, companies: Iterable[str], ids: Iterable[int] = ()
+) -> dict[str, CreatorView]:
+    """The creators of `companies` or with `ids`, by company id (one read; none when both are
+    empty)."""
+    companies, ids = set(companies), set(ids)
     if not companies and not ids:
         return {}
     found = await db.execute(
@@ -71,6 +77,24 @@ async def _creators(db: AsyncSession, companies: set[str], ids: set[int]) -> dic
         ).where(Creator.whop_company_id.in_(companies) | Creator.id.in_(ids))
     )
     return {row.whop_company_id: CreatorView(**row._asdict()) for row in found}
+
+
+@dataclass(frozen=True)
+class KnownCreators:
+    """Creators a caller already read: those found, by company id, and every company asked."""
+
+    found: dict[str, CreatorView]
+    asked: frozenset[str]
+
+
+async def _missing_creators(
+    db: AsyncSession, companies: set[str], ids: set[int], known: KnownCreators | None
+) -> dict[str, CreatorView]:
+    if known is None:
+        return await read_creators(db, companies, ids)
+    have = {creator.id for creator in known.found.values()}
+    more = await read_creators(db, companies - known.asked, ids - have)
+    return {**known.found, **more}
 
 
 async def _users(
@@ -96,8 +120,11 @@ async def _users(
     return users, frozenset((by_id[user_id], creator_id) for user_id, creator_id in roles)
 
 
-async def load(db: AsyncSession, events: Sequence[Event]) -> Loaded:
-    """Read (and lock) the rows planning `events` needs."""
+async def load(
+    db: AsyncSession, events: Sequence[Event], known: KnownCreators | None = None
+) -> Loaded:
+    """Read (and lock) the rows planning `events` needs; creators already in `known` (read
+    by the caller) are not read again."""
     ids: set[str] = set()
     users: set[str] = set()
     companies: set[str] = set()
@@ -117,7 +144,7 @@ async def load(db: AsyncSession, events: Sequence[Event]) -> Loaded:
     users |= {row.whop_user_id for row in memberships.values() if row.whop_user_id}
     loaded_users, admins = await _users(db, users)
     return Loaded(
-        creators=await _creators(db, companies, creator_ids),
+        creators=await _missing_creators(db, companies, creator_ids, known),
         memberships=memberships,
         users=loaded_users,
         admins=admins,

@@ -325,9 +325,8 @@ class _Planner:
             if row is None:
                 return NotStored(event.whop_membership_id)
             before = (row.status, row.grants())
-            if row.access_hold is not None:
-                change = self._change(row, created=False, applied=False, before=before)
-                return change
+            if row.access_hold is not None:  # the first hold wins
+                return self._change(row, created=False, applied=False, before=before)
             row.access_hold = event.reason
         row.updated_at = self.ctx.now
         self.plan.memberships[row.whop_membership_id] = row

@@ -14,15 +14,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mentora.config import Settings
 from mentora.memberships.execute import PlanConflict, execute
 from mentora.memberships.holds import MembershipNotStored
-from mentora.memberships.load import load
+from mentora.memberships.load import KnownCreators, load
 from mentora.memberships.plan import Event, Plan, PlanContext, plan
 
 
 async def apply_events(
-    db: AsyncSession, events: Sequence[Event], *, settings: Settings, now: datetime
+    db: AsyncSession,
+    events: Sequence[Event],
+    *,
+    settings: Settings,
+    now: datetime,
+    known: KnownCreators | None = None,
 ) -> Plan:
     """Plan `events` in order over the rows they need and write the plan; returns it (its
-    `results` say what each event did).
+    `results` say what each event did). `known`: creators the caller read already.
 
     Raises MembershipNotStored, writing nothing, when a hold names a membership with no row.
     On PostgreSQL a membership the plan creates may be created meanwhile by another
@@ -31,7 +36,7 @@ async def apply_events(
     """
     events = list(events)
     for attempt in range(2):
-        loaded = await load(db, events)
+        loaded = await load(db, events, known)
         planned = plan(loaded, events, PlanContext(settings=settings, now=now))
         if planned.not_stored:
             raise MembershipNotStored(planned.not_stored[0])

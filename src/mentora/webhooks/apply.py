@@ -3,7 +3,8 @@
 Each delivery's handler runs first (payment records, alerts, the lookups a refund needs) and
 names the membership effects it asks for; those of every delivery are then planned together
 (`memberships.plan`) and written in bulk (`memberships.write`). A single delivery is a batch
-of one. The creators the deliveries name are read once, to flag those an operator disabled.
+of one. The creators the deliveries name are read once: to flag those an operator disabled,
+and for the planner.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora.audit.record import AuditContext, audit_context_as
-from mentora.db.models import Creator
 from mentora.memberships.effects import ChangeContext
+from mentora.memberships.load import KnownCreators, read_creators
 from mentora.memberships.plan import Change, Event, Result
 from mentora.memberships.write import apply_events
 from mentora.webhooks.envelope import Envelope
@@ -33,17 +33,10 @@ class Work:
     audit: AuditContext
 
 
-async def _disabled(db: AsyncSession, envelopes: Sequence[Envelope]) -> frozenset[str]:
-    """The company ids among `envelopes` whose creator an operator disabled (one read)."""
-    companies = {company for company in map(company_of, envelopes) if company}
-    if not companies:
-        return frozenset()
-    found = await db.scalars(
-        select(Creator.whop_company_id).where(
-            Creator.whop_company_id.in_(companies), Creator.enabled.is_(False)
-        )
-    )
-    return frozenset(found)
+async def _creators(db: AsyncSession, envelopes: Sequence[Envelope]) -> KnownCreators:
+    """The creators of the companies `envelopes` name (one read; the planner reuses it)."""
+    companies = frozenset(company for company in map(company_of, envelopes) if company)
+    return KnownCreators(found=await read_creators(db, companies), asked=companies)
 
 
 def _outcome(step: Step, results: list[Result]) -> Outcome:
@@ -63,7 +56,8 @@ async def apply_deliveries(db: AsyncSession, work: Sequence[Work]) -> list[Outco
     MembershipNotStored when a hold names a membership with no row (nothing written then)."""
     if not work:
         return []
-    disabled = await _disabled(db, [item.envelope for item in work])
+    creators = await _creators(db, [item.envelope for item in work])
+    disabled = frozenset(key for key, creator in creators.found.items() if not creator.enabled)
     steps: list[Step] = []
     for item in work:
         with audit_context_as(item.audit):
@@ -72,7 +66,9 @@ async def apply_deliveries(db: AsyncSession, work: Sequence[Work]) -> list[Outco
     results: list[Result] = []
     if events:
         first = work[0].ctx
-        planned = await apply_events(db, events, settings=first.settings, now=first.now)
+        planned = await apply_events(
+            db, events, settings=first.settings, now=first.now, known=creators
+        )
         results = planned.results
     outcomes: list[Outcome] = []
     position = 0
