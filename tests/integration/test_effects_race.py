@@ -1,7 +1,7 @@
 """PostgreSQL: two transactions plan the same new membership at once. The second one's loader
 cannot lock a row that does not exist yet, so it plans an insert; its INSERT waits for the
-first transaction, then finds the row. The write is undone to a savepoint and planned again
-over the committed row: one membership, the second change applied on top, nothing lost.
+first transaction, then finds the row. What it inserted is deleted again and the events are
+planned again over the committed row: one membership, the second change applied on top.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from mentora.db.models import Membership, OutboxMessage
 from mentora.memberships.effects import ChangeSource
@@ -21,9 +21,9 @@ from mentora.whop.schemas import MembershipSnapshot
 from tests.support.timeline import START
 
 
-def _event(status: str, minutes: int, kind: str) -> MembershipEvent:
+def _event(status: str, minutes: int, kind: str, mem: str = "mem_race") -> MembershipEvent:
     snapshot = MembershipSnapshot(
-        id="mem_race",
+        id=mem,
         status=status,
         company_id="biz_demo",
         user_id="user_race",
@@ -64,7 +64,9 @@ async def test_a_membership_created_meanwhile_is_planned_again(services: Service
     async def second() -> Plan:
         async with services.sessionmaker() as db, db.begin():
             ended = _event("canceled", 2, "membership.deactivated")
-            return await apply_events(db, [ended], settings=settings, now=now)
+            # Inserted before mem_race (one order), then deleted and inserted again.
+            other = _event("active", 2, "membership.activated", mem="mem_other")
+            return await apply_events(db, [ended, other], settings=settings, now=now)
 
     async with services.sessionmaker() as db, db.begin():
         joined = _event("active", 1, "membership.activated")
@@ -72,12 +74,14 @@ async def test_a_membership_created_meanwhile_is_planned_again(services: Service
         later = asyncio.create_task(second())
         await _someone_waits_on_a_lock(services)
     planned = await later
-    change = planned.results[0]
-    assert isinstance(change, Change)
+    change, other = planned.results
+    assert isinstance(change, Change) and isinstance(other, Change)
     assert not change.created and change.revoked and change.before_status == "active"
+    assert other.created and other.granted
     async with services.sessionmaker() as db:
-        rows = list((await db.execute(select(Membership))).scalars())
-        assert [(r.whop_membership_id, r.status) for r in rows] == [("mem_race", "canceled")]
+        rows = await db.execute(
+            select(Membership.whop_membership_id, Membership.status).order_by(Membership.id)
+        )
+        assert list(rows.tuples()) == [("mem_race", "canceled"), ("mem_other", "active")]
         templates = await db.scalars(select(OutboxMessage.template).order_by(OutboxMessage.id))
-        assert list(templates) == ["welcome", "access_ended"]
-        assert await db.scalar(select(func.count()).select_from(Membership)) == 1
+        assert list(templates) == ["welcome", "access_ended", "welcome"]

@@ -39,17 +39,25 @@ TOKENS = cast(Table, WhopToken.__table__)
 
 class PlanConflict(RuntimeError):
     """A membership the plan creates was created meanwhile by another transaction (PostgreSQL):
-    the plan is stale; `write.apply_events` undoes it to a savepoint and plans again."""
+    the plan is stale. The rows it had inserted are deleted again (nothing else is written
+    yet), and `write.apply_events` plans again."""
 
 
 async def _memberships(db: AsyncSession, plan: Plan) -> None:
-    new = [row for row in plan.memberships.values() if row.id is None]
+    # In one order for every writer: two plans creating the same rows wait, never deadlock.
+    new = sorted(
+        (row for row in plan.memberships.values() if row.id is None),
+        key=lambda row: row.whop_membership_id,
+    )
     changed = [row for row in plan.memberships.values() if row.id is not None]
     if new:
         rows = [{**row.values(), "created_at": row.created_at} for row in new]
         statement = insert_ignore(db, Membership, None, conflict_on=["whop_membership_id"])
-        inserted = await db.scalars(statement.returning(Membership.whop_membership_id), rows)
-        if len(list(inserted)) != len(rows):
+        inserted = list(await db.scalars(statement.returning(Membership.id), rows))
+        if len(inserted) != len(rows):
+            # Nothing else of the plan is written yet: undo our part, and let the caller
+            # plan again over the row the other transaction committed.
+            await db.execute(delete(MEMBERSHIPS).where(MEMBERSHIPS.c.id.in_(inserted)))
             raise PlanConflict("membership created concurrently")
     if changed:
         by_id = (

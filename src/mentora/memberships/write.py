@@ -31,28 +31,26 @@ async def apply_events(
 
     Raises MembershipNotStored, writing nothing, when a hold names a membership with no row.
     On PostgreSQL a membership the plan creates may be created meanwhile by another
-    transaction (the loader cannot lock a row that does not exist yet): the write is undone to
-    a savepoint, and the events are loaded and planned again over the now committed row, once.
+    transaction (the loader cannot lock a row that does not exist yet): the executor undoes
+    what it wrote, and the events are loaded and planned again over the committed row, once.
     """
     events = list(events)
-    for attempt in range(2):
-        loaded = await load(db, events, known)
-        planned = plan(loaded, events, PlanContext(settings=settings, now=now))
-        if planned.not_stored:
-            raise MembershipNotStored(planned.not_stored[0])
-        if attempt or not _may_race(db, planned):
-            await execute(db, planned)
-            return planned
-        try:
-            async with db.begin_nested():
-                await execute(db, planned)
-            return planned
-        except PlanConflict:
-            continue
-    raise AssertionError("unreachable")  # pragma: no cover - the second attempt returns
+    try:
+        return await _plan_and_write(db, events, settings, now, known)
+    except PlanConflict:
+        return await _plan_and_write(db, events, settings, now, known)
 
 
-def _may_race(db: AsyncSession, planned: Plan) -> bool:
-    """True when the plan creates memberships on PostgreSQL (SQLite writers hold the lock)."""
-    creates = any(row.id is None for row in planned.memberships.values())
-    return creates and db.get_bind().dialect.name == "postgresql"
+async def _plan_and_write(
+    db: AsyncSession,
+    events: list[Event],
+    settings: Settings,
+    now: datetime,
+    known: KnownCreators | None,
+) -> Plan:
+    loaded = await load(db, events, known)
+    planned = plan(loaded, events, PlanContext(settings=settings, now=now))
+    if planned.not_stored:
+        raise MembershipNotStored(planned.not_stored[0])
+    await execute(db, planned)
+    return planned
