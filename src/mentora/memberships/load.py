@@ -1,10 +1,10 @@
 """One read per table for what a plan needs (`memberships.plan.Loaded`).
 
-The memberships the events name are read and locked (`FOR UPDATE` on PostgreSQL, in id order
-so two batches never deadlock; SQLite writers already hold the database lock), so the plan
-sees the latest committed state, as `SELECT … FOR UPDATE` per row did before. The other
-memberships of their users (does another one still grant access?), the creators, the users
-and the team roles are read as they are.
+The memberships the events name, and every membership of the users they name (does another
+one still grant access?), are read and locked (`FOR UPDATE` on PostgreSQL, in id order so two
+batches never deadlock; SQLite writers already hold the database lock), so the plan sees the
+latest committed state. The creators, the users with their team roles, and the other
+memberships of users only a hold's target revealed, are read as they are.
 """
 
 from __future__ import annotations
@@ -36,21 +36,22 @@ def _member(row: Row[Any]) -> MemberRow:
 
 
 async def _memberships(db: AsyncSession, ids: set[str], users: set[str]) -> dict[str, MemberRow]:
-    """The named rows, locked; then every other membership of their users (and of `users`)."""
+    """The named rows and every membership of `users`, locked in one read; then, unlocked, the
+    other memberships of users only the named rows revealed (the targets of holds)."""
     rows: dict[str, MemberRow] = {}
-    if ids:
+    if ids or users:
         locked = await db.execute(
             select(*_MEMBER_COLUMNS)
-            .where(Membership.whop_membership_id.in_(ids))
+            .where(Membership.whop_membership_id.in_(ids) | Membership.whop_user_id.in_(users))
             .order_by(Membership.id)  # one lock order for every batch: no deadlocks
             .with_for_update()
         )
         rows = {row.whop_membership_id: _member(row) for row in locked}
-    users = users | {row.whop_user_id for row in rows.values() if row.whop_user_id}
-    if users:
+    more = {row.whop_user_id for row in rows.values() if row.whop_user_id} - users
+    if more:
         others = await db.execute(
             select(*_MEMBER_COLUMNS).where(
-                Membership.whop_user_id.in_(users), Membership.whop_membership_id.not_in(ids)
+                Membership.whop_user_id.in_(more), Membership.whop_membership_id.not_in(list(rows))
             )
         )
         rows.update((row.whop_membership_id, _member(row)) for row in others)
@@ -100,24 +101,24 @@ async def _missing_creators(
 async def _users(
     db: AsyncSession, whop_user_ids: set[str]
 ) -> tuple[dict[str, UserView], frozenset[tuple[str, int]]]:
-    """Users by Whop id, and the (Whop user id, creator id) pairs where they are team admins."""
+    """Users by Whop id, and the (Whop user id, creator id) pairs where they are team admins
+    (one read: a user row per admin role, or one with no creator)."""
     if not whop_user_ids:
         return {}, frozenset()
     found = await db.execute(
-        select(User.id, User.whop_user_id, User.email, User.name, User.username).where(
-            User.whop_user_id.in_(whop_user_ids)
-        )
+        select(User.id, User.whop_user_id, User.email, User.name, User.username, Student.creator_id)
+        .outerjoin(Student, (Student.user_id == User.id) & (Student.access_level == "admin"))
+        .where(User.whop_user_id.in_(whop_user_ids))
     )
-    users = {row.whop_user_id: UserView(**row._asdict()) for row in found}
-    if not users:
-        return users, frozenset()
-    by_id = {user.id: key for key, user in users.items()}
-    roles = await db.execute(
-        select(Student.user_id, Student.creator_id).where(
-            Student.user_id.in_(by_id), Student.access_level == "admin"
+    users: dict[str, UserView] = {}
+    admins: set[tuple[str, int]] = set()
+    for user_id, key, email, name, username, admin_at in found.tuples():
+        users[key] = UserView(
+            whop_user_id=key, id=user_id, email=email, name=name, username=username
         )
-    )
-    return users, frozenset((by_id[user_id], creator_id) for user_id, creator_id in roles)
+        if admin_at is not None:
+            admins.add((key, admin_at))
+    return users, frozenset(admins)
 
 
 async def load(
