@@ -18,140 +18,39 @@ from datetime import datetime
 from typing import Any
 
 from mentora.audit.fields import AuditContext, AuditFields
-from mentora.audit.kinds import AuditKind
 from mentora.config import Settings
-from mentora.memberships.effects import ACTIVATED, DEACTIVATED, ChangeSource
+from mentora.memberships.effects import ACTIVATED, DEACTIVATED
+from mentora.memberships.events import Event, HoldEvent, MembershipEvent, ReceiptEvent
 from mentora.memberships.policy import effective_policy, gives_access, supersedes
-from mentora.outbox.templates import render
+from mentora.memberships.records import change_fields, outbox_row, session_fields
+from mentora.memberships.rows import (
+    MEMBERSHIP_COLUMNS,
+    CreatorView,
+    Loaded,
+    MemberRow,
+    UserView,
+)
 from mentora.whop.schemas import MembershipSnapshot
 
-MEMBERSHIP_COLUMNS = (
-    "creator_id",
-    "whop_company_id",
-    "whop_user_id",
-    "whop_product_id",
-    "whop_plan_id",
-    "status",
-    "cancel_at_period_end",
-    "current_period_end",
-    "source_updated_at",
-    "flagged",
-    "access_hold",
-    "updated_at",
-)
-
-
-@dataclass(frozen=True)
-class CreatorView:
-    """The parts of a creator row the planner reads."""
-
-    id: int
-    whop_company_id: str
-    name: str
-    enabled: bool = True
-    payment_failed_pauses_access: bool | None = None
-    refund_revokes_access: bool | None = None
-    dispute_revokes_access: bool | None = None
-
-
-@dataclass
-class MemberRow:
-    """A membership row as stored (id None: created by this plan)."""
-
-    id: int | None
-    whop_membership_id: str
-    creator_id: int | None
-    whop_company_id: str
-    whop_user_id: str | None
-    whop_product_id: str | None
-    whop_plan_id: str | None
-    status: str
-    cancel_at_period_end: bool
-    current_period_end: datetime | None
-    source_updated_at: datetime
-    flagged: bool
-    access_hold: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    def grants(self) -> bool:
-        """Whether the row grants access: a known creator, a granting status and no hold."""
-        return self.creator_id is not None and gives_access(self.status, self.access_hold)
-
-    def values(self) -> dict[str, Any]:
-        """The row's columns, as the executor writes them."""
-        columns = {name: getattr(self, name) for name in MEMBERSHIP_COLUMNS}
-        return {"whop_membership_id": self.whop_membership_id, **columns}
-
-
-@dataclass(frozen=True)
-class UserView:
-    """A user row (id None: created by this plan)."""
-
-    whop_user_id: str
-    id: int | None = None
-    email: str | None = None
-    name: str | None = None
-    username: str | None = None
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """What the planner may read: creators by company id, memberships by Whop id (every row
-    an event names and every other membership of their users), users by Whop user id, and
-    the (Whop user id, creator id) pairs whose student row carries a team role."""
-
-    creators: dict[str, CreatorView] = field(default_factory=dict)
-    memberships: dict[str, MemberRow] = field(default_factory=dict)
-    users: dict[str, UserView] = field(default_factory=dict)
-    admins: frozenset[tuple[str, int]] = frozenset()
-
-
-@dataclass(frozen=True)
-class MembershipEvent:
-    """Whop described a membership (a webhook or reconciliation)."""
-
-    snapshot: MembershipSnapshot
-    source: ChangeSource
-    reference: str | None = None  # the webhook id or sync run that brought it
-    event: str | None = None  # the canonical webhook event name
-    email: str | None = None  # an address found in the payload
-    observed_at: datetime | None = None  # the event's time, when Whop's payload has no updated_at
-    audit: AuditContext | None = None  # the request it came with
-
-
-@dataclass(frozen=True)
-class HoldEvent:
-    """A payment event holds (or lifts a hold on) a membership.
-
-    `policy` names the `PaymentPolicy` flag of the membership's creator (else of
-    `company_id`'s) that must be on for the hold to be placed; None places it regardless.
-    """
-
-    whop_membership_id: str
-    reason: str
-    release: bool
-    source: ChangeSource
-    reference: str | None = None
-    policy: str | None = None
-    company_id: str | None = None
-    audit: AuditContext | None = None
-
-
-@dataclass(frozen=True)
-class ReceiptEvent:
-    """A successful payment: a receipt to the payer (the payload's address, else the user's)."""
-
-    payment_id: str
-    template: str
-    email: str | None
-    whop_user_id: str | None
-    company_id: str | None
-    amount: str
-    currency: str
-
-
-Event = MembershipEvent | HoldEvent | ReceiptEvent
+# The planner's inputs, importable from here with its outputs.
+__all__ = [
+    "MEMBERSHIP_COLUMNS",
+    "Change",
+    "CreatorView",
+    "Event",
+    "HoldEvent",
+    "Loaded",
+    "MemberRow",
+    "MembershipEvent",
+    "NotStored",
+    "Plan",
+    "PlanContext",
+    "PlannedAudit",
+    "ReceiptEvent",
+    "Result",
+    "UserView",
+    "plan",
+]
 
 
 @dataclass(frozen=True)
@@ -377,21 +276,8 @@ class _Planner:
         if revoked is not None and revoked not in self.plan.sessions:
             # Ending the same user's sessions again in this plan would end none: no row.
             self.plan.sessions[revoked] = None
-            self.plan.audit.append(
-                PlannedAudit(
-                    fields={
-                        "kind": AuditKind.SESSION_REVOKED,
-                        "outcome": "success",
-                        "reason": "membership_ended",
-                        "now": self.ctx.now,
-                        "subject": row.whop_user_id,
-                        "creator_id": row.creator_id,
-                        "details": {"membership": row.whop_membership_id},
-                    },
-                    context=event.audit,
-                    sessions=revoked,
-                )
-            )
+            fields = session_fields(row, self.ctx.now)
+            self.plan.audit.append(PlannedAudit(fields, event.audit, sessions=revoked))
 
     def _enroll(
         self, whop_user_id: str, creator_id: int, email: str | None, user: UserView | None
@@ -441,22 +327,8 @@ class _Planner:
 
     def _queue(self, key: str, template: str, recipient: str, context: dict[str, object]) -> None:
         """An outbox row, unless this plan already queued one for the same cause."""
-        key = key[:200]
-        if key in self.plan.emails:
-            return
-        subject, body = render(template, context)
-        self.plan.emails[key] = {
-            "dedupe_key": key,
-            "kind": "email",
-            "template": template,
-            "recipient": recipient,
-            "subject": subject,
-            "body": body,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": self.ctx.now,
-            "created_at": self.ctx.now,
-        }
+        row = outbox_row(key, template, recipient, context, self.ctx.now)
+        self.plan.emails.setdefault(row["dedupe_key"], row)
 
     def receipt(self, event: ReceiptEvent) -> None:
         """Queue the receipt of a successful payment, when there is someone to send it to."""
@@ -481,32 +353,16 @@ class _Planner:
     def _audit(
         self, change: Change, row: MemberRow, event: MembershipEvent | HoldEvent, ended: bool
     ) -> None:
-        sync = event.source == ChangeSource.SYNC
-        self.plan.audit.append(
-            PlannedAudit(
-                fields={
-                    "kind": AuditKind.MEMBERSHIP_RECONCILED
-                    if sync
-                    else AuditKind.MEMBERSHIP_CHANGED,
-                    "outcome": "success",
-                    "reason": "granted" if change.granted else "revoked" if ended else "updated",
-                    "now": self.ctx.now,
-                    "subject": row.whop_user_id,
-                    "creator_id": row.creator_id,
-                    "details": {
-                        "membership": row.whop_membership_id,
-                        "before": change.before_status,
-                        "after": row.status,
-                        "hold": row.access_hold,
-                        "source": event.source,
-                        "whop_event": event.event if isinstance(event, MembershipEvent) else None,
-                        "reference": event.reference,
-                        "flagged": row.flagged,
-                    },
-                },
-                context=event.audit,
-            )
+        fields = change_fields(
+            row,
+            reason="granted" if change.granted else "revoked" if ended else "updated",
+            before=change.before_status,
+            source=event.source,
+            whop_event=event.event if isinstance(event, MembershipEvent) else None,
+            reference=event.reference,
+            now=self.ctx.now,
         )
+        self.plan.audit.append(PlannedAudit(fields, event.audit))
 
 
 def _overwrite(
