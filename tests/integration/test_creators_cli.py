@@ -18,7 +18,9 @@ from mentora.creators import ensure_creator
 from mentora.db.models import AuditEvent, Creator, Membership
 from mentora.db.uow import transaction
 from mentora.emulator import DEMO, Emulator
-from mentora.memberships.store import apply_snapshot
+from mentora.memberships.effects import ChangeSource
+from mentora.memberships.plan import Change, MembershipEvent
+from mentora.memberships.write import apply_events
 from mentora.services import Services
 from mentora.usecases.creators import set_enabled, update_creator
 from mentora.whop.schemas import MembershipSnapshot
@@ -293,15 +295,24 @@ async def test_a_flagged_membership_joins_its_new_creator_from_an_older_snapshot
     )
     older = replace(newer, status="trialing", updated_at=START - timedelta(hours=2))
     now = services.clock.now()
+
+    async def apply(db: Any, snapshot: MembershipSnapshot) -> Change:
+        event = MembershipEvent(snapshot=snapshot, source=ChangeSource.SYNC)
+        planned = await apply_events(db, [event], settings=services.settings, now=now)
+        assert isinstance(planned.results[0], Change)
+        return planned.results[0]
+
     async with transaction(services.sessionmaker, write=True) as db:
-        first = await apply_snapshot(db, newer, now=now)
-        assert first.membership.flagged
+        first = await apply(db, newer)
+        assert first.flagged
         creator = await ensure_creator(db, company_id="biz_lag", name="Lag", clock=services.clock)
-        change = await apply_snapshot(db, older, now=now)
+        change = await apply(db, older)
         assert change.applied and change.granted
-        assert (change.membership.flagged, change.membership.creator_id) == (False, creator.id)
-        assert change.membership.status == "active"
-        again = await apply_snapshot(db, older, now=now)
+        row = await db.scalar(select(Membership).where(Membership.whop_membership_id == "mem_lag"))
+        assert row is not None
+        assert (row.flagged, row.creator_id) == (False, creator.id)
+        assert change.after_status == "active" and not change.flagged
+        again = await apply(db, older)
         assert not again.applied
 
 

@@ -1,5 +1,6 @@
-"""Append-only security events: one table, one structured log line per event."""
+"""Append-only security events: one table, one structured log line per event.
 
-from mentora.audit.record import AuditContext, audit_context, record
-
-__all__ = ["AuditContext", "audit_context", "record"]
+`audit.record` writes them; `audit.fields` and `audit.kinds` are plain types that pure code
+(the membership planner) imports without the database layer, so this package imports nothing
+itself.
+"""

@@ -10,29 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Required, TypedDict, Unpack, cast
+from typing import Any, Unpack, cast
 
 import structlog
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mentora.audit.kinds import AuditKind
+from mentora.audit.fields import AuditContext as AuditContext
+from mentora.audit.fields import AuditFields as AuditFields
 from mentora.db.models import AuditEvent
 from mentora.db.uow import transaction
 
 log = structlog.get_logger("mentora.audit")
-
-
-@dataclass(frozen=True)
-class AuditContext:
-    """Where the current request came from."""
-
-    ip: str | None = None
-    user_agent: str | None = None
-    request_id: str | None = None
-    actor: str | None = None
 
 
 _context: ContextVar[AuditContext] = ContextVar(
@@ -66,19 +55,6 @@ def bind_actor(actor: str) -> None:
     ctx = _context.get()
     # Built directly: dataclasses.replace() introspects the fields on every call (hot path).
     _context.set(AuditContext(ctx.ip, ctx.user_agent, ctx.request_id, actor))
-
-
-class AuditFields(TypedDict, total=False):
-    """What a caller says about an audit event; the request context supplies the rest."""
-
-    kind: Required[AuditKind]
-    outcome: Required[str]
-    now: Required[datetime]
-    reason: str | None
-    subject: str | None
-    creator_id: int | None
-    actor: str | None
-    details: dict[str, Any] | None
 
 
 def audit_values(**fields: Unpack[AuditFields]) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mentora.audit import record
 from mentora.audit.kinds import AuditKind
+from mentora.audit.record import record
 from mentora.creators import (
     CreatorNotFound,
     alert_address,

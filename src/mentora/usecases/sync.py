@@ -26,9 +26,10 @@ from mentora.audit.record import record
 from mentora.creators import refresh_profiles
 from mentora.db.models import Creator, Membership, SyncRun
 from mentora.db.uow import transaction
-from mentora.memberships.effects import ChangeContext, ChangeSource, after_change
+from mentora.memberships.effects import ChangeSource
+from mentora.memberships.plan import Change, MembershipEvent
 from mentora.memberships.policy import GRANTING_STATUSES, MISSING_STATUS
-from mentora.memberships.store import MembershipChange, apply_snapshot
+from mentora.memberships.write import apply_events
 from mentora.outbox.queue import raise_alert
 from mentora.services import Services
 from mentora.whop.errors import WhopError, WhopNotFound, WhopRateLimited
@@ -64,7 +65,7 @@ class SyncReport:
     # Creators whose name Whop could not give this run (company id: why); they keep theirs.
     profile_errors: dict[str, str] = field(default_factory=dict)
 
-    def count(self, change: MembershipChange) -> None:
+    def count(self, change: Change) -> None:
         """Tally one applied snapshot."""
         if change.created:
             self.created += 1
@@ -73,10 +74,10 @@ class SyncReport:
             if len(self.corrections) < MAX_LISTED_CORRECTIONS:
                 self.corrections.append(
                     {
-                        "membership": change.membership.whop_membership_id,
-                        "user": change.membership.whop_user_id,
+                        "membership": change.whop_membership_id,
+                        "user": change.whop_user_id,
                         "before": change.before_status,
-                        "after": change.membership.status,
+                        "after": change.after_status,
                     }
                 )
         else:
@@ -112,14 +113,15 @@ async def _apply(
 ) -> None:
     """Apply one page of snapshots in one transaction."""
     now = services.clock.now()
-    ctx = ChangeContext(
-        settings=services.settings, now=now, source=ChangeSource.SYNC, reference=f"sync:{run_id}"
-    )
+    events = [
+        MembershipEvent(snapshot=snapshot, source=ChangeSource.SYNC, reference=f"sync:{run_id}")
+        for snapshot in snapshots
+    ]
     async with transaction(services.sessionmaker, write=True) as db:
-        for snapshot in snapshots:
-            change = await apply_snapshot(db, snapshot, now=now)
-            await after_change(db, change, ctx)
-            report.count(change)
+        planned = await apply_events(db, events, settings=services.settings, now=now)
+    for change in planned.results:
+        assert isinstance(change, Change)  # a membership event always yields its change
+        report.count(change)
 
 
 async def _with_patience(op: Callable[[], Awaitable[Any]], sleep: Sleep) -> Any:

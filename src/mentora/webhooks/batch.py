@@ -2,11 +2,11 @@
 
 A verified delivery joins this process's queue. Whoever holds the intake lock takes what is
 queued (up to WEBHOOK_BATCH_MAX) and stores and applies it in one transaction: one multi-row
-INSERT claims the webhook ids, one read locks the membership rows and creators the batch
-touches, each effect then runs in arrival order through the usual handlers, and the commit
-writes the changes with one statement per table. Each delivery's answer waits for that
-commit, so a 2xx still means stored and applied (W10). A delivery that arrives alone takes
-the one-at-a-time path (`intake.store_and_apply`), as before batching.
+INSERT claims the webhook ids, the handlers run in arrival order, and their membership effects
+are planned together and written with a fixed number of statements per table
+(`webhooks.apply`). Each delivery's answer waits for that commit, so a 2xx still means stored
+and applied (W10). A delivery that arrives alone takes the one-at-a-time path
+(`intake.store_and_apply`), as before batching.
 
 If the database does not answer before the batch is claimed, every delivery in it gets 503
 at once (trying each alone would wait out the same failure once per delivery). If anything
@@ -40,11 +40,10 @@ from mentora.audit.record import (
 from mentora.db.uow import transaction
 from mentora.foundation import Foundation
 from mentora.memberships.effects import ChangeContext, ChangeSource
-from mentora.memberships.store import preload
 from mentora.webhooks import store
+from mentora.webhooks.apply import Work, apply_deliveries
 from mentora.webhooks.envelope import Envelope
 from mentora.webhooks.errors import WebhookStoreUnavailable
-from mentora.webhooks.handlers import MEMBERSHIP_KINDS, handle
 from mentora.webhooks.intake import DUPLICATE, store_and_apply
 from mentora.webhooks.process import processed_event
 from mentora.webhooks.verify import VerifiedDelivery
@@ -183,43 +182,38 @@ class Batcher:
     async def _apply(
         self, db: AsyncSession, first: dict[str, _Pending], rows: dict[str, int], now: datetime
     ) -> dict[str, str]:
-        """Run the claimed deliveries' effects in arrival order, then write their outcomes."""
-        preloaded = await preload(
-            db,
-            (
-                item.envelope.membership
-                for webhook_id, item in first.items()
-                if webhook_id in rows and item.envelope.kind in MEMBERSHIP_KINDS
-            ),
-        )
-        statuses: dict[str, str] = {}
+        """Apply the claimed deliveries' effects as one plan, then write their outcomes."""
+        claimed = [(webhook_id, item) for webhook_id, item in first.items() if webhook_id in rows]
+        work = [
+            Work(
+                item.envelope,
+                ChangeContext(
+                    settings=self.base.settings,
+                    now=now,
+                    source=ChangeSource.WEBHOOK,
+                    reference=webhook_id,
+                ),
+                item.audit,
+            )
+            for webhook_id, item in claimed
+        ]
+        outcomes = await apply_deliveries(db, work)
+        statuses = dict.fromkeys(first, DUPLICATE)
         finished: list[tuple[int, str]] = []
         audit_rows: list[dict[str, Any]] = []
-        for webhook_id, item in first.items():
-            row = rows.get(webhook_id)
-            if row is None:
-                statuses[webhook_id] = DUPLICATE
-                continue
-            ctx = ChangeContext(
-                settings=self.base.settings,
-                now=now,
-                source=ChangeSource.WEBHOOK,
-                reference=webhook_id,
-                preloaded=preloaded,
-            )
+        for (webhook_id, item), outcome in zip(claimed, outcomes, strict=True):
             with audit_context_as(item.audit):
-                outcome = await handle(db, item.envelope, ctx)
                 event = processed_event(
                     webhook_id=webhook_id,
                     event_type=item.envelope.event_type,
                     outcome=outcome,
-                    source=ctx.source,
+                    source=ChangeSource.WEBHOOK,
                     attempt=1,
                     now=now,
                 )
                 audit_rows.append(audit_values(**event))
             statuses[webhook_id] = outcome.status
-            finished.append((row, outcome.status))
+            finished.append((rows[webhook_id], outcome.status))
         await store.finish_many(db, finished, now=now)
         await record_all(db, audit_rows)
         return statuses

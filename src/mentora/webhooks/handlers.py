@@ -1,9 +1,12 @@
 """The event table: one small function per kind of Whop event (W09).
 
-Each handler runs inside the delivery's transaction and returns how the delivery ended:
-`processed`, `ignored` (a type Mentora does not act on) or `flagged` (a company that is not one
-of our creators: stored, never granted). A handler that raises leaves no trace but the
-delivery's `failed` status; the worker retries it.
+Each handler runs inside the delivery's transaction and returns a `Step`: how the delivery
+ends (`processed`, `ignored` for a type Mentora does not act on, `flagged` for a company that
+is not one of our creators: stored, never granted) and the membership effects it asks for
+(membership snapshots, holds, receipts). `webhooks.apply` plans the effects of every delivery
+of a batch together and writes them in bulk; a membership event's outcome comes from what its
+snapshot did. A handler that raises leaves no trace but the delivery's `failed` status; the
+worker retries it.
 """
 
 from __future__ import annotations
@@ -12,13 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mentora.audit.record import audit_context
 from mentora.creators import alert_address, creator_by_company
-from mentora.db.models import Creator, Membership, User
 from mentora.memberships import holds
-from mentora.memberships.effects import ChangeContext, after_change
+from mentora.memberships.effects import ChangeContext
 from mentora.memberships.money import read_amount
 from mentora.memberships.payments import (
     PaymentFacts,
@@ -26,10 +28,10 @@ from mentora.memberships.payments import (
     record_payment,
     recorded_total,
 )
-from mentora.memberships.policy import PaymentPolicy, effective_policy
+from mentora.memberships.plan import Event, HoldEvent, MembershipEvent, ReceiptEvent
+from mentora.memberships.policy import effective_policy
 from mentora.memberships.refunds import RefundFacts, is_partial, membership_id_in, payment_id_of
-from mentora.memberships.store import apply_snapshot
-from mentora.outbox.queue import enqueue_email, raise_alert
+from mentora.outbox.queue import raise_alert
 from mentora.webhooks.envelope import Envelope
 from mentora.webhooks.status import DeliveryStatus
 
@@ -48,7 +50,18 @@ class Outcome:
     note: str | None = None
 
 
-Handler = Callable[[AsyncSession, Envelope, ChangeContext], Awaitable[Outcome]]
+@dataclass(frozen=True)
+class Step:
+    """What a handler decided: the outcome (None: from what its membership event did) and the
+    membership effects to plan."""
+
+    outcome: Outcome | None
+    events: tuple[Event, ...] = ()
+
+
+Handler = Callable[[AsyncSession, Envelope, ChangeContext], Awaitable[Step]]
+PROCESSED = Step(Outcome(DeliveryStatus.PROCESSED))
+UNKNOWN_COMPANY = Step(Outcome(DeliveryStatus.FLAGGED, "unknown_company"))
 
 
 def _email_in(data: dict[str, Any]) -> str | None:
@@ -57,17 +70,29 @@ def _email_in(data: dict[str, Any]) -> str | None:
     return email if isinstance(email, str) and "@" in email else None
 
 
-async def on_membership(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
+async def on_membership(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Step:
     """Apply the membership in `data`, newest-wins, then its consequences (W13, M02)."""
-    change = await apply_snapshot(
-        db, envelope.membership, now=ctx.now, observed_at=envelope.sent_at, preloaded=ctx.preloaded
+    event = MembershipEvent(
+        snapshot=envelope.membership,
+        source=ctx.source,
+        reference=ctx.reference,
+        event=envelope.kind,
+        email=_email_in(envelope.data),
+        observed_at=envelope.sent_at,
+        audit=audit_context(),
     )
-    await after_change(
-        db, change, replace(ctx, email=_email_in(envelope.data), event=envelope.kind)
+    return Step(None, (event,))
+
+
+def _hold(ctx: ChangeContext, membership_id: str, reason: str, **how: Any) -> HoldEvent:
+    return HoldEvent(
+        whop_membership_id=membership_id,
+        reason=reason,
+        source=ctx.source,
+        reference=ctx.reference,
+        audit=audit_context(),
+        **how,
     )
-    if change.membership.flagged:
-        return Outcome(DeliveryStatus.FLAGGED, "unknown_company")
-    return Outcome(DeliveryStatus.PROCESSED, None if change.applied else "stale")
 
 
 async def _payment(
@@ -83,62 +108,47 @@ async def _payment(
     return facts, row.creator_id is not None
 
 
-async def on_payment(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
+async def on_payment(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Step:
     """Record a payment event that needs no action beyond the record."""
     _, known = await _payment(db, envelope, ctx)
-    return (
-        Outcome(DeliveryStatus.PROCESSED)
-        if known
-        else Outcome(DeliveryStatus.FLAGGED, "unknown_company")
-    )
+    return PROCESSED if known else UNKNOWN_COMPANY
 
 
-async def on_payment_succeeded(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
+async def on_payment_succeeded(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Step:
     """Record it, lift a payment-failed hold, and queue a receipt."""
     facts, known = await _payment(db, envelope, ctx)
     if not known:
-        return Outcome(DeliveryStatus.FLAGGED, "unknown_company")
+        return UNKNOWN_COMPANY
+    events: list[Event] = []
     if facts.membership_id:
-        await holds.release_hold(db, facts.membership_id, holds.PAYMENT_FAILED, ctx)
-    recipient = facts.email
-    user = None
-    if facts.user_id:
-        user = (
-            await db.execute(select(User).where(User.whop_user_id == facts.user_id))
-        ).scalar_one_or_none()
-        recipient = recipient or (user.email if user else None)
-    if recipient:
-        creator = await creator_by_company(db, facts.company_id)
-        amount = facts.amount.display() if facts.amount else ""
-        await enqueue_email(
-            db,
-            dedupe_key=f"receipt:{facts.id}",
+        events.append(_hold(ctx, facts.membership_id, holds.PAYMENT_FAILED, release=True))
+    events.append(
+        ReceiptEvent(
+            payment_id=facts.id,
             # A renewal says "renewed", not the first purchase's "payment received".
             template="renewal_receipt" if facts.is_renewal else "receipt",
-            recipient=recipient,
-            context={
-                "name": (user.name or user.username) if user else "there",
-                "creator": creator.name if creator else "",
-                "amount": amount,
-                "currency": (facts.currency or "").upper(),
-                "payment_id": facts.id,
-            },
-            now=ctx.now,
+            email=facts.email,
+            whop_user_id=facts.user_id,
+            company_id=facts.company_id,
+            amount=facts.amount.display() if facts.amount else "",
+            currency=(facts.currency or "").upper(),
         )
-    return Outcome(DeliveryStatus.PROCESSED)
+    )
+    return Step(PROCESSED.outcome, tuple(events))
 
 
-async def on_payment_failed(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
+async def on_payment_failed(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Step:
     """Record it, alert the creator, and pause access when the creator's policy says so
     (its own, else PAYMENT_FAILED_PAUSES_ACCESS)."""
     facts, known = await _payment(db, envelope, ctx)
     if not known:
-        return Outcome(DeliveryStatus.FLAGGED, "unknown_company")
+        return UNKNOWN_COMPANY
     creator = await creator_by_company(db, facts.company_id)
     policy = effective_policy(creator, ctx.settings)
     pause = policy.payment_failed_pauses_access and facts.membership_id is not None
+    events: tuple[Event, ...] = ()
     if pause and facts.membership_id:
-        await holds.set_hold(db, facts.membership_id, holds.PAYMENT_FAILED, ctx)
+        events = (_hold(ctx, facts.membership_id, holds.PAYMENT_FAILED, release=False),)
     await raise_alert(
         db,
         dedupe_key=f"payment_failed:{facts.id}",
@@ -154,24 +164,12 @@ async def on_payment_failed(db: AsyncSession, envelope: Envelope, ctx: ChangeCon
         alert_email=alert_address(creator, ctx.settings.creator_alert_email),
         now=ctx.now,
     )
-    return Outcome(DeliveryStatus.PROCESSED)
+    return Step(PROCESSED.outcome, events)
 
 
 async def _membership_behind(db: AsyncSession, data: dict[str, Any]) -> str | None:
     """The membership a refund or dispute is about: from the payload, else our payment row."""
     return membership_id_in(data) or await membership_of_payment(db, payment_id_of(data))
-
-
-async def _creator_of(
-    db: AsyncSession, membership_id: str, company_id: str | None
-) -> Creator | None:
-    """The creator whose member is held: the membership's, else the envelope's company's."""
-    creator_id = await db.scalar(
-        select(Membership.creator_id).where(Membership.whop_membership_id == membership_id)
-    )
-    if creator_id is not None:
-        return await db.get(Creator, creator_id)
-    return await creator_by_company(db, company_id)
 
 
 async def _hold_from(
@@ -180,24 +178,26 @@ async def _hold_from(
     ctx: ChangeContext,
     *,
     reason: str,
-    enabled: Callable[[PaymentPolicy], bool],
+    policy: str,
     lifted_by: frozenset[str],
-) -> Outcome:
+) -> Step:
+    """Lift the hold when the event ends it; else hold when `policy` is on for the
+    membership's creator (else the envelope's company's), decided when planned."""
     if not isinstance(envelope.data.get("id"), str):
         raise ValueError(f"{envelope.kind} has no id")
     membership_id = await _membership_behind(db, envelope.data)
     if membership_id is None:
-        return Outcome(DeliveryStatus.PROCESSED, "no_membership")
+        return Step(Outcome(DeliveryStatus.PROCESSED, "no_membership"))
     if str(envelope.data.get("status")) in lifted_by:
-        await holds.release_hold(db, membership_id, reason, ctx)
-    elif enabled(
-        effective_policy(await _creator_of(db, membership_id, envelope.company_id), ctx.settings)
-    ):
-        await holds.set_hold(db, membership_id, reason, ctx)
-    return Outcome(DeliveryStatus.PROCESSED)
+        event = _hold(ctx, membership_id, reason, release=True)
+    else:
+        event = _hold(
+            ctx, membership_id, reason, release=False, policy=policy, company_id=envelope.company_id
+        )
+    return Step(PROCESSED.outcome, (event,))
 
 
-async def on_refund(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
+async def on_refund(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Step:
     """Hold the refunded membership when the creator's refund policy (else
     REFUND_REVOKES_ACCESS) says so; lift it if the refund fails.
 
@@ -208,18 +208,18 @@ async def on_refund(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) ->
     if refund.status not in REFUND_NOT_HAPPENING:
         total = refund.payment_total or await recorded_total(db, refund.payment_id)
         if is_partial(refund.amount, total):
-            return Outcome(DeliveryStatus.PROCESSED, "partial_refund")
+            return Step(Outcome(DeliveryStatus.PROCESSED, "partial_refund"))
     return await _hold_from(
         db,
         envelope,
         ctx,
         reason=holds.REFUNDED,
-        enabled=lambda policy: policy.refund_revokes_access,
+        policy="refund_revokes_access",
         lifted_by=REFUND_NOT_HAPPENING,
     )
 
 
-async def on_dispute(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
+async def on_dispute(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Step:
     """Hold the disputed membership when the creator's dispute policy (else
     DISPUTE_REVOKES_ACCESS) says so; lift it when the dispute is won."""
     return await _hold_from(
@@ -227,12 +227,12 @@ async def on_dispute(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -
         envelope,
         ctx,
         reason=holds.DISPUTED,
-        enabled=lambda policy: policy.dispute_revokes_access,
+        policy="dispute_revokes_access",
         lifted_by=DISPUTE_CLOSED_IN_OUR_FAVOUR,
     )
 
 
-async def on_dispute_alert(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
+async def on_dispute_alert(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Step:
     """Alert the creator: an issuer warned that a payment will be disputed (a chance to
     refund before the chargeback). Access is left alone; a dispute, if one follows, decides."""
     data = envelope.data
@@ -242,7 +242,7 @@ async def on_dispute_alert(db: AsyncSession, envelope: Envelope, ctx: ChangeCont
     company_id = data.get("account_id") if isinstance(data.get("account_id"), str) else None
     creator = await creator_by_company(db, company_id or envelope.company_id)
     if creator is None:
-        return Outcome(DeliveryStatus.FLAGGED, "unknown_company")
+        return UNKNOWN_COMPANY
     payment_id = payment_id_of(data)
     currency = data.get("currency") if isinstance(data.get("currency"), str) else None
     amount = read_amount(data.get("amount"), currency)
@@ -262,7 +262,7 @@ async def on_dispute_alert(db: AsyncSession, envelope: Envelope, ctx: ChangeCont
         alert_email=alert_address(creator, ctx.settings.creator_alert_email),
         now=ctx.now,
     )
-    return Outcome(DeliveryStatus.PROCESSED)
+    return PROCESSED
 
 
 HANDLERS: dict[str, Handler] = {
@@ -289,32 +289,29 @@ HANDLERS: dict[str, Handler] = {
 MEMBERSHIP_KINDS = frozenset(kind for kind, run in HANDLERS.items() if run is on_membership)
 
 
-async def handle(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> Outcome:
-    """Run the handler for the envelope's kind; an unknown kind is `ignored` (W09)."""
+async def handle(
+    db: AsyncSession, envelope: Envelope, ctx: ChangeContext, disabled: frozenset[str]
+) -> Step:
+    """Run the handler for the envelope's kind; an unknown kind is `ignored` (W09), and an
+    event of a creator in `disabled` (company ids) is `flagged`."""
     handler = HANDLERS.get(envelope.kind)
     if handler is None:
-        return Outcome(DeliveryStatus.IGNORED, "unhandled_type")
-    if await _disabled(db, envelope, ctx):
+        return Step(Outcome(DeliveryStatus.IGNORED, "unhandled_type"))
+    if company_of(envelope) in disabled:
         # Stored, never applied, like an unknown company's: enabling it replays these.
-        return Outcome(DeliveryStatus.FLAGGED, "creator_disabled")
+        return Step(Outcome(DeliveryStatus.FLAGGED, "creator_disabled"))
     return await handler(db, envelope, ctx)
 
 
-async def _disabled(db: AsyncSession, envelope: Envelope, ctx: ChangeContext) -> bool:
-    """True when the event's company is a creator that an operator disabled."""
-    company_id = envelope.company_id
+def company_of(envelope: Envelope) -> str | None:
+    """The company an event is about (None when it names none, or its membership is junk:
+    its handler then fails on it)."""
     if envelope.kind in MEMBERSHIP_KINDS:
-        company_id = envelope.membership.company_id
-    elif company_id is None:
-        company_id = _company_in(envelope.data)
-    if company_id is None:
-        return False
-    preloaded = ctx.preloaded
-    if preloaded is not None and company_id in preloaded.creators:
-        creator = preloaded.creators[company_id]
-    else:
-        creator = await creator_by_company(db, company_id)
-    return creator is not None and not creator.enabled
+        try:
+            return envelope.membership.company_id
+        except ValueError:
+            return None
+    return envelope.company_id or _company_in(envelope.data)
 
 
 def _company_in(data: dict[str, Any]) -> str | None:

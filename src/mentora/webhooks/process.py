@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora.audit.kinds import AuditKind
-from mentora.audit.record import AuditFields, record
+from mentora.audit.record import AuditFields, audit_context, record
 from mentora.backoff import retry_delay
 from mentora.config import Settings
 from mentora.creators import alert_address, creator_by_company
@@ -28,8 +28,9 @@ from mentora.foundation import Foundation
 from mentora.memberships.effects import ChangeContext, ChangeSource
 from mentora.outbox.queue import raise_alert
 from mentora.webhooks import store
+from mentora.webhooks.apply import Work, apply_deliveries
 from mentora.webhooks.envelope import parse_envelope
-from mentora.webhooks.handlers import Outcome, handle
+from mentora.webhooks.handlers import Outcome
 from mentora.webhooks.status import DeliveryStatus
 
 log = structlog.get_logger("mentora.webhooks")
@@ -57,7 +58,7 @@ async def run_effect(
     try:
         envelope = parse_envelope(row.body.encode("utf-8"))
         async with db.begin_nested():
-            outcome = await handle(db, envelope, ctx)
+            [outcome] = await apply_deliveries(db, [Work(envelope, ctx, audit_context())])
     except Exception as exc:  # any effect failure is retried, never lost
         return await _failed(db, row, f"{type(exc).__name__}: {exc}"[:1000], settings, now, rng)
     return _finished(db, row, outcome, now=now, source=source)
