@@ -6,8 +6,8 @@ Run: .venv/bin/python -m bench.ab --a NAME=VALUE [--a ...] --b NAME=VALUE [--b .
 A variant is the environment the app process gets on top of the bench's own (bench/procs.py),
 so anything the app reads from its environment can be compared. Each repeat runs, for each
 variant in turn (A, B, A, B, ...), the closed-loop phase of bench.webhooks (the trivial
-`POST /api/ping`, then two rounds of signed deliveries: round 1 creates 500 memberships, round 2
-updates them) and bench.gate (`/healthz` and the gated `/api/content` in alternating rounds),
+`POST /api/ping`, then signed deliveries for new members, each creating its user, student,
+membership and welcome email, then updates for existing members) and bench.gate (`/healthz` and the gated `/api/content` in alternating rounds),
 each in a fresh app and emulator on SQLite. The machine's speed drifts, so every figure is a
 ratio to the trivial endpoint of the same app process, and the variants alternate to spread
 drift over both. Prints one line per run (with the load average before it), then the medians
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from bench import gate, webhooks
 from bench.procs import running
 
-RATIOS = ("webhooks r1/trivial", "webhooks r2/trivial", "gated/healthz")
+RATIOS = ("new members/trivial", "existing/trivial", "gated/healthz")
 
 
 @dataclass
@@ -35,8 +35,8 @@ class Run:
     variant: str
     load: float
     trivial_post: float
-    webhooks_r1: float
-    webhooks_r2: float
+    webhooks_new: float
+    webhooks_existing: float
     healthz: float
     gated: float
     failures: int
@@ -44,8 +44,8 @@ class Run:
     def ratios(self) -> tuple[float, float, float]:
         """The three figures that are compared: each a rate over its trivial endpoint's."""
         return (
-            self.webhooks_r1 / self.trivial_post,
-            self.webhooks_r2 / self.trivial_post,
+            self.webhooks_new / self.trivial_post,
+            self.webhooks_existing / self.trivial_post,
             self.gated / self.healthz,
         )
 
@@ -66,22 +66,25 @@ def measure(variant: str, env: dict[str, str], webhook_seconds: float, gate_seco
     # One worker and the bench's SQLite file given by position, so the type checker knows no
     # variant's NAME=VALUE can land on them.
     with running(1, None, SYNC_INTERVAL_SECONDS="0", **env) as procs:
-        rates = asyncio.run(webhooks.throughput(procs.app_url, webhook_seconds, 32, rounds=2))
+        rates = asyncio.run(webhooks.throughput(procs.app_url, webhook_seconds, 32))
     with running(1, None, **env) as procs:
         ungated, gated, calls = asyncio.run(
             gate.run(procs.app_url, procs.issuer, gate_seconds, 3, 64)
         )
-    trivial, r1, r2 = rates.values()
+    trivial, new, existing = (rates[k].load for k in webhooks.TRIVIAL_NEW_EXISTING)
     return Run(
         variant=variant,
         load=load,
         trivial_post=trivial.per_second,
-        webhooks_r1=r1.per_second,
-        webhooks_r2=r2.per_second,
+        webhooks_new=new.per_second,
+        webhooks_existing=existing.per_second,
         healthz=ungated.rate,
         gated=gated.rate,
         # Any refused request or Whop call under load would make the comparison meaningless.
-        failures=sum(r.non_2xx for r in rates.values()) + ungated.errors + gated.errors + calls,
+        failures=sum(r.load.non_2xx for r in rates.values())
+        + ungated.errors
+        + gated.errors
+        + calls,
     )
 
 
@@ -105,8 +108,8 @@ def main() -> None:
     for label, env in variants.items():
         print(f"  {label}: {env}")
     header = (
-        f"{'#':>2} {'variant':<10} {'load1':>5} {'POST ping/s':>11} {'wh r1/s':>8} "
-        f"{'wh r2/s':>8} {'healthz/s':>9} {'gated/s':>8} "
+        f"{'#':>2} {'variant':<10} {'load1':>5} {'POST ping/s':>11} {'wh new/s':>8} "
+        f"{'wh old/s':>8} {'healthz/s':>9} {'gated/s':>8} "
         + " ".join(f"{name:>19}" for name in RATIOS)
         + f" {'failures':>8}"
     )
@@ -118,7 +121,7 @@ def main() -> None:
             runs.append(run)
             print(
                 f"{repeat:>2} {label:<10} {run.load:>5.2f} {run.trivial_post:>11.0f} "
-                f"{run.webhooks_r1:>8.0f} {run.webhooks_r2:>8.0f} {run.healthz:>9.0f} "
+                f"{run.webhooks_new:>8.0f} {run.webhooks_existing:>8.0f} {run.healthz:>9.0f} "
                 f"{run.gated:>8.0f} "
                 + " ".join(f"{ratio:>19.3f}" for ratio in run.ratios())
                 + f" {run.failures:>8}",
