@@ -92,6 +92,13 @@ class Result:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # the app's, when its pid was given
+
+    @property
+    def cpu_us(self) -> float:
+        """The app's CPU per answered request, in µs (nan when not measured)."""
+        answered = len(self.latencies) + self.errors
+        return 1e6 * self.cpu_seconds / answered if self.cpu_seconds and answered else float("nan")
 
     @property
     def rate(self) -> float:
@@ -150,8 +157,10 @@ async def run(
     rounds: int,
     concurrency: int,
     path: str = GATED,
+    app_pid: int | None = None,
 ) -> tuple[Result, Result, int]:
-    """Sign in, warm up, then alternate ungated and gated rounds."""
+    """Sign in, warm up, then alternate ungated and gated rounds (with the app's CPU for each
+    when `app_pid` is given)."""
     cookie = await sign_in(app_url, issuer, path=path)
     warm = Result()
     await load(app_url, UNGATED, None, 1.0, concurrency, warm)
@@ -159,8 +168,10 @@ async def run(
     calls_before = await check_calls(issuer)
     ungated, gated = Result(), Result()
     for _ in range(rounds):
-        await load(app_url, UNGATED, None, seconds, concurrency, ungated)
-        await load(app_url, path, cookie, seconds, concurrency, gated)
+        for target, cookie_or_none, out in ((UNGATED, None, ungated), (path, cookie, gated)):
+            before = cpu_seconds(app_pid) if app_pid else 0.0
+            await load(app_url, target, cookie_or_none, seconds, concurrency, out)
+            out.cpu_seconds += cpu_seconds(app_pid) - before if app_pid else 0.0
     return ungated, gated, await check_calls(issuer) - calls_before
 
 
@@ -245,19 +256,23 @@ def report(args: argparse.Namespace, ungated: Result, gated: Result, calls: int)
     )
     print(
         f"{'endpoint':<14} {'requests':>9} {'errors':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
-        f" {'max ms':>8}"
+        f" {'max ms':>8} {'app CPU µs':>10}"
     )
     for name, result in ((UNGATED, ungated), (args.path, gated)):
         print(
             f"{name:<14} {len(result.latencies):>9} {result.errors:>7} {result.rate:>9.0f} "
             f"{percentile(result.latencies, 50):>8.2f} {percentile(result.latencies, 99):>8.2f}"
-            f" {max(result.latencies, default=float('nan')):>8.2f}"
+            f" {max(result.latencies, default=float('nan')):>8.2f} {result.cpu_us:>10.0f}"
         )
     meets = ratio >= TARGET_RATIO and p99_ratio <= TARGET_P99_RATIO
     print(
         f"gated/{UNGATED} rate: {ratio:.2f} (target >= {TARGET_RATIO:.2f}); gated p99 ÷ "
         f"{UNGATED} p99: {p99_ratio:.2f} (target <= {TARGET_P99_RATIO}); "
         f"{'meets' if meets else 'misses'} the target"
+    )
+    print(
+        f"app CPU per request: gated ÷ {UNGATED} = {gated.cpu_us / ungated.cpu_us:.2f} "
+        f"({gated.cpu_us - ungated.cpu_us:.0f} µs more)"
     )
     print(f"check-access calls to Whop during the measured rounds: {calls}")
 
