@@ -307,7 +307,15 @@ def main() -> None:
         if args.memberships:
             seed_creators(procs.database_url, args.memberships)
         ungated, gated, calls = asyncio.run(
-            run(procs.app_url, procs.issuer, args.seconds, args.rounds, args.concurrency, args.path)
+            run(
+                procs.app_url,
+                procs.issuer,
+                args.seconds,
+                args.rounds,
+                args.concurrency,
+                args.path,
+                procs.app_pid,
+            )
         )
         report(args, ungated, gated, calls)
         if args.profile:
