@@ -218,6 +218,7 @@ async def throughput(
     concurrency: int,
     rounds: int = 1,
     watch: Watch | None = None,
+    run_id: str | None = None,
 ) -> dict[str, Phase]:
     """Closed-loop rate of the trivial POST, then new members, then existing members.
 
@@ -227,7 +228,7 @@ async def throughput(
     watch = watch or Watch()
     trivial = Watch(app_pid=watch.app_pid)  # its CPU, but no profile or statements
     signer = Webhook(base64.b64encode(SECRET.encode()).decode())
-    run_id = secrets.token_hex(3)
+    run_id = run_id or secrets.token_hex(3)  # this run's ids: never sent before
     ping = encode_request(
         f"{app_url}/api/ping", "POST", {"content-type": "application/json"}, b"{}"
     )
@@ -254,8 +255,9 @@ async def throughput(
     return results
 
 
-def applied_rows(database_url: str) -> dict[str, int]:
-    """Rows the new-member and existing-member parts left: deliveries, members, emails."""
+def applied_rows(database_url: str, run_id: str) -> dict[str, int]:
+    """Rows run `run_id`'s new-member and existing-member parts left: deliveries, members,
+    emails (a reused database keeps earlier runs' rows: they are not counted)."""
     engine = create_engine(sync_url(database_url))
     try:
         with engine.connect() as conn:
@@ -268,31 +270,31 @@ def applied_rows(database_url: str) -> dict[str, int]:
                     select(func.count())
                     .select_from(WebhookDelivery)
                     .where(
-                        WebhookDelivery.webhook_id.like("msg_new_%"),
+                        WebhookDelivery.webhook_id.like(f"msg_new_{run_id}_%"),
                         WebhookDelivery.status == "processed",
                     )
                 ),
                 "new memberships": count(
                     select(func.count())
                     .select_from(Membership)
-                    .where(Membership.whop_membership_id.like("mem_new_%"))
+                    .where(Membership.whop_membership_id.like(f"mem_new_{run_id}_%"))
                 ),
                 "new users with a student row": count(
                     select(func.count())
                     .select_from(Student)
                     .join(User, User.id == Student.user_id)
-                    .where(User.whop_user_id.like("user_new_%"))
+                    .where(User.whop_user_id.like(f"user_new_{run_id}_%"))
                 ),
                 "welcome emails queued": count(
                     select(func.count())
                     .select_from(OutboxMessage)
-                    .where(OutboxMessage.dedupe_key.like("welcome:mem_new_%"))
+                    .where(OutboxMessage.dedupe_key.like(f"welcome:mem_new_{run_id}_%"))
                 ),
                 "update deliveries processed": count(
                     select(func.count())
                     .select_from(WebhookDelivery)
                     .where(
-                        WebhookDelivery.webhook_id.like("msg_tp%"),
+                        WebhookDelivery.webhook_id.like(f"msg_tp%_{run_id}_%"),
                         WebhookDelivery.status == "processed",
                     )
                 ),
@@ -346,9 +348,9 @@ def print_profiles(rates: dict[str, Phase]) -> None:
             print(f"    {share:>5.1f}  {frame}")
 
 
-def verify(rates: dict[str, Phase], database_url: str) -> bool:
+def verify(rates: dict[str, Phase], database_url: str, run_id: str) -> bool:
     """Every 2xx delivery stored and applied: print the row counts beside the answers."""
-    rows = applied_rows(database_url)
+    rows = applied_rows(database_url, run_id)
     new_ok = rates[NEW].load.requests - rates[NEW].load.non_2xx
     updates_ok = sum(
         p.load.requests - p.load.non_2xx for n, p in rates.items() if n.startswith(EXISTING)
@@ -404,11 +406,19 @@ def main() -> None:
         if folder:
             folder.mkdir(parents=True, exist_ok=True)
         watch = Watch(app_pid=procs.app_pid, profile_dir=folder, statements=True)
+        run_id = secrets.token_hex(3)
         rates = asyncio.run(
-            throughput(procs.app_url, args.throughput_seconds, args.concurrency, args.rounds, watch)
+            throughput(
+                procs.app_url,
+                args.throughput_seconds,
+                args.concurrency,
+                args.rounds,
+                watch,
+                run_id,
+            )
         )
         print_throughput(args, rates)
-        verify(rates, procs.database_url)
+        verify(rates, procs.database_url, run_id)
         print_profiles(rates)
         print()
         print(
