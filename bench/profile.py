@@ -117,3 +117,32 @@ def record(pid: int, output: Path, seconds: float) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _function(frame: str) -> str:
+    """`function (path)` without the line number, so a function's lines count together."""
+    return re.sub(r":\d+\)$", ")", frame)
+
+
+def top_frames(
+    lines: Iterable[str], n: int = 15, *, inclusive: bool = False, within: str = ""
+) -> list[tuple[str, float]]:
+    """The `n` functions with the most samples, as % of all samples.
+
+    Own samples (the innermost frame) by default; `inclusive` counts a function once for every
+    stack it is anywhere on, and `within` keeps only functions whose frame contains that text.
+    """
+    counts: Counter[str] = Counter()
+    total = 0
+    for line in lines:
+        stack, _, count_text = line.strip().rpartition(" ")
+        if not count_text.isdigit() or not stack:
+            continue
+        count = int(count_text)
+        total += count
+        frames = [_function(frame) for frame in stack.split(";")]
+        chosen = set(frames) if inclusive else {frames[-1]}
+        for frame in chosen:
+            if within in frame:
+                counts[frame] += count
+    return [(frame, 100 * c / total) for frame, c in counts.most_common(n)] if total else []

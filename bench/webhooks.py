@@ -1,11 +1,20 @@
 """Webhook throughput beside a trivial POST, then latency at a fixed rate (W15), over real sockets.
 
 Run: .venv/bin/python -m bench.webhooks [--throughput-seconds 10] [--concurrency 32]
-      [--rounds 1] [--rate 50] [--seconds 20] [--duplicates 0.1]
+      [--rounds 1] [--rate 50] [--seconds 20] [--duplicates 0.1] [--profile]
       [--database-url postgresql://postgres@127.0.0.1/mentora_bench]
-The app runs as its own process. Phase 1 (closed loop, `concurrency` keep-alive connections):
-the same server's trivial `POST /api/ping`, then signed `membership.updated` deliveries, each
-verified, stored and applied before its 2xx; prints both rates, their ratio and p50/p99.
+The app runs as its own process. Phase 1 (closed loop, `concurrency` keep-alive connections),
+each part for `--throughput-seconds`:
+- the same server's trivial `POST /api/ping`;
+- new members (a launch day): signed `membership.activated` deliveries, each for a membership
+  and a user never seen before, so each creates a user, a student, a membership, a welcome
+  email and audit rows before its 2xx;
+- existing members: signed `membership.updated` deliveries for the members the previous part
+  created (`--rounds` times).
+It prints each part's deliveries/s, p50/p99, its ratio to the trivial POST (issue 17 targets),
+the app's CPU and SQL statements by verb per delivery, and checks that every 2xx delivery was
+stored and applied (rows counted: deliveries, memberships, students, welcome emails).
+`--profile` samples the app with py-spy (`--gil`) during each delivery part (the rates drop).
 Phase 2 sends deliveries at `rate` per second (a share repeating an earlier webhook-id, as
 Whop's retries do) and prints latency percentiles, non-2xx answers, and whether every unique
 id was stored.
@@ -17,37 +26,41 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import random
+import secrets
+import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, func, select
 from standardwebhooks import Webhook
 
-from bench.procs import percentile, running
+from bench.procs import cpu_seconds, percentile, running
+from bench.profile import Breakdown, breakdown, top_frames
+from bench.profile import record as pyspy
 from bench.rawhttp import LoadResult, closed_loop, encode_request
+from bench.signin import statement_counts
 from mentora.db.engine import sync_url
-from mentora.db.models import WebhookDelivery
+from mentora.db.models import Membership, OutboxMessage, Student, User, WebhookDelivery
 
 SECRET = "ws_bench_webhook_secret"
+TRIVIAL = "trivial POST /api/ping"
+NEW = "new members"
+EXISTING = "existing members"
+TRIVIAL_NEW_EXISTING = (TRIVIAL, NEW, EXISTING)
+TARGETS = {NEW: 0.30, EXISTING: 0.40}  # issue 17: deliveries/s ÷ trivial POST/s
 
 
-def _delivery(signer: Webhook, msg_id: str, n: int) -> tuple[bytes, dict[str, str]]:
+def _signed(signer: Webhook, msg_id: str, payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     now = datetime.now(UTC)  # a benchmark talks to a real server: real time is the point
-    body = json.dumps(
-        {
-            "type": "membership.updated",
-            "company_id": "biz_demo",
-            "data": {
-                "id": f"mem_bench_{n % 500}",
-                "status": "active",
-                "user_id": f"user_bench_{n % 500}",
-                "product_id": "prod_demo",
-                "updated_at": now.isoformat(),
-            },
-        }
-    ).encode()
+    body = json.dumps(payload).encode()
     headers = {
         "content-type": "application/json",
         "webhook-id": msg_id,
@@ -55,6 +68,50 @@ def _delivery(signer: Webhook, msg_id: str, n: int) -> tuple[bytes, dict[str, st
         "webhook-signature": signer.sign(msg_id, now, body.decode()),
     }
     return body, headers
+
+
+def _delivery(
+    signer: Webhook, msg_id: str, n: int, member: str | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """`membership.updated` for `mem_bench_{n % 500}` (phase 2), or for `member`'s membership."""
+    membership, user = (
+        (f"mem_{member}", f"user_{member}")
+        if member
+        else (f"mem_bench_{n % 500}", f"user_bench_{n % 500}")
+    )
+    payload = {
+        "type": "membership.updated",
+        "company_id": "biz_demo",
+        "data": {
+            "id": membership,
+            "status": "active",
+            "user_id": user,
+            "product_id": "prod_demo",
+            "updated_at": datetime.now(UTC).isoformat(),
+        },
+    }
+    return _signed(signer, msg_id, payload)
+
+
+def _activation(signer: Webhook, msg_id: str, member: str) -> tuple[bytes, dict[str, str]]:
+    """`membership.activated` for a member never seen before (user and email in the payload)."""
+    payload = {
+        "type": "membership.activated",
+        "company_id": "biz_demo",
+        "data": {
+            "id": f"mem_{member}",
+            "status": "active",
+            "user": {
+                "id": f"user_{member}",
+                "username": member,
+                "name": f"New {member}",
+                "email": f"{member}@example.test",
+            },
+            "product": {"id": "prod_demo"},
+            "updated_at": datetime.now(UTC).isoformat(),
+        },
+    }
+    return _signed(signer, msg_id, payload)
 
 
 async def run(app_url: str, rate: float, seconds: float, duplicates: float) -> dict[str, float]:
@@ -99,35 +156,224 @@ async def run(app_url: str, rate: float, seconds: float, duplicates: float) -> d
     }
 
 
-async def throughput(
-    app_url: str, seconds: float, concurrency: int, rounds: int = 1
-) -> dict[str, LoadResult]:
-    """Closed-loop rate of the trivial POST, then of signed deliveries (unique ids).
+@dataclass
+class Phase:
+    """One closed-loop part: its load, and (when watched) the app's CPU, SQL and profile."""
 
-    Every round sends the same 500 memberships: the first round creates them, later rounds
-    update rows that exist (the steady state of a running app).
+    load: LoadResult
+    cpu_ms: float = float("nan")  # app CPU per request
+    statements: Counter[str] | None = None  # SQL statements by verb, over the whole part
+    profile: Breakdown | None = None
+    top: list[tuple[str, float]] | None = None  # the app's busiest own functions
+
+    @property
+    def per_second(self) -> float:
+        """Requests per second."""
+        return self.load.per_second
+
+
+@dataclass
+class Watch:
+    """What to read around each part: the app's pid, and where py-spy writes (None: off)."""
+
+    app_pid: int | None = None
+    profile_dir: Path | None = None
+    statements: bool = False
+
+
+async def _phase(
+    app_url: str,
+    name: str,
+    make: Callable[[int], bytes],
+    seconds: float,
+    concurrency: int,
+    watch: Watch,
+) -> Phase:
+    """One closed-loop part, with CPU, statements and samples around it as `watch` says."""
+    before = await statement_counts(app_url) if watch.statements else Counter[str]()
+    cpu_before = cpu_seconds(watch.app_pid) if watch.app_pid else 0.0
+    output = watch.profile_dir / f"{name.replace(' ', '_')}.txt" if watch.profile_dir else None
+    spy = pyspy(watch.app_pid, output, seconds) if output and watch.app_pid else None
+    load = await closed_loop(app_url, make, concurrency=concurrency, seconds=seconds)
+    phase = Phase(load)
+    requests = max(1, load.requests)
+    if watch.app_pid:
+        phase.cpu_ms = 1000 * (cpu_seconds(watch.app_pid) - cpu_before) / requests
+    if watch.statements:
+        after = await statement_counts(app_url)
+        scrape = await statement_counts(app_url)  # one scrape's own statements come off
+        phase.statements = after - before
+        phase.statements.subtract(scrape - after)
+    if spy is not None and output is not None:
+        spy.wait()
+        lines = output.read_text().splitlines() if output.exists() else []
+        phase.profile = breakdown(lines)
+        phase.top = top_frames(lines, 20, inclusive=True, within="mentora/")
+    return phase
+
+
+async def throughput(
+    app_url: str,
+    seconds: float,
+    concurrency: int,
+    rounds: int = 1,
+    watch: Watch | None = None,
+    run_id: str | None = None,
+) -> dict[str, Phase]:
+    """Closed-loop rate of the trivial POST, then new members, then existing members.
+
+    Each new-member delivery is for ids never sent before (this run's own prefix); the
+    existing-member rounds update the first (up to) 500 members the new-member part created.
     """
+    watch = watch or Watch()
+    trivial = Watch(app_pid=watch.app_pid)  # its CPU, but no profile or statements
     signer = Webhook(base64.b64encode(SECRET.encode()).decode())
+    run_id = run_id or secrets.token_hex(3)  # this run's ids: never sent before
     ping = encode_request(
         f"{app_url}/api/ping", "POST", {"content-type": "application/json"}, b"{}"
     )
-    trivial = await closed_loop(app_url, lambda n: ping, concurrency=concurrency, seconds=seconds)
-    results = {"trivial POST /api/ping": trivial}
+    results = {
+        TRIVIAL: await _phase(app_url, TRIVIAL, lambda n: ping, seconds, concurrency, trivial)
+    }
+    url = f"{app_url}/api/whop/webhooks"
+
+    def activation(n: int) -> bytes:
+        body, headers = _activation(signer, f"msg_new_{run_id}_{n}", f"new_{run_id}_{n}")
+        return encode_request(url, "POST", headers, body)
+
+    results[NEW] = await _phase(app_url, NEW, activation, seconds, concurrency, watch)
+    members = max(1, min(500, results[NEW].load.requests))
     for round_no in range(1, rounds + 1):
 
-        def delivery(n: int, round_no: int = round_no) -> bytes:
-            body, headers = _delivery(signer, f"msg_tp{round_no}_{n}", n)
-            return encode_request(f"{app_url}/api/whop/webhooks", "POST", headers, body)
+        def update(n: int, round_no: int = round_no) -> bytes:
+            member = f"new_{run_id}_{n % members}"
+            body, headers = _delivery(signer, f"msg_tp{round_no}_{run_id}_{n}", n, member)
+            return encode_request(url, "POST", headers, body)
 
-        name = "webhook deliveries" if round_no == 1 else f"webhooks, round {round_no}"
-        results[name] = await closed_loop(
-            app_url, delivery, concurrency=concurrency, seconds=seconds
-        )
+        name = EXISTING if round_no == 1 else f"{EXISTING}, round {round_no}"
+        results[name] = await _phase(app_url, name, update, seconds, concurrency, watch)
     return results
 
 
-def main() -> None:
-    """Start the app, run the load, print the figures."""
+def applied_rows(database_url: str, run_id: str) -> dict[str, int]:
+    """Rows run `run_id`'s new-member and existing-member parts left: deliveries, members,
+    emails (a reused database keeps earlier runs' rows: they are not counted)."""
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as conn:
+
+            def count(query: Any) -> int:
+                return int(conn.execute(query).scalar_one())
+
+            return {
+                "new deliveries processed": count(
+                    select(func.count())
+                    .select_from(WebhookDelivery)
+                    .where(
+                        WebhookDelivery.webhook_id.like(f"msg_new_{run_id}_%"),
+                        WebhookDelivery.status == "processed",
+                    )
+                ),
+                "new memberships": count(
+                    select(func.count())
+                    .select_from(Membership)
+                    .where(Membership.whop_membership_id.like(f"mem_new_{run_id}_%"))
+                ),
+                "new users with a student row": count(
+                    select(func.count())
+                    .select_from(Student)
+                    .join(User, User.id == Student.user_id)
+                    .where(User.whop_user_id.like(f"user_new_{run_id}_%"))
+                ),
+                "welcome emails queued": count(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.dedupe_key.like(f"welcome:mem_new_{run_id}_%"))
+                ),
+                "update deliveries processed": count(
+                    select(func.count())
+                    .select_from(WebhookDelivery)
+                    .where(
+                        WebhookDelivery.webhook_id.like(f"msg_tp%_{run_id}_%"),
+                        WebhookDelivery.status == "processed",
+                    )
+                ),
+            }
+    finally:
+        engine.dispose()
+
+
+def print_throughput(args: argparse.Namespace, rates: dict[str, Phase]) -> None:
+    """The phase-1 table: rates, latencies, ratios, CPU and statements per delivery."""
+    print(
+        f"phase 1: closed loop, {args.concurrency} connections, {args.throughput_seconds:.0f} s "
+        f"each, 1 app process; load average {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"{'part':<28} {'requests':>9} {'non-2xx':>8} {'per second':>11} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'÷ trivial':>9} {'CPU ms':>7}"
+    )
+    trivial_rate = max(rates[TRIVIAL].per_second, 1)
+    for name, phase in rates.items():
+        r = phase.load
+        print(
+            f"{name:<28} {r.requests:>9} {r.non_2xx:>8} {r.per_second:>11.0f} "
+            f"{percentile(r.latencies_ms, 50):>8.1f} {percentile(r.latencies_ms, 99):>8.1f} "
+            f"{r.per_second / trivial_rate:>9.3f} {phase.cpu_ms:>7.2f}"
+        )
+    for name, target in TARGETS.items():
+        ratio = rates[name].per_second / trivial_rate
+        verdict = "meets" if ratio >= target else "misses"
+        print(f"{name} ÷ trivial POST: {ratio:.3f} (target >= {target}); {verdict} the target")
+    for name, phase in rates.items():
+        if phase.statements and phase.statements.total():
+            count = max(1, phase.load.requests)
+            per = {v: n / count for v, n in sorted(phase.statements.items()) if n > 0}
+            words = ", ".join(f"{verb} {n:.1f}" for verb, n in per.items())
+            print(f"SQL statements per delivery, {name}: {sum(per.values()):.1f} ({words})")
+
+
+def print_profiles(rates: dict[str, Phase]) -> None:
+    """Each watched part's py-spy breakdown and the app's busiest functions."""
+    for name, phase in rates.items():
+        if phase.profile is None:
+            continue
+        print(
+            f"py-spy --gil, {name}: {phase.profile.total} samples, {phase.load.requests} requests"
+        )
+        for line in phase.profile.lines():
+            print("  " + line)
+        print("  the app's functions (% of samples anywhere on the stack):")
+        for frame, share in phase.top or []:
+            print(f"    {share:>5.1f}  {frame}")
+
+
+def verify(rates: dict[str, Phase], database_url: str, run_id: str) -> bool:
+    """Every 2xx delivery stored and applied: print the row counts beside the answers."""
+    rows = applied_rows(database_url, run_id)
+    new_ok = rates[NEW].load.requests - rates[NEW].load.non_2xx
+    updates_ok = sum(
+        p.load.requests - p.load.non_2xx for n, p in rates.items() if n.startswith(EXISTING)
+    )
+    expected = {
+        "new deliveries processed": new_ok,
+        "new memberships": new_ok,
+        "new users with a student row": new_ok,
+        "welcome emails queued": new_ok,
+        "update deliveries processed": updates_ok,
+    }
+    good = True
+    for key, value in rows.items():
+        same = value == expected[key]
+        good = good and same
+        print(
+            f"{key:<30} {value:>9} (answered 2xx: {expected[key]}; {'ok' if same else 'DIFFERS'})"
+        )
+    return good
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -136,50 +382,48 @@ def main() -> None:
     parser.add_argument("--throughput-seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument(
-        "--rounds", type=int, default=1, help="webhook rounds; later ones update existing rows"
+        "--rounds", type=int, default=1, help="existing-member rounds (each updates them again)"
     )
-    args = parser.parse_args()
-    with running(database_url=args.database_url, SYNC_INTERVAL_SECONDS="0") as procs:
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the app with py-spy during each delivery part (the rates drop)",
+    )
+    parser.add_argument("--profile-output", default=None, help="keep py-spy's raw files here")
+    return parser
+
+
+def main() -> None:
+    """Start the app, run the load, print the figures."""
+    args = parser().parse_args()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running(
+            database_url=args.database_url, SYNC_INTERVAL_SECONDS="0", SQL_STATEMENT_METRICS="true"
+        ) as procs,
+    ):
+        folder = Path(args.profile_output or tmp) if args.profile else None
+        if folder:
+            folder.mkdir(parents=True, exist_ok=True)
+        watch = Watch(app_pid=procs.app_pid, profile_dir=folder, statements=True)
+        run_id = secrets.token_hex(3)
         rates = asyncio.run(
-            throughput(procs.app_url, args.throughput_seconds, args.concurrency, args.rounds)
-        )
-        print(
-            f"phase 1: closed loop, {args.concurrency} connections, {args.throughput_seconds:.0f} s each, 1 app process"
-        )
-        print(
-            f"{'endpoint':<24} {'requests':>9} {'non-2xx':>8} {'per second':>11} {'p50 ms':>8} {'p99 ms':>8}"
-        )
-        for name, r in rates.items():
-            print(
-                f"{name:<24} {r.requests:>9} {r.non_2xx:>8} {r.per_second:>11.0f} "
-                f"{percentile(r.latencies_ms, 50):>8.1f} {percentile(r.latencies_ms, 99):>8.1f}"
+            throughput(
+                procs.app_url,
+                args.throughput_seconds,
+                args.concurrency,
+                args.rounds,
+                watch,
+                run_id,
             )
-        trivial_rate = max(rates["trivial POST /api/ping"].per_second, 1)
-        for name, r in rates.items():
-            if name.startswith("webhook"):
-                label = "ratio " + ("webhooks" if name == "webhook deliveries" else name[10:])
-                print(f"{label + '/trivial':<24} {r.per_second / trivial_rate:>41.2f}")
-        engine = create_engine(sync_url(procs.database_url))
-        with engine.connect() as conn:
-            applied = conn.execute(
-                select(func.count())
-                .select_from(WebhookDelivery)
-                .where(
-                    WebhookDelivery.webhook_id.like("msg_tp%"),
-                    WebhookDelivery.status == "processed",
-                )
-            ).scalar_one()
-        engine.dispose()
-        answered = sum(
-            r.requests - r.non_2xx for name, r in rates.items() if name.startswith("webhook")
         )
-        print(
-            f"{'stored and applied':<24} {applied:>9} (= webhook requests answered 2xx: "
-            f"{applied == answered})"
-        )
+        print_throughput(args, rates)
+        verify(rates, procs.database_url, run_id)
+        print_profiles(rates)
         print()
         print(
-            f"phase 2: {args.rate:.0f} deliveries/s for {args.seconds:.0f} s, {args.duplicates:.0%} repeated ids"
+            f"phase 2: {args.rate:.0f} deliveries/s for {args.seconds:.0f} s, "
+            f"{args.duplicates:.0%} repeated ids; load average {os.getloadavg()[0]:.2f}"
         )
         figures = asyncio.run(run(procs.app_url, args.rate, args.seconds, args.duplicates))
         engine = create_engine(sync_url(procs.database_url))
