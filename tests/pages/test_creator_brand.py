@@ -38,16 +38,39 @@ def _shows(page: httpx.Response, name: str, logo: str) -> None:
     assert f'src="{logo}"' in page.text
 
 
-@pytest.mark.parametrize("path", ["/dashboard", "/content"])
+SPACE = f"/c/{DEMO.other_company_id}"  # Other School's space (by id until Whop names a route)
+
+
+@pytest.mark.parametrize("path", [SPACE, "/content"])
 async def test_member_pages_carry_their_creators_name_and_logo(
     client: httpx.AsyncClient, services: Services, path: str
 ) -> None:
-    """Other School's member sees Other School's name and logo, nothing of Demo Academy's."""
+    """Each creator's pages carry its own name and logo: Other School's member in Other
+    School's space, Demo Academy's member on the default creator's pages; never the other's."""
     await _two_brands(services)
-    member = await person(services, "user_o", company_id=DEMO.other_company_id)
+    if path == SPACE:
+        member = await person(services, "user_o", company_id=DEMO.other_company_id)
+        own, other = ("Other School", OTHER_LOGO), ("Demo Academy", DEMO_LOGO)
+    else:
+        member = await person(services, "user_d")
+        own, other = ("Demo Academy", DEMO_LOGO), ("Other School", OTHER_LOGO)
     page = await client.get(path, headers={**BROWSER, **member.cookie})
     assert page.status_code == 200
-    _shows(page, "Other School", OTHER_LOGO)
+    _shows(page, *own)
+    assert other[1] not in page.text and other[0] not in page.text
+
+
+async def test_dashboard_lists_each_creator_with_its_logo_under_no_creators_header(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """The dashboard is the user's, not one creator's: no creator header; each creator the
+    user reaches is listed with its own logo, and nothing of a creator they cannot reach."""
+    await _two_brands(services)
+    member = await person(services, "user_o", company_id=DEMO.other_company_id)
+    page = await client.get("/dashboard", headers={**BROWSER, **member.cookie})
+    assert page.status_code == 200
+    assert 'id="creator-brand"' not in page.text
+    assert f'src="{OTHER_LOGO}"' in page.text and "Other School" in page.text
     assert DEMO_LOGO not in page.text and "Demo Academy" not in page.text
 
 
@@ -57,7 +80,7 @@ async def test_creator_pages_carry_the_creators_name_and_logo(
     """The creator's own pages (overview, students) show its name and logo."""
     await _two_brands(services)
     team = await person(services, "user_t", company_id=DEMO.other_company_id, level="admin")
-    for path in ("/creator", "/creator/students"):
+    for path in (f"{SPACE}/creator", f"{SPACE}/creator/students"):
         page = await client.get(path, headers={**BROWSER, **team.cookie})
         assert page.status_code == 200, path
         _shows(page, "Other School", OTHER_LOGO)
@@ -71,7 +94,7 @@ async def test_refusal_page_carries_the_creators_name_and_logo(
     member = await person(
         services, "user_x", company_id=DEMO.other_company_id, status="expired", level="no_access"
     )
-    page = await client.get("/dashboard", headers={**BROWSER, **member.cookie})
+    page = await client.get(SPACE, headers={**BROWSER, **member.cookie})
     assert page.status_code == 403
     assert 'id="access-denied"' in page.text
     _shows(page, "Other School", OTHER_LOGO)
@@ -86,7 +109,7 @@ async def test_only_https_logos_are_shown(
     """A logo that is not an https URL is left out; the name still shows."""
     await _brand(services, DEMO.company_id, "Demo Academy", logo)
     member = await person(services, "user_h")
-    page = await client.get("/dashboard", headers={**BROWSER, **member.cookie})
+    page = await client.get("/content", headers={**BROWSER, **member.cookie})
     assert '<span id="creator-name">Demo Academy</span>' in page.text
     assert 'id="creator-logo"' not in page.text
 

@@ -56,6 +56,10 @@ async def dashboard(request: Request, services: ServicesDep, principal: CurrentS
         "dashboard.html",
         {
             "display_name": user.name or user.username or user.whop_user_id,
+            # The user's page, not one creator's: each creator's logo is beside its name in
+            # the list, and the header carries none (a student of another school only must
+            # not see the default creator's brand).
+            "creator": None,
             "creator_name": principal.creator.name,
             "spaces": spaces,
             "here": access is not None,

@@ -31,6 +31,7 @@ class Space:
     path: str
     role: str  # "creator" (on the team) or "student"
     tier: str | None
+    logo_url: str | None = None  # Whop's logo, shown beside the name when it is https
 
 
 async def user_spaces(services: Services, user: User) -> list[Space]:
@@ -76,6 +77,7 @@ async def user_spaces(services: Services, user: User) -> list[Space]:
                     space_path(creator),
                     decision.role,
                     decision.tier,
+                    creator.logo_url,
                 )
             )
     return sorted(spaces, key=lambda space: (space.name.lower(), space.creator_id))
