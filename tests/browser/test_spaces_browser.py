@@ -1,9 +1,12 @@
 """Creator spaces in Chromium: an admin onboards Other School at /onboard, a member of both
 teams switches between them, and a member of both schools sees both on the dashboard. The
-screenshots are kept in docs/screenshots/ (the README's pictures of these pages)."""
+screenshots go to test-artifacts/screenshots/; with MENTORA_UPDATE_DOC_SCREENSHOTS=1 they
+replace docs/screenshots/ (the README's pictures of these pages), so a plain run leaves the
+tracked files alone."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,12 @@ from tests.support.stack import Stack, running_stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("MENTORA_UPDATE_DOC_SCREENSHOTS") == "1"
+    else ROOT / "test-artifacts" / "screenshots"
+)
 
 
 async def _signed_in(browser: Any, stack: Stack, user_id: str, start: str = "/") -> Any:
@@ -31,6 +39,7 @@ async def _signed_in(browser: Any, stack: Stack, user_id: str, start: str = "/")
 
 
 async def _keep(page: Any, name: str) -> None:
+    """A full-page screenshot named `name` (see the module docstring for where it goes)."""
     DOCS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(DOCS / f"{name}.png"), full_page=True)
 

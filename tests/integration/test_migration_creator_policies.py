@@ -27,7 +27,7 @@ def test_existing_creators_stay_enabled_with_default_policies(database_url: str)
                 {"at": START.replace(tzinfo=None)},
             )
         upgrade(database_url)
-        assert current_revision(database_url) == "0007"
+        assert current_revision(database_url) == "0008"
         with engine.connect() as conn:
             row = conn.execute(
                 text(

@@ -8,9 +8,10 @@ import re
 import httpx
 from sqlalchemy import update
 
-from mentora.db.models import Creator, Student
+from mentora.db.models import Creator, Student, SyncRun
 from mentora.db.uow import transaction
 from mentora.services import Services
+from mentora.usecases.sync import reconcile
 from tests.pages.helpers import (
     BROWSER,
     SAME_ORIGIN,
@@ -140,6 +141,26 @@ async def test_each_space_shows_and_changes_only_its_own_creators_rows(
     assert synced.headers["location"].startswith(f"{OTHER_SPACE}/creator?notice=sync_")
     actions = await events(services, "authz_admin")
     assert [e.creator_id for e in actions] == [other.creator_id] * 2
+
+
+async def test_a_creators_own_sync_runs_are_not_listed_to_another_creator(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """A sync run for Other School alone (its button, `creators add`, onboarding) is stored
+    as Other School's and never listed on Demo Academy's overview; a run over every creator
+    (the worker's) is listed to every creator."""
+    demo, other = await _two_creators(services)
+    result = await reconcile(services, trigger="creator_page", creator_id=other.creator_id)
+    async with services.sessionmaker() as db:
+        run = await db.get(SyncRun, result.run_id)
+        assert run is not None and run.creator_id == other.creator_id
+    here = (await client.get(f"{DEMO_SPACE}/creator", headers=_cookie(demo))).text
+    assert "No sync has run yet." in here and "creator page" not in here
+    now = services.clock.now()
+    async with transaction(services.sessionmaker, write=True) as db:
+        db.add(SyncRun(started_at=now, finished_at=now, trigger="schedule", outcome="ok"))
+    here = (await client.get(f"{DEMO_SPACE}/creator", headers=_cookie(demo))).text
+    assert 'id="sync-outcome"' in here and "schedule" in here and "creator page" not in here
 
 
 async def test_creator_switcher_lists_every_team_the_user_is_on(

@@ -228,7 +228,13 @@ async def reconcile(
     `user_id` is given."""
     started = services.clock.now()
     async with transaction(services.sessionmaker, write=True) as db:
-        run = SyncRun(started_at=started, trigger=trigger[:32], outcome="running", report={})
+        run = SyncRun(
+            started_at=started,
+            trigger=trigger[:32],
+            outcome="running",
+            report={},
+            creator_id=creator_id,
+        )
         db.add(run)
         await db.flush()
         run_id = run.id

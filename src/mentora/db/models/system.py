@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mentora.db.base import Base
@@ -31,3 +31,5 @@ class SyncRun(Base):
     trigger: Mapped[str] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(String(16), default="running")
     report: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The one creator this run reconciled; NULL for a run over every creator (the worker's).
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("creator.id", ondelete="CASCADE"))

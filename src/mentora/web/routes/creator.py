@@ -343,7 +343,7 @@ async def sync_now(request: Request, services: ServicesDep, access: RequireCreat
     """Reconcile memberships with Whop now; the overview shows the report."""
     await _check_csrf(request, services)
     await enforce(request, services, "account")  # each run costs Whop API calls: keep it rare
-    if await sync.busy(services):
+    if await sync.busy(services, access.creator.id):
         return RedirectResponse(f"{space_base(request)}/creator?notice=sync_busy#sync", 303)
     result = await sync.run_now(services, trigger="creator_page", creator_id=access.creator.id)
     await _audit(

@@ -1,8 +1,9 @@
 """The sync button's side: run a reconciliation for the team, and show recent runs' reports.
 
-The button reconciles only the team's own creator. What a creator sees of past runs (the
-worker's scheduled ones cover every creator) is narrowed to their own memberships: the
-corrections whose membership belongs to them, and the outcome.
+The button reconciles only the team's own creator. What a creator sees of past runs is its
+own runs (button, `creators add`, onboarding) and the worker's runs over every creator,
+narrowed to their own memberships: the corrections whose membership belongs to them, and
+the outcome. Another creator's own runs are never listed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from mentora.db.models import Membership, SyncRun
 from mentora.services import Services
@@ -43,8 +44,13 @@ async def _capped_sleep(seconds: float) -> None:
     await asyncio.sleep(min(MAX_WAIT_SECONDS, seconds))
 
 
-async def busy(services: Services) -> bool:
-    """True while another run started recently and has not finished."""
+def _concerns(creator_id: int) -> Any:
+    """Runs over every creator, or over this one; never another creator's own runs."""
+    return or_(SyncRun.creator_id.is_(None), SyncRun.creator_id == creator_id)
+
+
+async def busy(services: Services, creator_id: int) -> bool:
+    """True while another run for this creator (or for all) started recently and is going."""
     since = services.clock.now() - STALE_RUN
     async with services.sessionmaker() as db:
         found = await db.execute(
@@ -53,6 +59,7 @@ async def busy(services: Services) -> bool:
                 SyncRun.outcome == "running",
                 SyncRun.started_at >= since,
                 SyncRun.trigger.not_in(PER_USER_TRIGGERS),
+                _concerns(creator_id),
             )
             .limit(1)
         )
@@ -78,7 +85,7 @@ async def recent_runs(services: Services, creator_id: int, limit: int = 5) -> li
             (
                 await db.execute(
                     select(SyncRun)
-                    .where(SyncRun.trigger.not_in(PER_USER_TRIGGERS))
+                    .where(SyncRun.trigger.not_in(PER_USER_TRIGGERS), _concerns(creator_id))
                     .order_by(SyncRun.id.desc())
                     .limit(limit)
                 )
