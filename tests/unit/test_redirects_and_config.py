@@ -157,7 +157,11 @@ def test_creator_onboarding_defaults_closed_in_production_and_open_elsewhere() -
 @pytest.mark.parametrize(
     ("change", "named"),
     [
-        ({"CREATOR_ONBOARDING": "allowlist"}, "CREATOR_ONBOARDING_ALLOWLIST"),
+        (
+            {"CREATOR_ONBOARDING": "allowlist"},
+            # The whole sentence: an operator reads it as the fix to make.
+            "CREATOR_ONBOARDING=allowlist needs CREATOR_ONBOARDING_ALLOWLIST(;|$)",
+        ),
         ({"CREATOR_ONBOARDING": "sometimes"}, "CREATOR_ONBOARDING"),
         ({"CREATOR_ONBOARDING_ALLOWLIST": "biz_ok,not-a-company"}, "not-a-company"),
     ],

@@ -18,15 +18,16 @@ from mentora.web.routes import (
 
 ROUTERS: list[APIRouter] = [
     health.router,
-    # The gated content routes are the hot path: matched early (their paths overlap no other).
+    # The gated content routes are the hot path: matched early (their paths overlap no other,
+    # and each router passed costs FastAPI a match attempt per request).
     content.router,
+    spaces.router,
     experiences.router,
     auth.router,
     pages.router,
     webhooks.router,
     account.router,
     creator.router,
-    spaces.router,
     onboard.router,
     dev.router,
 ]
