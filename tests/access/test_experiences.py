@@ -9,6 +9,7 @@ first creator's content.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ from mentora.emulator import DEMO
 from mentora.services import Services
 from mentora.whop.errors import WhopNotFound, WhopUnavailable
 from tests.access.helpers import audit_reasons, creator_id, seed
+from tests.support.signin import SignIn
 
 HEADER = "x-whop-user-token"
 DEMO_EXP = DEMO.experience_id
@@ -208,13 +210,19 @@ async def test_not_onboarded_company_gets_a_clear_page(
 
 
 async def test_not_onboarded_company_offers_onboarding_to_its_admin(
-    services: Services, client: httpx.AsyncClient, emulator: Any
+    services: Services, client: httpx.AsyncClient, emulator: Any, signin: SignIn
 ) -> None:
-    """An admin of the company (Whop's check access on the exp_ id) gets the onboarding link."""
+    """An admin of the company (Whop's check access on the exp_ id) gets the onboarding link,
+    and the link, once signed in, is the onboarding offer for that company."""
     emulator.state.add_team_member(DEMO.other_company_id, DEMO.guest_user_id)
     page = await visit(client, emulator, DEMO.guest_user_id, OTHER_EXP, page=True)
     assert page.status_code == 404
-    assert f'href="/onboard?company={DEMO.other_company_id}"' in page.text
+    link = re.search(r'href="(/onboard\?[^"]+)"', page.text)
+    assert link is not None and link.group(1) == f"/onboard?company_id={DEMO.other_company_id}"
+    assert (await signin.sign_in(DEMO.guest_user_id)).status_code == 303
+    offer = await client.get(link.group(1), headers={"accept": "text/html"})
+    assert offer.status_code == 200
+    assert "Set up Mentora for Other School" in offer.text
 
 
 async def test_disabled_creator_is_refused_in_its_experience(

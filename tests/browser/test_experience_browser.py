@@ -59,7 +59,7 @@ async def test_experiences_in_chromium(browser: Any, sqlite_url: str, shot: Any)
         )
         assert response is not None and response.status == 404
         link = await page.get_attribute("#onboard-link", "href")
-        assert link == f"/onboard?company={DEMO.other_company_id}"
+        assert link == f"/onboard?company_id={DEMO.other_company_id}"
         await shot(page, "experience-onboarding-offer")
         await context.close()
 

@@ -182,7 +182,7 @@ class CreatorNotOnboarded(MentoraError):
         super().__init__(f"company {company_id} not onboarded")
         self.public_message = f"{company_name} has not set up Mentora yet."
         self.company_name = company_name
-        self.onboard_url = f"/onboard?company={company_id}" if is_admin else None
+        self.onboard_url = f"/onboard?company_id={company_id}" if is_admin else None
         self.headers: dict[str, str] = {"cache-control": "no-store"}
 
     @property
