@@ -20,10 +20,11 @@ ROUTERS: list[APIRouter] = [
     health.router,
     # The gated content routes are the hot path: matched early (their paths overlap no other).
     content.router,
+    # Whop's deliveries are the other hot path: matched before the page routers.
+    webhooks.router,
     experiences.router,
     auth.router,
     pages.router,
-    webhooks.router,
     account.router,
     creator.router,
     spaces.router,
