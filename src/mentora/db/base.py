@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
@@ -30,10 +30,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         """Store aware UTC; SQLite gets naive UTC so comparisons stay lexical-safe."""
         if value is None:
             return None
-        value = as_utc(value)
-        if dialect.name == "sqlite":
+        if dialect.name != "sqlite":
+            return as_utc(value)
+        # Every timestamp of every row passes here: the common cases without a conversion.
+        if value.tzinfo is None:
+            return value
+        if value.tzinfo is UTC:
             return value.replace(tzinfo=None)
-        return value
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Hand back an aware UTC datetime."""

@@ -38,7 +38,10 @@ Claim = tuple[VerifiedDelivery, Envelope, Mapping[str, str]]
 
 def _row(claim: Claim, *, now: datetime, attempts: int) -> dict[str, object]:
     delivery, envelope, headers = claim
-    kept = {name: headers[name][:200] for name in KEPT_HEADERS if name in headers}
+    # One pass over the headers (each lookup in Starlette's Headers is a scan); the first of
+    # repeated headers wins, as in a lookup.
+    present = dict(reversed(list(headers.items())))
+    kept = {name: present[name][:200] for name in KEPT_HEADERS if name in present}
     kept["scheme"] = delivery.scheme
     return {
         "webhook_id": delivery.webhook_id,
