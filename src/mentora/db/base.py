@@ -44,7 +44,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         """On SQLite, the stored text in one step: naive UTC as SQLite's DATETIME writes it
         (`YYYY-MM-DD HH:MM:SS.ffffff`). Every timestamp of every row is bound here, and the
         general path (`process_bind_param`, then the dialect's own formatting) cost several
-        calls per value; tests/unit/test_db_base.py checks both give the same text."""
+        calls per value; tests/integration/test_utc_datetime.py checks both give the same text."""
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
@@ -53,7 +53,9 @@ class UTCDateTime(TypeDecorator[datetime]):
                 return None
             if not isinstance(value, datetime):
                 raise TypeError(f"a datetime is required, not {type(value).__name__}")
-            if value.tzinfo is not None:
+            if value.tzinfo is UTC:  # the clock's own: no conversion needed
+                value = value.replace(tzinfo=None)
+            elif value.tzinfo is not None:
                 value = value.astimezone(UTC).replace(tzinfo=None)
             return value.isoformat(" ", "microseconds")
 
