@@ -22,6 +22,8 @@ from mentora.db.models import AuditEvent
 from mentora.db.uow import transaction
 
 log = structlog.get_logger("mentora.audit")
+# Built once: a batch's rows come at execution.
+_INSERT = insert(cast(Table, AuditEvent.__table__))
 
 
 _context: ContextVar[AuditContext] = ContextVar(
@@ -101,7 +103,7 @@ def record(session: AsyncSession, **fields: Unpack[AuditFields]) -> AuditEvent:
 async def record_all(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Insert rows made by `audit_values` in one statement (no ORM objects: a batch's rows)."""
     if rows:
-        await session.execute(insert(cast(Table, AuditEvent.__table__)), rows)
+        await session.execute(_INSERT, rows)
 
 
 async def record_alone(

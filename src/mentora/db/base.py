@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
@@ -30,10 +31,35 @@ class UTCDateTime(TypeDecorator[datetime]):
         """Store aware UTC; SQLite gets naive UTC so comparisons stay lexical-safe."""
         if value is None:
             return None
-        value = as_utc(value)
-        if dialect.name == "sqlite":
+        if dialect.name != "sqlite":
+            return as_utc(value)
+        # Every timestamp of every row passes here: the common cases without a conversion.
+        if value.tzinfo is None:
+            return value
+        if value.tzinfo is UTC:
             return value.replace(tzinfo=None)
-        return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        """On SQLite, the stored text in one step: naive UTC as SQLite's DATETIME writes it
+        (`YYYY-MM-DD HH:MM:SS.ffffff`). Every timestamp of every row is bound here, and the
+        general path (`process_bind_param`, then the dialect's own formatting) cost several
+        calls per value; tests/integration/test_utc_datetime.py checks both give the same text."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if not isinstance(value, datetime):
+                raise TypeError(f"a datetime is required, not {type(value).__name__}")
+            if value.tzinfo is UTC:  # the clock's own: no conversion needed
+                value = value.replace(tzinfo=None)
+            elif value.tzinfo is not None:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            return value.isoformat(" ", "microseconds")
+
+        return process
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Hand back an aware UTC datetime."""

@@ -7,6 +7,7 @@ exactly one gets a row back from RETURNING, and the others see nothing and no er
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table
@@ -32,6 +33,24 @@ def insert_ignore(
     if values is not None:
         statement = statement.values(**values)
     return statement.on_conflict_do_nothing(index_elements=conflict_on)
+
+
+@cache
+def insert_ignore_rows(
+    dialect: str, table: Table, conflict_on: tuple[str, ...], returning: tuple[str, ...] = ()
+) -> Insert:
+    """`insert_ignore` for rows passed at execution (`db.execute(stmt, rows)`: one multi-row
+    statement), returning the `returning` columns; Core, not ORM. Built once per dialect and
+    table, then reused: building a statement and its cache key cost more than running it."""
+    statement: postgresql.Insert | sqlite.Insert
+    if dialect == "postgresql":
+        statement = postgresql.insert(table)
+    else:
+        statement = sqlite.insert(table)
+    ignoring = statement.on_conflict_do_nothing(index_elements=list(conflict_on))
+    if returning:
+        return ignoring.returning(*(table.c[name] for name in returning))
+    return ignoring
 
 
 def upsert(

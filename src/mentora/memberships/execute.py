@@ -17,7 +17,7 @@ from sqlalchemy import Table, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora.audit.record import audit_context, audit_context_as, audit_values
-from mentora.db.insert import insert_ignore
+from mentora.db.insert import insert_ignore_rows
 from mentora.db.models import (
     AuditEvent,
     Membership,
@@ -35,6 +35,20 @@ MEMBERSHIPS = cast(Table, Membership.__table__)
 STUDENTS = cast(Table, Student.__table__)
 SESSIONS = cast(Table, UserSession.__table__)
 TOKENS = cast(Table, WhopToken.__table__)
+USERS = cast(Table, User.__table__)
+OUTBOX = cast(Table, OutboxMessage.__table__)
+# Statements whose rows come at execution are built once (building one cost more than
+# running it); Core tables, not ORM entities, so the rows skip the ORM's bulk machinery.
+MEMBERSHIP_BY_ID = (
+    update(MEMBERSHIPS)
+    .where(MEMBERSHIPS.c.id == bindparam("row_id"))
+    .values({name: bindparam(f"new_{name}") for name in MEMBERSHIP_COLUMNS})
+)
+AUDIT_INSERT = insert(cast(Table, AuditEvent.__table__))
+
+
+def _dialect(db: AsyncSession) -> str:
+    return db.get_bind().dialect.name
 
 
 class PlanConflict(RuntimeError):
@@ -52,24 +66,21 @@ async def _memberships(db: AsyncSession, plan: Plan) -> None:
     changed = [row for row in plan.memberships.values() if row.id is not None]
     if new:
         rows = [{**row.values(), "created_at": row.created_at} for row in new]
-        statement = insert_ignore(db, Membership, None, conflict_on=["whop_membership_id"])
-        inserted = list(await db.scalars(statement.returning(Membership.id), rows))
+        statement = insert_ignore_rows(
+            _dialect(db), MEMBERSHIPS, ("whop_membership_id",), returning=("id",)
+        )
+        inserted = list(await db.scalars(statement, rows))
         if len(inserted) != len(rows):
             # Nothing else of the plan is written yet: undo our part, and let the caller
             # plan again over the row the other transaction committed.
             await db.execute(delete(MEMBERSHIPS).where(MEMBERSHIPS.c.id.in_(inserted)))
             raise PlanConflict("membership created concurrently")
     if changed:
-        by_id = (
-            update(MEMBERSHIPS)
-            .where(MEMBERSHIPS.c.id == bindparam("row_id"))
-            .values({name: bindparam(f"new_{name}") for name in MEMBERSHIP_COLUMNS})
-        )
         params = [
             {"row_id": row.id, **{f"new_{name}": getattr(row, name) for name in MEMBERSHIP_COLUMNS}}
             for row in changed
         ]
-        await db.execute(by_id, params)
+        await db.execute(MEMBERSHIP_BY_ID, params)
 
 
 async def _user_ids(db: AsyncSession, plan: Plan) -> dict[str, int]:
@@ -85,8 +96,10 @@ async def _user_ids(db: AsyncSession, plan: Plan) -> dict[str, int]:
             }
             for user in plan.users.values()
         ]
-        statement = insert_ignore(db, User, None, conflict_on=["whop_user_id"])
-        created = await db.execute(statement.returning(User.whop_user_id, User.id), rows)
+        statement = insert_ignore_rows(
+            _dialect(db), USERS, ("whop_user_id",), returning=("whop_user_id", "id")
+        )
+        created = await db.execute(statement, rows)
         ids.update((key, user_id) for key, user_id in created.tuples())
     wanted = {key for key, _ in plan.students} - ids.keys()
     if wanted:
@@ -106,7 +119,7 @@ async def _students(db: AsyncSession, plan: Plan) -> None:
             for key, creator_id in plan.students
         ]
         await db.execute(
-            insert_ignore(db, Student, None, conflict_on=["user_id", "creator_id"]), rows
+            insert_ignore_rows(_dialect(db), STUDENTS, ("user_id", "creator_id")), rows
         )
     elif plan.users:
         await _user_ids(db, plan)
@@ -140,10 +153,8 @@ async def _sessions(db: AsyncSession, plan: Plan) -> Counter[tuple[int, int]]:
 async def _outbox(db: AsyncSession, plan: Plan) -> None:
     if not plan.emails:
         return
-    statement = insert_ignore(db, OutboxMessage, None, conflict_on=["dedupe_key"])
-    added = await db.scalars(
-        statement.returning(OutboxMessage.template), list(plan.emails.values())
-    )
+    statement = insert_ignore_rows(_dialect(db), OUTBOX, ("dedupe_key",), returning=("template",))
+    added = await db.scalars(statement, list(plan.emails.values()))
     for template in added:
         log.info("outbox_queued", template=template, kind="email")
 
@@ -172,4 +183,4 @@ async def execute(db: AsyncSession, plan: Plan) -> None:
     await _outbox(db, plan)
     rows = audit_rows(plan, ended)
     if rows:
-        await db.execute(insert(cast(Table, AuditEvent.__table__)), rows)
+        await db.execute(AUDIT_INSERT, rows)

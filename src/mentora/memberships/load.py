@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora.db.models import Creator, Membership, Student, User
@@ -28,7 +28,47 @@ from mentora.memberships.plan import (
     UserView,
 )
 
-_MEMBER_COLUMNS = [getattr(Membership, name) for name in MemberRow.__dataclass_fields__]
+# The reads are built once, with their IN lists as expanding parameters: building a statement
+# (and its cache key) cost more per batch than running it. Core columns, not ORM attributes:
+# plain rows, without the ORM's compile step.
+_MEMBERSHIPS = cast(Table, Membership.__table__)
+_MEMBER_COLUMNS = [_MEMBERSHIPS.c[name] for name in MemberRow.__dataclass_fields__]
+_LOCKED_MEMBERSHIPS = (
+    select(*_MEMBER_COLUMNS)
+    .where(
+        _MEMBERSHIPS.c.whop_membership_id.in_(bindparam("ids", expanding=True))
+        | _MEMBERSHIPS.c.whop_user_id.in_(bindparam("users", expanding=True))
+    )
+    .order_by(_MEMBERSHIPS.c.id)  # one lock order for every batch: no deadlocks
+    .with_for_update()
+)
+_OTHER_MEMBERSHIPS = select(*_MEMBER_COLUMNS).where(
+    _MEMBERSHIPS.c.whop_user_id.in_(bindparam("users", expanding=True)),
+    _MEMBERSHIPS.c.whop_membership_id.not_in(bindparam("known", expanding=True)),
+)
+_CREATORS = cast(Table, Creator.__table__)
+_CREATOR_READ = select(*(_CREATORS.c[name] for name in CreatorView.__dataclass_fields__)).where(
+    _CREATORS.c.whop_company_id.in_(bindparam("companies", expanding=True))
+    | _CREATORS.c.id.in_(bindparam("ids", expanding=True))
+)
+_USERS, _STUDENTS = cast(Table, User.__table__), cast(Table, Student.__table__)
+_USER_READ = (
+    select(
+        _USERS.c.id,
+        _USERS.c.whop_user_id,
+        _USERS.c.email,
+        _USERS.c.name,
+        _USERS.c.username,
+        _STUDENTS.c.creator_id,
+    )
+    .select_from(
+        _USERS.outerjoin(
+            _STUDENTS,
+            (_STUDENTS.c.user_id == _USERS.c.id) & (_STUDENTS.c.access_level == "admin"),
+        )
+    )
+    .where(_USERS.c.whop_user_id.in_(bindparam("users", expanding=True)))
+)
 
 
 def _member(row: Row[Any]) -> MemberRow:
@@ -40,20 +80,11 @@ async def _memberships(db: AsyncSession, ids: set[str], users: set[str]) -> dict
     other memberships of users only the named rows revealed (the targets of holds)."""
     rows: dict[str, MemberRow] = {}
     if ids or users:
-        locked = await db.execute(
-            select(*_MEMBER_COLUMNS)
-            .where(Membership.whop_membership_id.in_(ids) | Membership.whop_user_id.in_(users))
-            .order_by(Membership.id)  # one lock order for every batch: no deadlocks
-            .with_for_update()
-        )
+        locked = await db.execute(_LOCKED_MEMBERSHIPS, {"ids": list(ids), "users": list(users)})
         rows = {row.whop_membership_id: _member(row) for row in locked}
     more = {row.whop_user_id for row in rows.values() if row.whop_user_id} - users
     if more:
-        others = await db.execute(
-            select(*_MEMBER_COLUMNS).where(
-                Membership.whop_user_id.in_(more), Membership.whop_membership_id.not_in(list(rows))
-            )
-        )
+        others = await db.execute(_OTHER_MEMBERSHIPS, {"users": list(more), "known": list(rows)})
         rows.update((row.whop_membership_id, _member(row)) for row in others)
     return rows
 
@@ -66,17 +97,7 @@ async def read_creators(
     companies, ids = set(companies), set(ids)
     if not companies and not ids:
         return {}
-    found = await db.execute(
-        select(
-            Creator.id,
-            Creator.whop_company_id,
-            Creator.name,
-            Creator.enabled,
-            Creator.payment_failed_pauses_access,
-            Creator.refund_revokes_access,
-            Creator.dispute_revokes_access,
-        ).where(Creator.whop_company_id.in_(companies) | Creator.id.in_(ids))
-    )
+    found = await db.execute(_CREATOR_READ, {"companies": list(companies), "ids": list(ids)})
     return {row.whop_company_id: CreatorView(**row._asdict()) for row in found}
 
 
@@ -105,11 +126,7 @@ async def _users(
     (one read: a user row per admin role, or one with no creator)."""
     if not whop_user_ids:
         return {}, frozenset()
-    found = await db.execute(
-        select(User.id, User.whop_user_id, User.email, User.name, User.username, Student.creator_id)
-        .outerjoin(Student, (Student.user_id == User.id) & (Student.access_level == "admin"))
-        .where(User.whop_user_id.in_(whop_user_ids))
-    )
+    found = await db.execute(_USER_READ, {"users": list(whop_user_ids)})
     users: dict[str, UserView] = {}
     admins: set[tuple[str, int]] = set()
     for user_id, key, email, name, username, admin_at in found.tuples():

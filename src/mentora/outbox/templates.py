@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from string import Template
 
 MAX_VALUE_LENGTH = 200
@@ -107,12 +108,18 @@ def render(template: str, context: dict[str, object]) -> tuple[str, str]:
     Raises KeyError for an unknown template name.
     """
     chosen = TEMPLATES[template]
+    subject_template, body_template, placeholders = _compiled(chosen.subject, chosen.body)
     values = {key: one_line(value) for key, value in context.items()}
-    placeholders = {
-        name for part in (chosen.subject, chosen.body) for name in Template(part).get_identifiers()
-    }
     for name in placeholders:
         values.setdefault(name, "")
-    subject = Template(chosen.subject).substitute(values)
-    body = Template(chosen.body).substitute(values)
+    subject = subject_template.substitute(values)
+    body = body_template.substitute(values)
     return one_line(subject), body
+
+
+@cache
+def _compiled(subject: str, body: str) -> tuple[Template, Template, frozenset[str]]:
+    """A template's parts and their placeholders, found once (a welcome email per new member
+    rendered them afresh each time); keyed by the text, so a changed text is compiled anew."""
+    parts = Template(subject), Template(body)
+    return *parts, frozenset(name for part in parts for name in part.get_identifiers())

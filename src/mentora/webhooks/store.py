@@ -12,13 +12,25 @@ from typing import cast
 from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mentora.db.insert import insert_ignore
+from mentora.db.insert import insert_ignore, insert_ignore_rows
 from mentora.db.models import WebhookDelivery
 from mentora.webhooks.envelope import Envelope
 from mentora.webhooks.status import FINISHED, DeliveryStatus
 from mentora.webhooks.verify import VerifiedDelivery
 
 KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "content-type", "user-agent")
+DELIVERIES = cast(Table, WebhookDelivery.__table__)
+# Built once: building a statement cost more per batch than running it.
+_FINISH_BY_ID = (
+    update(DELIVERIES)
+    .where(DELIVERIES.c.id == bindparam("row_id"))
+    .values(
+        status=bindparam("new_status"),
+        processed_at=bindparam("now"),
+        next_attempt_at=None,
+        last_error=None,
+    )
+)
 
 
 Claim = tuple[VerifiedDelivery, Envelope, Mapping[str, str]]
@@ -26,7 +38,10 @@ Claim = tuple[VerifiedDelivery, Envelope, Mapping[str, str]]
 
 def _row(claim: Claim, *, now: datetime, attempts: int) -> dict[str, object]:
     delivery, envelope, headers = claim
-    kept = {name: headers[name][:200] for name in KEPT_HEADERS if name in headers}
+    # One pass over the headers (each lookup in Starlette's Headers is a scan); the first of
+    # repeated headers wins, as in a lookup.
+    present = dict(reversed(list(headers.items())))
+    kept = {name: present[name][:200] for name in KEPT_HEADERS if name in present}
     kept["scheme"] = delivery.scheme
     return {
         "webhook_id": delivery.webhook_id,
@@ -68,11 +83,12 @@ async def claim_many(
 
     Core rows, not ORM objects: a batch updates them with `finish_many`.
     """
-    table = cast(Table, WebhookDelivery.__table__)
-    statement = insert_ignore(db, table, None, conflict_on=["webhook_id"])
+    dialect = db.get_bind().dialect.name
+    statement = insert_ignore_rows(
+        dialect, DELIVERIES, ("webhook_id",), returning=("id", "webhook_id")
+    )
     result = await db.execute(
-        statement.returning(table.c.id, table.c.webhook_id),
-        [_row(claim, now=now, attempts=attempts) for claim in claims],
+        statement, [_row(claim, now=now, attempts=attempts) for claim in claims]
     )
     return {webhook_id: row_id for row_id, webhook_id in result.all()}
 
@@ -83,14 +99,9 @@ async def finish_many(
     """Mark claimed rows (by row id) as ended with their status, in one statement."""
     if not statuses:
         return
-    table = cast(Table, WebhookDelivery.__table__)
     await db.execute(
-        update(table)
-        .where(table.c.id == bindparam("row_id"))
-        .values(
-            status=bindparam("new_status"), processed_at=now, next_attempt_at=None, last_error=None
-        ),
-        [{"row_id": row_id, "new_status": status} for row_id, status in statuses],
+        _FINISH_BY_ID,
+        [{"row_id": row_id, "new_status": status, "now": now} for row_id, status in statuses],
     )
 
 
