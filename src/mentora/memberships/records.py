@@ -10,26 +10,16 @@ from mentora.audit.fields import AuditFields
 from mentora.audit.kinds import AuditKind
 from mentora.memberships.effects import ChangeSource
 from mentora.memberships.rows import MemberRow
-from mentora.outbox.templates import render
+from mentora.outbox.message import message_row
 
 
 def outbox_row(
     key: str, template: str, recipient: str, context: dict[str, object], now: datetime
 ) -> dict[str, Any]:
-    """An outbox email's columns; `key` (cut to the column's 200) names its cause."""
-    subject, body = render(template, context)
-    return {
-        "dedupe_key": key[:200],
-        "kind": "email",
-        "template": template,
-        "recipient": recipient,
-        "subject": subject,
-        "body": body,
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
+    """An outbox email's columns; `key` names its cause."""
+    return message_row(
+        dedupe_key=key, template=template, recipient=recipient, context=context, now=now
+    )
 
 
 def change_fields(

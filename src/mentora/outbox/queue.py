@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora.db.insert import insert_ignore
 from mentora.db.models import OutboxMessage
-from mentora.outbox.templates import render
+from mentora.outbox.message import message_row
 
 log = structlog.get_logger("mentora.outbox")
 
@@ -30,22 +30,17 @@ async def enqueue_email(
     kind: str = "email",
 ) -> bool:
     """Add a message unless one with `dedupe_key` exists; True when this call added it."""
-    subject, body = render(template, context)
     statement = insert_ignore(
         db,
         OutboxMessage,
-        {
-            "dedupe_key": dedupe_key[:200],
-            "kind": kind,
-            "template": template,
-            "recipient": recipient,
-            "subject": subject,
-            "body": body,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        },
+        message_row(
+            dedupe_key=dedupe_key,
+            template=template,
+            recipient=recipient,
+            context=context,
+            now=now,
+            kind=kind,
+        ),
         conflict_on=["dedupe_key"],
     ).returning(OutboxMessage.id)
     added = (await db.execute(statement)).scalar_one_or_none() is not None

@@ -1,0 +1,37 @@
+"""An outbox message's columns, rendered from its template: the one shape every writer uses
+(`outbox.queue` one at a time, the membership executor in bulk). Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from mentora.outbox.templates import render
+
+# The dedupe_key column's length: a longer cause is cut, never refused.
+DEDUPE_KEY_LENGTH = 200
+
+
+def message_row(
+    *,
+    dedupe_key: str,
+    template: str,
+    recipient: str,
+    context: dict[str, object],
+    now: datetime,
+    kind: str = "email",
+) -> dict[str, Any]:
+    """A pending message's columns, due now; `dedupe_key` names its cause."""
+    subject, body = render(template, context)
+    return {
+        "dedupe_key": dedupe_key[:DEDUPE_KEY_LENGTH],
+        "kind": kind,
+        "template": template,
+        "recipient": recipient,
+        "subject": subject,
+        "body": body,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
