@@ -13,7 +13,9 @@ from starlette.requests import Request
 from mentora.audit.kinds import AuditKind
 from mentora.audit.record import record_alone
 from mentora.errors import MentoraError
+from mentora.services import Services
 from mentora.sessions.tokens import csrf_matches, hash_token
+from mentora.web.cookie import SESSION_COOKIE
 from mentora.web.state import app_state, request_state
 
 log = structlog.get_logger("mentora.csrf")
@@ -76,6 +78,17 @@ async def require_csrf(
     token = await presented_token(request)
     if not csrf_matches(secret_key, hash_token(session_token), token):
         raise CsrfError("token mismatch")
+
+
+async def require_session_csrf(request: Request, services: Services) -> None:
+    """`require_csrf` for a form posted by a signed-in browser: this app's origin and key, and
+    the session in the request's cookie."""
+    await require_csrf(
+        request,
+        app_url=services.settings.app_url,
+        secret_key=services.secret_key,
+        session_token=request.cookies.get(SESSION_COOKIE),
+    )
 
 
 async def record_refusal(request: Request, error: CsrfError) -> None:

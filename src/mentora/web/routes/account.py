@@ -22,7 +22,7 @@ from mentora.sessions import store
 from mentora.sessions.principal import Principal
 from mentora.usecases import signout
 from mentora.web.cookie import SESSION_COOKIE, clear_cookie
-from mentora.web.csrf import require_csrf
+from mentora.web.csrf import require_session_csrf
 from mentora.web.deps import ServicesDep
 from mentora.web.principal import CurrentSession, OptionalSession
 from mentora.web.ratelimit import limited
@@ -96,12 +96,7 @@ async def revoke_all_sessions(
     request: Request, services: ServicesDep, principal: CurrentSession
 ) -> Response:
     """End every session of the signed-in user, this one included (S09)."""
-    await require_csrf(
-        request,
-        app_url=services.settings.app_url,
-        secret_key=services.secret_key,
-        session_token=request.cookies.get(SESSION_COOKIE),
-    )
+    await require_session_csrf(request, services)
     ended = await sign_out_everywhere(services, principal)
     response: Response
     if "application/json" in request.headers.get("accept", ""):

@@ -17,7 +17,7 @@ from mentora.services import Services
 from mentora.sessions.principal import Principal
 from mentora.usecases import signin, signout
 from mentora.web.cookie import LOGIN_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
-from mentora.web.csrf import CsrfError, check_request_origin, require_csrf
+from mentora.web.csrf import CsrfError, check_request_origin, require_csrf, require_session_csrf
 from mentora.web.deps import ServicesDep
 from mentora.web.principal import CurrentSession, OptionalSession
 from mentora.web.ratelimit import limited, penalize
@@ -116,12 +116,7 @@ def _signed_out(request: Request) -> Response:
 @router.post("/refresh", summary="Rotate the Whop tokens now", dependencies=[limited("refresh")])
 async def refresh(request: Request, services: ServicesDep, principal: CurrentSession) -> Response:
     """Force a refresh of the session's Whop grant (single-flight, C15)."""
-    await require_csrf(
-        request,
-        app_url=services.settings.app_url,
-        secret_key=services.secret_key,
-        session_token=request.cookies.get(SESSION_COOKIE),
-    )
+    await require_session_csrf(request, services)
     await grants.access_token(services, services.provider, principal.session.id, force=True)
     return JSONResponse({"status": "refreshed"}, headers=NO_STORE)
 

@@ -25,8 +25,7 @@ from mentora.audit.record import record_alone
 from mentora.db.models import Membership, Student
 from mentora.memberships.policy import GRANTING_STATUSES
 from mentora.services import Services
-from mentora.web.cookie import SESSION_COOKIE
-from mentora.web.csrf import require_csrf
+from mentora.web.csrf import require_session_csrf
 from mentora.web.deps import ServicesDep
 from mentora.web.gate import Access, RequireCreator
 from mentora.web.ratelimit import enforce
@@ -88,15 +87,6 @@ async def _switch(services: Services, access: Access) -> list[Space]:
     more than one (two statements, see views/spaces.py)."""
     teams = team_spaces(await user_spaces(services, access.user))
     return teams if len(teams) > 1 else []
-
-
-async def _check_csrf(request: Request, services: Services) -> None:
-    await require_csrf(
-        request,
-        app_url=services.settings.app_url,
-        secret_key=services.secret_key,
-        session_token=request.cookies.get(SESSION_COOKIE),
-    )
 
 
 async def _audit(
@@ -250,7 +240,7 @@ async def replay_delivery(
     request: Request, services: ServicesDep, access: RequireCreator
 ) -> Response:
     """Process one of the creator's stored deliveries again now (after fixing the cause)."""
-    await _check_csrf(request, services)
+    await require_session_csrf(request, services)
     form = await request.form()
     value = form.get("webhook_id")
     webhook_id = matching(value if isinstance(value, str) else None, WEBHOOK_ID, "webhook id")
@@ -276,7 +266,7 @@ async def reprocess_deliveries(
     request: Request, services: ServicesDep, access: RequireCreator
 ) -> Response:
     """Replay the creator's failed and dead deliveries, oldest first (up to 100 per click)."""
-    await _check_csrf(request, services)
+    await require_session_csrf(request, services)
     ids = await deliveries.replayable_ids(services, access.creator.whop_company_id, REPROCESS_LIMIT)
     results: dict[str, int] = {}
     for webhook_id in ids:
@@ -341,7 +331,7 @@ async def audit_page(
 @router.post("/sync")
 async def sync_now(request: Request, services: ServicesDep, access: RequireCreator) -> Response:
     """Reconcile memberships with Whop now; the overview shows the report."""
-    await _check_csrf(request, services)
+    await require_session_csrf(request, services)
     await enforce(request, services, "account")  # each run costs Whop API calls: keep it rare
     if await sync.busy(services, access.creator.id):
         return RedirectResponse(f"{space_base(request)}/creator?notice=sync_busy#sync", 303)

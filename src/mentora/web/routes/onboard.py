@@ -17,8 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from mentora.services import Services
 from mentora.usecases import onboarding
-from mentora.web.cookie import SESSION_COOKIE
-from mentora.web.csrf import require_csrf
+from mentora.web.csrf import require_session_csrf
 from mentora.web.deps import ServicesDep
 from mentora.web.principal import CurrentSession
 from mentora.web.ratelimit import limited
@@ -93,12 +92,7 @@ async def onboard_company(
     request: Request, services: ServicesDep, principal: CurrentSession
 ) -> Response:
     """Set Mentora up for the posted company (CSRF, rate limit, audit)."""
-    await require_csrf(
-        request,
-        app_url=services.settings.app_url,
-        secret_key=services.secret_key,
-        session_token=request.cookies.get(SESSION_COOKIE),
-    )
+    await require_session_csrf(request, services)
     form = await request.form()
     value = form.get("company_id")
     company_id = value if isinstance(value, str) and len(value) <= 64 else ""
