@@ -1,12 +1,12 @@
 """Group commit for webhook intake: deliveries that arrive together share one transaction.
 
-A verified delivery joins this process's queue. Whoever holds the intake lock takes what is
-queued (up to WEBHOOK_BATCH_MAX) and stores and applies it in one transaction: one multi-row
-INSERT claims the webhook ids, the handlers run in arrival order, and their membership effects
-are planned together and written with a fixed number of statements per table
-(`webhooks.apply`). Each delivery's answer waits for that commit, so a 2xx still means stored
-and applied (W10). A delivery that arrives alone takes the one-at-a-time path
-(`intake.store_and_apply`), as before batching.
+A verified delivery joins this process's queue. One task per process drains it: holding the
+intake lock, it takes what is queued (up to WEBHOOK_BATCH_MAX) and stores and applies it in
+one transaction: one multi-row INSERT claims the webhook ids, the handlers run in arrival
+order, and their membership effects are planned together and written with a fixed number of
+statements per table (`webhooks.apply`). Each delivery's answer waits for that commit, so a
+2xx still means stored and applied (W10). A delivery that arrives alone takes the
+one-at-a-time path (`intake.store_and_apply`), as before batching.
 
 If the database does not answer before the batch is claimed, every delivery in it gets 503
 at once (trying each alone would wait out the same failure once per delivery). If anything
@@ -83,7 +83,8 @@ class Batcher:
         self.base = base
         self.loop = loop
         self._queue: list[_Pending] = []
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # held while a batch runs: one transaction at a time
+        self._draining: asyncio.Task[None] | None = None
 
     async def submit(
         self, delivery: VerifiedDelivery, envelope: Envelope, headers: Mapping[str, str]
@@ -91,22 +92,30 @@ class Batcher:
         """Store and apply the delivery with whatever is queued beside it; its final status."""
         item = _Pending(delivery, envelope, headers, audit_context(), self.loop.create_future())
         self._queue.append(item)
+        if self._draining is None:
+            self._draining = self.loop.create_task(self._drain())
         try:
-            while not item.answer.done():
-                async with self._lock:
-                    if item.answer.done():
-                        break
-                    limit = self.base.settings.webhook_batch_max
-                    batch, self._queue = self._queue[:limit], self._queue[limit:]
-                    if not batch:  # ours is in a batch whose caller went away; it still finishes
-                        break
-                    # Shielded: a client that hangs up must not cancel the others' transaction.
-                    await asyncio.shield(self._run(batch))
-            # Shielded too: cancelling the wait must not cancel an answer a batch will settle.
+            # Shielded: cancelling the wait must not cancel an answer a batch will settle.
             return await asyncio.shield(item.answer)
         except asyncio.CancelledError:
             self._abandon(item)
             raise
+
+    async def _drain(self) -> None:
+        """Run batches of what is queued until the queue is empty, one batch at a time.
+
+        A task of its own, not the request that found the queue idle: a client that hangs up
+        must not cancel the others' transaction, and the requests in a batch wake once, when
+        their answers are settled, rather than passing a lock along one after another.
+        """
+        try:
+            async with self._lock:
+                while self._queue:
+                    limit = self.base.settings.webhook_batch_max
+                    batch, self._queue = self._queue[:limit], self._queue[limit:]
+                    await self._run(batch)
+        finally:
+            self._draining = None
 
     def _abandon(self, item: _Pending) -> None:
         """The request went away (client hung up, server shutting down) before its answer.
