@@ -15,7 +15,8 @@ from mentora.config import Environment, Settings, load_settings
 from mentora.services import Services, build_services
 from mentora.web import errors
 from mentora.web.middleware import RequestContextMiddleware, SecurityHeaders
-from mentora.web.routes import ROUTERS
+from mentora.web.openapi import describe_bare_routes
+from mentora.web.routes import ROUTERS, content, webhooks
 from mentora.web.state import AppState
 
 
@@ -52,6 +53,7 @@ def create_app(
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    describe_bare_routes(app, {**webhooks.OPENAPI, **content.OPENAPI})
     app.mount(
         "/static",
         StaticFiles(directory=str(Path(__file__).parent / "web" / "static")),

@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from mentora.app import create_app
 from mentora.clock import FrozenClock
@@ -66,8 +67,11 @@ SESSION_WITHOUT_GATE = {
 }
 
 
-def _calls(route: APIRoute) -> list[Callable[..., Any]]:
-    """Every dependency callable of a route, nested ones included."""
+def _calls(route: APIRoute | Route) -> list[Callable[..., Any]]:
+    """Every dependency callable of a route, nested ones included; for a Starlette route
+    (the gate called directly, `gated_endpoint`), its endpoint."""
+    if not isinstance(route, APIRoute):
+        return [route.endpoint]
     found: list[Callable[..., Any]] = []
     stack = list(route.dependant.dependencies)
     while stack:
@@ -78,12 +82,13 @@ def _calls(route: APIRoute) -> list[Callable[..., Any]]:
     return found
 
 
-def _flat(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute]]:
-    """Every APIRoute with its full path, those of routers included in routers too (FastAPI
-    keeps an included router as one wrapper route with the prefix in its include context)."""
-    flat: list[tuple[str, APIRoute]] = []
+def _flat(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute | Route]]:
+    """Every API or Starlette route with its full path, those of routers included in routers
+    too (FastAPI keeps an included router as one wrapper route with the prefix in its include
+    context)."""
+    flat: list[tuple[str, APIRoute | Route]] = []
     for route in routes:
-        if isinstance(route, APIRoute):
+        if isinstance(route, APIRoute | Route):
             flat.append((prefix + route.path, route))
         elif hasattr(route, "original_router"):
             inner = prefix + route.include_context.prefix

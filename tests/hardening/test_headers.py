@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute
+from starlette.routing import Route
 
 from mentora.app import create_app
 from mentora.config import load_settings
@@ -48,7 +48,7 @@ def get_paths() -> list[str]:
         route.path
         for router in ROUTERS
         for route in router.routes
-        if isinstance(route, APIRoute) and "GET" in route.methods and "{" not in route.path
+        if isinstance(route, Route) and "GET" in (route.methods or ()) and "{" not in route.path
     }
     return sorted(paths | set(EXTRA_PATHS))
 

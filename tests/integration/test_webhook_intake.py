@@ -221,6 +221,24 @@ async def test_w14_status_codes(
     )
 
 
+async def test_repeated_signature_headers_first_one_counts(
+    client: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    """A header sent twice is read as its first value, as Starlette's lookup read it before
+    the route became a bare ASGI endpoint: a junk first signature is refused even when a good
+    one follows, and a good first one is accepted whatever follows it."""
+    body = event_body("future.event", {})
+    good = signed_headers(body, at=clock.now())
+    rest = [(name, value) for name, value in good.items() if name != "webhook-signature"]
+    signature = good["webhook-signature"]
+    junk_first = [*rest, ("webhook-signature", "v1,junk"), ("webhook-signature", signature)]
+    good_first = [*rest, ("webhook-signature", signature), ("webhook-signature", "v1,junk")]
+    refused = await client.post(WEBHOOK_PATH, content=body, headers=junk_first)
+    accepted = await client.post(WEBHOOK_PATH, content=body, headers=good_first)
+    assert (refused.status_code, accepted.status_code) == (401, 200)
+    assert accepted.json() == {"received": True, "status": "ignored"}
+
+
 async def _audit_reasons(services: Services, kind: str) -> list[str]:
     async with services.sessionmaker() as db:
         rows = await db.execute(select(AuditEvent.reason).where(AuditEvent.kind == kind))

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 
 from mentora import metrics
 from mentora.access.cache import Entry, GateCache
@@ -297,6 +298,27 @@ def embedded_gate(
     setattr(embedded, GATE_MARKER, requirement)
     embedded.__doc__ = f"Embedded access gate: {requirement}"
     return embedded
+
+
+def gated_endpoint(
+    handler: Callable[[Access], Awaitable[Response]],
+    gate: Callable[[Request], Awaitable[Access]] | None = None,
+) -> Callable[[Request], Awaitable[Response]]:
+    """A Starlette endpoint that runs `gate` (default: members) and answers `handler(access)`.
+
+    For gated routes that take nothing but the request: FastAPI solving the gate as a
+    dependency cost more per request than the gate's own decision (issue 17's profile of
+    `bench.gate`), so these routes are plain Starlette routes calling the gate directly. They
+    carry the gate's requirement like a dependency does, so route audits (M01) still see them.
+    """
+    gate = gate or member_gate()
+
+    async def endpoint(request: Request) -> Response:
+        return await handler(await gate(request))
+
+    setattr(endpoint, GATE_MARKER, getattr(gate, GATE_MARKER))
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
 
 
 RequireMember = Annotated[Access, Depends(member_gate())]

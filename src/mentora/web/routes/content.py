@@ -9,9 +9,10 @@ do) for browsers, JSON with the code on /api/* paths.
 from __future__ import annotations
 
 from fastapi import APIRouter
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
-from mentora.web.gate import Access, EmbeddedMember, RequireMember
+from mentora.web.gate import Access, EmbeddedMember, gated_endpoint
+from mentora.web.openapi import operation
 
 router = APIRouter(tags=["content"])
 
@@ -28,10 +29,27 @@ def content_body(access: Access) -> dict[str, object]:
     }
 
 
-@router.get("/api/content", summary="Gated content (JSON)")
-async def content_api(access: RequireMember) -> JSONResponse:
+async def content_api(access: Access) -> Response:
     """The creator's name and the member's tier; members and the creator's team only."""
     return JSONResponse(content_body(access))  # no-store: the middleware marks every /api/ answer
+
+
+# The gate called directly, not as a FastAPI dependency (see `gated_endpoint`); `/c/{route}`
+# serves the same endpoint for the creator of its path (routes/spaces.py).
+content_endpoint = gated_endpoint(content_api)
+router.add_route(
+    "/api/content", content_endpoint, methods=["GET"], name="content_api", include_in_schema=False
+)
+OPENAPI = {
+    "/api/content": {
+        "get": operation(
+            "content",
+            "Gated content (JSON)",
+            "The creator's name and the member's tier; members and the creator's team only.",
+            "content_api_api_content_get",
+        )
+    }
+}
 
 
 @router.get("/api/embed/content", summary="Gated content inside Whop's iframe (JSON)")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from mentora.web.gate import RequireMember
 from mentora.web.routes import creator
-from mentora.web.routes.content import content_body
+from mentora.web.routes.content import content_body, content_endpoint
 from mentora.web.templating import render
 
 router = APIRouter(prefix="/c/{route}", tags=["spaces"], include_in_schema=False)
@@ -27,10 +27,11 @@ async def space_home(request: Request, access: RequireMember) -> Response:
     return render(request, "access_content.html", context)
 
 
-@router.get("/api/content")
-async def space_content(access: RequireMember) -> JSONResponse:
-    """As /api/content, decided for the creator of the path."""
-    return JSONResponse(content_body(access))
+# As /api/content, decided for the creator of the path. (A Starlette route gets no router
+# prefix of its own: FastAPI adds it to its API routes only.)
+router.add_route(
+    router.prefix + "/api/content", content_endpoint, methods=["GET"], name="space_content"
+)
 
 
 router.include_router(creator.router)
