@@ -45,6 +45,8 @@ MEMBERSHIP_BY_ID = (
     .values({name: bindparam(f"new_{name}") for name in MEMBERSHIP_COLUMNS})
 )
 AUDIT_INSERT = insert(cast(Table, AuditEvent.__table__))
+# The UPDATE's parameter names beside the row's attributes, paired once, not per row.
+_NEW_NAMES = tuple((f"new_{name}", name) for name in MEMBERSHIP_COLUMNS)
 
 
 def _dialect(db: AsyncSession) -> str:
@@ -76,10 +78,11 @@ async def _memberships(db: AsyncSession, plan: Plan) -> None:
             await db.execute(delete(MEMBERSHIPS).where(MEMBERSHIPS.c.id.in_(inserted)))
             raise PlanConflict("membership created concurrently")
     if changed:
-        params = [
-            {"row_id": row.id, **{f"new_{name}": getattr(row, name) for name in MEMBERSHIP_COLUMNS}}
-            for row in changed
-        ]
+        params = []
+        for row in changed:
+            columns = {key: getattr(row, name) for key, name in _NEW_NAMES}
+            columns["row_id"] = row.id
+            params.append(columns)
         await db.execute(MEMBERSHIP_BY_ID, params)
 
 
