@@ -10,6 +10,7 @@ grants. Outbox: one INSERT … ON CONFLICT DO NOTHING. Audit: one INSERT.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, cast
 
 import structlog
@@ -178,12 +179,20 @@ def audit_rows(plan: Plan, ended: Counter[tuple[int, int]]) -> list[dict[str, An
     return rows
 
 
-async def execute(db: AsyncSession, plan: Plan) -> None:
-    """Write `plan` in the caller's transaction (see the module docstring)."""
+# Audit rows of the caller's own, made from the plan once it is sure to be written.
+MoreAudit = Callable[[Plan], list[dict[str, Any]]]
+
+
+async def execute(db: AsyncSession, plan: Plan, *, more_audit: MoreAudit | None = None) -> None:
+    """Write `plan` in the caller's transaction (see the module docstring). `more_audit`: the
+    caller's audit rows about the plan (a batch's `webhook_processed` rows), inserted after the
+    plan's by the same statement rather than by one more."""
     await _memberships(db, plan)
     await _students(db, plan)
     ended = await _sessions(db, plan)
     await _outbox(db, plan)
     rows = audit_rows(plan, ended)
+    if more_audit is not None:
+        rows.extend(more_audit(plan))
     if rows:
         await db.execute(AUDIT_INSERT, rows)
