@@ -13,7 +13,7 @@ table. Property tests prove a plan of many events equals the same events planned
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -139,7 +139,7 @@ class _Planner:
         self.ctx = ctx
         self.creators = loaded.creators
         self.by_id = {c.id: c for c in loaded.creators.values()}
-        self.rows = {key: replace(row) for key, row in loaded.memberships.items()}
+        self.rows = {key: row.copy() for key, row in loaded.memberships.items()}
         self.users = dict(loaded.users)
         self.admins = loaded.admins
         self.plan = Plan(now=ctx.now)
