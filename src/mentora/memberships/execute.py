@@ -17,7 +17,7 @@ import structlog
 from sqlalchemy import Table, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mentora.audit.record import audit_context, audit_context_as, audit_values
+from mentora.audit.record import audit_context, audit_values_in
 from mentora.db.insert import insert_ignore_rows
 from mentora.db.models import (
     AuditEvent,
@@ -174,8 +174,7 @@ def audit_rows(plan: Plan, ended: Counter[tuple[int, int]]) -> list[dict[str, An
             if not count:
                 continue
             fields = {**fields, "details": {"count": count, **(fields.get("details") or {})}}
-        with audit_context_as(planned.context or audit_context()):
-            rows.append(audit_values(**fields))
+        rows.append(audit_values_in(planned.context or audit_context(), fields))
     return rows
 
 

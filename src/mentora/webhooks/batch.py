@@ -34,7 +34,7 @@ from mentora.audit.record import (
     AuditContext,
     audit_context,
     audit_context_as,
-    audit_values,
+    audit_values_in,
 )
 from mentora.db.uow import transaction
 from mentora.foundation import Foundation
@@ -202,16 +202,15 @@ class Batcher:
             # Written by the plan's audit INSERT, after its rows: one statement fewer.
             audit_rows: list[dict[str, Any]] = []
             for (webhook_id, item), outcome in zip(claimed, outcomes, strict=True):
-                with audit_context_as(item.audit):
-                    event = processed_event(
-                        webhook_id=webhook_id,
-                        event_type=item.envelope.event_type,
-                        outcome=outcome,
-                        source=ChangeSource.WEBHOOK,
-                        attempt=1,
-                        now=now,
-                    )
-                    audit_rows.append(audit_values(**event))
+                event = processed_event(
+                    webhook_id=webhook_id,
+                    event_type=item.envelope.event_type,
+                    outcome=outcome,
+                    source=ChangeSource.WEBHOOK,
+                    attempt=1,
+                    now=now,
+                )
+                audit_rows.append(audit_values_in(item.audit, event))
             return audit_rows
 
         outcomes = await apply_deliveries(db, work, outcome_audit=processed_rows)
