@@ -104,14 +104,14 @@ async def _user_ids(db: AsyncSession, plan: Plan) -> dict[str, int]:
             _dialect(db), USERS, ("whop_user_id",), returning=("whop_user_id", "id")
         )
         created = await db.execute(statement, rows)
-        ids.update((key, user_id) for key, user_id in created.tuples())
+        ids.update((key, user_id) for key, user_id in created.all())
     wanted = {key for key, _ in plan.students} - ids.keys()
     if wanted:
         # Users the plan found, or that a concurrent sign-in created first.
         found = await db.execute(
             select(User.whop_user_id, User.id).where(User.whop_user_id.in_(wanted))
         )
-        ids.update((key, user_id) for key, user_id in found.tuples())
+        ids.update((key, user_id) for key, user_id in found.all())
     return ids
 
 
@@ -148,7 +148,7 @@ async def _sessions(db: AsyncSession, plan: Plan) -> Counter[tuple[int, int]]:
         .values(revoked_at=plan.now, revoked_reason="membership_ended")
         .returning(SESSIONS.c.user_id, SESSIONS.c.creator_id)
     )
-    counts = Counter((user_id, creator_id) for user_id, creator_id in ended.tuples())
+    counts = Counter((user_id, creator_id) for user_id, creator_id in ended.all())
     gone = select(SESSIONS.c.id).where(SESSIONS.c.revoked_at.is_not(None), scope)
     await db.execute(delete(TOKENS).where(TOKENS.c.session_id.in_(gone)))
     return counts

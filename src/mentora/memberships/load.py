@@ -133,7 +133,7 @@ async def _users(
     found = await db.execute(_USER_READ, {"users": list(whop_user_ids)})
     users: dict[str, UserView] = {}
     admins: set[tuple[str, int]] = set()
-    for user_id, key, email, name, username, admin_at in found.tuples():
+    for user_id, key, email, name, username, admin_at in found.all():
         users[key] = UserView(
             whop_user_id=key, id=user_id, email=email, name=name, username=username
         )
