@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from mentora.db import sqlite_driver
 from mentora.errors import ConfigError
 
 IMMEDIATE = "mentora_write"
@@ -59,14 +58,6 @@ def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-
-        @event.listens_for(engine.sync_engine, "do_connect")
-        def _one_trip(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
-            # The arguments SQLAlchemy would pass aiosqlite, to a connection that costs one
-            # trip to its thread per statement instead of four (`db.sqlite_driver`).
-            return dialect.loaded_dbapi.connect(
-                *cargs, async_creator_fn=sqlite_driver.connect, **cparams
-            )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
