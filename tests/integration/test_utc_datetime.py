@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 
 from mentora.db.base import UTCDateTime
 
@@ -68,3 +68,18 @@ def test_sqlite_round_trip_is_the_same_instant() -> None:
         stored = connection.execute(select(table.c.at).order_by(table.c.id)).scalars().all()
     expected = [v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC) for v in moments]
     assert stored == expected
+
+
+@pytest.mark.parametrize("name", ["sqlite", "postgresql"])
+def test_a_value_bound_again_gives_its_own_text(name: str) -> None:
+    """The processor remembers the last value it converted: binding the same object again,
+    or values in turn (equal instants in other zones included), gives each value what a
+    processor that never saw another value gives it."""
+    dialect: Any = sqlite.dialect() if name == "sqlite" else cast(Any, postgresql).psycopg.dialect()
+    bind = UTCDateTime().bind_processor(dialect)
+    assert bind is not None
+    sequence = [NOW, NOW, VALUES[4], NOW, None, NOW, VALUES[5], VALUES[5], None, None, NOW]
+    assert [bind(value) for value in sequence] == [
+        UTCDateTime().bind_processor(dialect)(value)  # type: ignore[misc]
+        for value in sequence
+    ]

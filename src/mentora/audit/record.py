@@ -61,7 +61,12 @@ def bind_actor(actor: str) -> None:
 
 def audit_values(**fields: Unpack[AuditFields]) -> dict[str, Any]:
     """One audit row's columns under the current request context; logs the event."""
-    ctx = _context.get()
+    return audit_values_in(_context.get(), fields)
+
+
+def audit_values_in(ctx: AuditContext, fields: AuditFields) -> dict[str, Any]:
+    """`audit_values` under `ctx`, for rows made on behalf of other requests (a batch's):
+    without swapping the context variable for each row."""
     kind, outcome, reason = fields["kind"], fields["outcome"], fields.get("reason")
     subject, creator_id = fields.get("subject"), fields.get("creator_id")
     details = fields.get("details") or {}

@@ -21,6 +21,27 @@ NAMING_CONVENTION = {
 }
 
 
+_UNSEEN = object()
+
+
+def _remember_last(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`process`, answering again without converting when handed the very object it converted
+    last (datetimes are immutable, so the same object has the same bound form). The last pair
+    is swapped as one tuple, so a processor shared between threads never mixes two pairs."""
+    last: tuple[object, Any] = (_UNSEEN, None)
+
+    def remembered(value: Any) -> Any:
+        nonlocal last
+        seen, bound = last
+        if value is seen:
+            return bound
+        bound = process(value)
+        last = (value, bound)
+        return bound
+
+    return remembered
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp stored in UTC and always returned aware (SQLite forgets the zone)."""
 
@@ -44,9 +65,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         """On SQLite, the stored text in one step: naive UTC as SQLite's DATETIME writes it
         (`YYYY-MM-DD HH:MM:SS.ffffff`). Every timestamp of every row is bound here, and the
         general path (`process_bind_param`, then the dialect's own formatting) cost several
-        calls per value; tests/integration/test_utc_datetime.py checks both give the same text."""
+        calls per value; tests/integration/test_utc_datetime.py checks both give the same text.
+
+        On both dialects the last value bound is remembered: a batch's rows carry the same
+        `now` object in several columns each, and it is converted once, not once per row."""
         if dialect.name != "sqlite":
-            return super().bind_processor(dialect)
+            general = super().bind_processor(dialect)
+            return None if general is None else _remember_last(general)
 
         def process(value: datetime | None) -> str | None:
             if value is None:
@@ -59,7 +84,7 @@ class UTCDateTime(TypeDecorator[datetime]):
                 value = value.astimezone(UTC).replace(tzinfo=None)
             return value.isoformat(" ", "microseconds")
 
-        return process
+        return _remember_last(process)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Hand back an aware UTC datetime."""

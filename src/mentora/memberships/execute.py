@@ -10,13 +10,14 @@ grants. Outbox: one INSERT … ON CONFLICT DO NOTHING. Audit: one INSERT.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, cast
 
 import structlog
 from sqlalchemy import Table, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mentora.audit.record import audit_context, audit_context_as, audit_values
+from mentora.audit.record import audit_context, audit_values_in
 from mentora.db.insert import insert_ignore_rows
 from mentora.db.models import (
     AuditEvent,
@@ -45,6 +46,8 @@ MEMBERSHIP_BY_ID = (
     .values({name: bindparam(f"new_{name}") for name in MEMBERSHIP_COLUMNS})
 )
 AUDIT_INSERT = insert(cast(Table, AuditEvent.__table__))
+# The UPDATE's parameter names beside the row's attributes, paired once, not per row.
+_NEW_NAMES = tuple((f"new_{name}", name) for name in MEMBERSHIP_COLUMNS)
 
 
 def _dialect(db: AsyncSession) -> str:
@@ -76,10 +79,11 @@ async def _memberships(db: AsyncSession, plan: Plan) -> None:
             await db.execute(delete(MEMBERSHIPS).where(MEMBERSHIPS.c.id.in_(inserted)))
             raise PlanConflict("membership created concurrently")
     if changed:
-        params = [
-            {"row_id": row.id, **{f"new_{name}": getattr(row, name) for name in MEMBERSHIP_COLUMNS}}
-            for row in changed
-        ]
+        params = []
+        for row in changed:
+            columns = {key: getattr(row, name) for key, name in _NEW_NAMES}
+            columns["row_id"] = row.id
+            params.append(columns)
         await db.execute(MEMBERSHIP_BY_ID, params)
 
 
@@ -100,14 +104,14 @@ async def _user_ids(db: AsyncSession, plan: Plan) -> dict[str, int]:
             _dialect(db), USERS, ("whop_user_id",), returning=("whop_user_id", "id")
         )
         created = await db.execute(statement, rows)
-        ids.update((key, user_id) for key, user_id in created.tuples())
+        ids.update((key, user_id) for key, user_id in created.all())
     wanted = {key for key, _ in plan.students} - ids.keys()
     if wanted:
         # Users the plan found, or that a concurrent sign-in created first.
         found = await db.execute(
             select(User.whop_user_id, User.id).where(User.whop_user_id.in_(wanted))
         )
-        ids.update((key, user_id) for key, user_id in found.tuples())
+        ids.update((key, user_id) for key, user_id in found.all())
     return ids
 
 
@@ -144,7 +148,7 @@ async def _sessions(db: AsyncSession, plan: Plan) -> Counter[tuple[int, int]]:
         .values(revoked_at=plan.now, revoked_reason="membership_ended")
         .returning(SESSIONS.c.user_id, SESSIONS.c.creator_id)
     )
-    counts = Counter((user_id, creator_id) for user_id, creator_id in ended.tuples())
+    counts = Counter((user_id, creator_id) for user_id, creator_id in ended.all())
     gone = select(SESSIONS.c.id).where(SESSIONS.c.revoked_at.is_not(None), scope)
     await db.execute(delete(TOKENS).where(TOKENS.c.session_id.in_(gone)))
     return counts
@@ -170,17 +174,24 @@ def audit_rows(plan: Plan, ended: Counter[tuple[int, int]]) -> list[dict[str, An
             if not count:
                 continue
             fields = {**fields, "details": {"count": count, **(fields.get("details") or {})}}
-        with audit_context_as(planned.context or audit_context()):
-            rows.append(audit_values(**fields))
+        rows.append(audit_values_in(planned.context or audit_context(), fields))
     return rows
 
 
-async def execute(db: AsyncSession, plan: Plan) -> None:
-    """Write `plan` in the caller's transaction (see the module docstring)."""
+# Audit rows of the caller's own, made from the plan once it is sure to be written.
+MoreAudit = Callable[[Plan], list[dict[str, Any]]]
+
+
+async def execute(db: AsyncSession, plan: Plan, *, more_audit: MoreAudit | None = None) -> None:
+    """Write `plan` in the caller's transaction (see the module docstring). `more_audit`: the
+    caller's audit rows about the plan (a batch's `webhook_processed` rows), inserted after the
+    plan's by the same statement rather than by one more."""
     await _memberships(db, plan)
     await _students(db, plan)
     ended = await _sessions(db, plan)
     await _outbox(db, plan)
     rows = audit_rows(plan, ended)
+    if more_audit is not None:
+        rows.extend(more_audit(plan))
     if rows:
         await db.execute(AUDIT_INSERT, rows)

@@ -72,7 +72,10 @@ _USER_READ = (
 
 
 def _member(row: Row[Any]) -> MemberRow:
-    return MemberRow(**row._asdict())
+    # By position: the columns are selected in the dataclass's field order, and a row's
+    # `_asdict()` cost more than building the MemberRow from it.
+    columns: tuple[Any, ...] = tuple(row)
+    return MemberRow(*columns)
 
 
 async def _memberships(db: AsyncSession, ids: set[str], users: set[str]) -> dict[str, MemberRow]:
@@ -81,11 +84,11 @@ async def _memberships(db: AsyncSession, ids: set[str], users: set[str]) -> dict
     rows: dict[str, MemberRow] = {}
     if ids or users:
         locked = await db.execute(_LOCKED_MEMBERSHIPS, {"ids": list(ids), "users": list(users)})
-        rows = {row.whop_membership_id: _member(row) for row in locked}
+        rows = {row.whop_membership_id: _member(row) for row in locked.all()}
     more = {row.whop_user_id for row in rows.values() if row.whop_user_id} - users
     if more:
         others = await db.execute(_OTHER_MEMBERSHIPS, {"users": list(more), "known": list(rows)})
-        rows.update((row.whop_membership_id, _member(row)) for row in others)
+        rows.update((row.whop_membership_id, _member(row)) for row in others.all())
     return rows
 
 
@@ -98,7 +101,8 @@ async def read_creators(
     if not companies and not ids:
         return {}
     found = await db.execute(_CREATOR_READ, {"companies": list(companies), "ids": list(ids)})
-    return {row.whop_company_id: CreatorView(**row._asdict()) for row in found}
+    # By position, as `_member`: the columns are selected in the dataclass's field order.
+    return {row.whop_company_id: CreatorView(*row) for row in found.all()}
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,7 @@ async def _users(
     found = await db.execute(_USER_READ, {"users": list(whop_user_ids)})
     users: dict[str, UserView] = {}
     admins: set[tuple[str, int]] = set()
-    for user_id, key, email, name, username, admin_at in found.tuples():
+    for user_id, key, email, name, username, admin_at in found.all():
         users[key] = UserView(
             whop_user_id=key, id=user_id, email=email, name=name, username=username
         )

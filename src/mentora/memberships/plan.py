@@ -13,7 +13,7 @@ table. Property tests prove a plan of many events equals the same events planned
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from mentora.memberships.rows import (
     MemberRow,
     UserView,
 )
+from mentora.outbox.templates import render
 from mentora.whop.schemas import MembershipSnapshot
 
 # The planner's inputs, importable from here with its outputs.
@@ -138,10 +139,14 @@ class _Planner:
         self.ctx = ctx
         self.creators = loaded.creators
         self.by_id = {c.id: c for c in loaded.creators.values()}
-        self.rows = {key: replace(row) for key, row in loaded.memberships.items()}
+        self.rows = {key: row.copy() for key, row in loaded.memberships.items()}
         self.users = dict(loaded.users)
         self.admins = loaded.admins
         self.plan = Plan(now=ctx.now)
+        # Rendered subjects and bodies by template and context: a launch's welcome emails
+        # mostly read the same (a new user has no name yet; one creator), and rendering each
+        # anew was a large share of planning a new member.
+        self.rendered: dict[tuple[str, tuple[tuple[str, object], ...]], tuple[str, str]] = {}
 
     def membership(self, event: MembershipEvent) -> Change:
         """Apply one snapshot newest-wins, then its consequences."""
@@ -327,7 +332,11 @@ class _Planner:
 
     def _queue(self, key: str, template: str, recipient: str, context: dict[str, object]) -> None:
         """An outbox row, unless this plan already queued one for the same cause."""
-        row = outbox_row(key, template, recipient, context, self.ctx.now)
+        rendering = (template, tuple(context.items()))
+        text = self.rendered.get(rendering)
+        if text is None:
+            text = self.rendered[rendering] = render(template, context)
+        row = outbox_row(key, template, recipient, text, self.ctx.now)
         self.plan.emails.setdefault(row["dedupe_key"], row)
 
     def receipt(self, event: ReceiptEvent) -> None:

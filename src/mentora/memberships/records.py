@@ -10,15 +10,17 @@ from mentora.audit.fields import AuditFields
 from mentora.audit.kinds import AuditKind
 from mentora.memberships.effects import ChangeSource
 from mentora.memberships.rows import MemberRow
-from mentora.outbox.message import message_row
+from mentora.outbox.message import message_columns
 
 
 def outbox_row(
-    key: str, template: str, recipient: str, context: dict[str, object], now: datetime
+    key: str, template: str, recipient: str, text: tuple[str, str], now: datetime
 ) -> dict[str, Any]:
-    """An outbox email's columns; `key` names its cause."""
-    return message_row(
-        dedupe_key=key, template=template, recipient=recipient, context=context, now=now
+    """An outbox email's columns, its subject and body (`text`) rendered already; `key` names
+    its cause."""
+    subject, body = text
+    return message_columns(
+        dedupe_key=key, template=template, recipient=recipient, subject=subject, body=body, now=now
     )
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora.config import Settings
-from mentora.memberships.execute import PlanConflict, execute
+from mentora.memberships.execute import MoreAudit, PlanConflict, execute
 from mentora.memberships.holds import MembershipNotStored
 from mentora.memberships.load import KnownCreators, load
 from mentora.memberships.plan import Event, Plan, PlanContext, plan
@@ -25,9 +25,12 @@ async def apply_events(
     settings: Settings,
     now: datetime,
     known: KnownCreators | None = None,
+    more_audit: MoreAudit | None = None,
 ) -> Plan:
     """Plan `events` in order over the rows they need and write the plan; returns it (its
-    `results` say what each event did). `known`: creators the caller read already.
+    `results` say what each event did). `known`: creators the caller read already;
+    `more_audit`: the caller's audit rows about the plan, written with the plan's
+    (`execute.execute`).
 
     Raises MembershipNotStored, writing nothing, when a hold names a membership with no row.
     On PostgreSQL a membership the plan creates may be created meanwhile by another
@@ -36,9 +39,9 @@ async def apply_events(
     """
     events = list(events)
     try:
-        return await _plan_and_write(db, events, settings, now, known)
+        return await _plan_and_write(db, events, settings, now, known, more_audit)
     except PlanConflict:
-        return await _plan_and_write(db, events, settings, now, known)
+        return await _plan_and_write(db, events, settings, now, known, more_audit)
 
 
 async def _plan_and_write(
@@ -47,10 +50,11 @@ async def _plan_and_write(
     settings: Settings,
     now: datetime,
     known: KnownCreators | None,
+    more_audit: MoreAudit | None,
 ) -> Plan:
     loaded = await load(db, events, known)
     planned = plan(loaded, events, PlanContext(settings=settings, now=now))
     if planned.not_stored:
         raise MembershipNotStored(planned.not_stored[0])
-    await execute(db, planned)
+    await execute(db, planned, more_audit=more_audit)
     return planned

@@ -23,6 +23,29 @@ def message_row(
 ) -> dict[str, Any]:
     """A pending message's columns, due now; `dedupe_key` names its cause."""
     subject, body = render(template, context)
+    return message_columns(
+        dedupe_key=dedupe_key,
+        template=template,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        now=now,
+        kind=kind,
+    )
+
+
+def message_columns(
+    *,
+    dedupe_key: str,
+    template: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    now: datetime,
+    kind: str = "email",
+) -> dict[str, Any]:
+    """`message_row` for a subject and body `templates.render` made already (a caller that
+    queues the same text for many recipients renders it once)."""
     return {
         "dedupe_key": dedupe_key[:DEDUPE_KEY_LENGTH],
         "kind": kind,

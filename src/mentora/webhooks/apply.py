@@ -9,15 +9,16 @@ and for the planner.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mentora.audit.record import AuditContext, audit_context_as
+from mentora.audit.record import AuditContext, audit_context_as, record_all
 from mentora.memberships.effects import ChangeContext
 from mentora.memberships.load import KnownCreators, read_creators
-from mentora.memberships.plan import Change, Event, Result
+from mentora.memberships.plan import Change, Event, Plan, Result
 from mentora.memberships.write import apply_events
 from mentora.webhooks.envelope import Envelope
 from mentora.webhooks.handlers import Outcome, Step, company_of, handle
@@ -50,10 +51,28 @@ def _outcome(step: Step, results: list[Result]) -> Outcome:
     return Outcome(DeliveryStatus.PROCESSED, None if change.applied else "stale")
 
 
-async def apply_deliveries(db: AsyncSession, work: Sequence[Work]) -> list[Outcome]:
+def _outcomes(steps: Sequence[Step], results: list[Result]) -> list[Outcome]:
+    """Each step's outcome, from its share of the plan's results (in order)."""
+    outcomes: list[Outcome] = []
+    position = 0
+    for step in steps:
+        mine = results[position : position + len(step.events)]
+        position += len(step.events)
+        outcomes.append(_outcome(step, mine))
+    return outcomes
+
+
+async def apply_deliveries(
+    db: AsyncSession,
+    work: Sequence[Work],
+    *,
+    outcome_audit: Callable[[list[Outcome]], list[dict[str, Any]]] | None = None,
+) -> list[Outcome]:
     """Run every delivery's handler in order, then plan and write their membership effects
-    together; one outcome per delivery. Raises whatever a handler raises, and
-    MembershipNotStored when a hold names a membership with no row (nothing written then)."""
+    together; one outcome per delivery. `outcome_audit` makes the caller's audit rows about
+    the outcomes: they are inserted with the plan's own, by the same statement. Raises
+    whatever a handler raises, and MembershipNotStored when a hold names a membership with no
+    row (nothing written then)."""
     if not work:
         return []
     creators = await _creators(db, [item.envelope for item in work])
@@ -63,17 +82,23 @@ async def apply_deliveries(db: AsyncSession, work: Sequence[Work]) -> list[Outco
         with audit_context_as(item.audit):
             steps.append(await handle(db, item.envelope, item.ctx, disabled))
     events: list[Event] = [event for step in steps for event in step.events]
-    results: list[Result] = []
-    if events:
-        first = work[0].ctx
-        planned = await apply_events(
-            db, events, settings=first.settings, now=first.now, known=creators
-        )
-        results = planned.results
-    outcomes: list[Outcome] = []
-    position = 0
-    for step in steps:
-        mine = results[position : position + len(step.events)]
-        position += len(step.events)
-        outcomes.append(_outcome(step, mine))
-    return outcomes
+    if not events:
+        outcomes = _outcomes(steps, [])
+        if outcome_audit is not None:
+            await record_all(db, outcome_audit(outcomes))
+        return outcomes
+
+    def more_audit(planned: Plan) -> list[dict[str, Any]]:
+        assert outcome_audit is not None  # only passed on when there is one
+        return outcome_audit(_outcomes(steps, planned.results))
+
+    first = work[0].ctx
+    planned = await apply_events(
+        db,
+        events,
+        settings=first.settings,
+        now=first.now,
+        known=creators,
+        more_audit=None if outcome_audit is None else more_audit,
+    )
+    return _outcomes(steps, planned.results)

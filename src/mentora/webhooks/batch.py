@@ -34,8 +34,7 @@ from mentora.audit.record import (
     AuditContext,
     audit_context,
     audit_context_as,
-    audit_values,
-    record_all,
+    audit_values_in,
 )
 from mentora.db.uow import transaction
 from mentora.foundation import Foundation
@@ -44,6 +43,7 @@ from mentora.webhooks import store
 from mentora.webhooks.apply import Work, apply_deliveries
 from mentora.webhooks.envelope import Envelope
 from mentora.webhooks.errors import WebhookStoreUnavailable
+from mentora.webhooks.handlers import Outcome
 from mentora.webhooks.intake import DUPLICATE, store_and_apply
 from mentora.webhooks.process import processed_event
 from mentora.webhooks.verify import VerifiedDelivery
@@ -206,12 +206,11 @@ class Batcher:
             )
             for webhook_id, item in claimed
         ]
-        outcomes = await apply_deliveries(db, work)
-        statuses = dict.fromkeys(first, DUPLICATE)
-        finished: list[tuple[int, str]] = []
-        audit_rows: list[dict[str, Any]] = []
-        for (webhook_id, item), outcome in zip(claimed, outcomes, strict=True):
-            with audit_context_as(item.audit):
+
+        def processed_rows(outcomes: list[Outcome]) -> list[dict[str, Any]]:
+            # Written by the plan's audit INSERT, after its rows: one statement fewer.
+            audit_rows: list[dict[str, Any]] = []
+            for (webhook_id, item), outcome in zip(claimed, outcomes, strict=True):
                 event = processed_event(
                     webhook_id=webhook_id,
                     event_type=item.envelope.event_type,
@@ -220,11 +219,16 @@ class Batcher:
                     attempt=1,
                     now=now,
                 )
-                audit_rows.append(audit_values(**event))
+                audit_rows.append(audit_values_in(item.audit, event))
+            return audit_rows
+
+        outcomes = await apply_deliveries(db, work, outcome_audit=processed_rows)
+        statuses = dict.fromkeys(first, DUPLICATE)
+        finished: list[tuple[int, str]] = []
+        for (webhook_id, _), outcome in zip(claimed, outcomes, strict=True):
             statuses[webhook_id] = outcome.status
             finished.append((rows[webhook_id], outcome.status))
         await store.finish_many(db, finished, now=now)
-        await record_all(db, audit_rows)
         return statuses
 
 

@@ -20,10 +20,12 @@ from mentora.webhooks.verify import VerifiedDelivery
 
 KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "content-type", "user-agent")
 DELIVERIES = cast(Table, WebhookDelivery.__table__)
-# Built once: building a statement cost more per batch than running it.
-_FINISH_BY_ID = (
+# Built once: building a statement cost more per batch than running it. The row ids come as
+# one expanding list, not one parameter set per row: a batch's rows mostly end alike, and
+# every parameter set of an executemany is built and converted on its own.
+_FINISH_BY_IDS = (
     update(DELIVERIES)
-    .where(DELIVERIES.c.id == bindparam("row_id"))
+    .where(DELIVERIES.c.id.in_(bindparam("row_ids", expanding=True)))
     .values(
         status=bindparam("new_status"),
         processed_at=bindparam("now"),
@@ -96,13 +98,13 @@ async def claim_many(
 async def finish_many(
     db: AsyncSession, statuses: Sequence[tuple[int, str]], *, now: datetime
 ) -> None:
-    """Mark claimed rows (by row id) as ended with their status, in one statement."""
-    if not statuses:
-        return
-    await db.execute(
-        _FINISH_BY_ID,
-        [{"row_id": row_id, "new_status": status, "now": now} for row_id, status in statuses],
-    )
+    """Mark claimed rows (by row id) as ended with their status: one statement per status
+    (a batch of deliveries that all ended `processed` is one)."""
+    by_status: dict[str, list[int]] = {}
+    for row_id, status in statuses:
+        by_status.setdefault(status, []).append(row_id)
+    for status, row_ids in by_status.items():
+        await db.execute(_FINISH_BY_IDS, {"row_ids": row_ids, "new_status": status, "now": now})
 
 
 async def find(db: AsyncSession, webhook_id: str, *, lock: bool = False) -> WebhookDelivery | None:
