@@ -323,7 +323,7 @@ class _Planner:
             template,
             recipient,
             {
-                "name": (user.name or user.username) if user else "there",
+                "name": _greeting(user),
                 "creator": creator.name if creator else "",
                 "app_url": self.ctx.settings.app_url,
                 "purchase_url": self.ctx.settings.purchase_url,
@@ -351,7 +351,7 @@ class _Planner:
             event.template,
             recipient,
             {
-                "name": (user.name or user.username) if user else "there",
+                "name": _greeting(user),
                 "creator": creator.name if creator else "",
                 "amount": event.amount,
                 "currency": event.currency,
@@ -432,3 +432,9 @@ def plan(loaded: Loaded, events: list[Event], ctx: PlanContext) -> Plan:
             planner.receipt(event)
         planner.plan.results.append(result)
     return planner.plan
+
+
+def _greeting(user: UserView | None) -> str:
+    """Whom an email greets: the user's name or username, else "there" (a user Whop has not
+    described yet, as every new member's first webhook is, has neither)."""
+    return (user.name or user.username or "there") if user else "there"
