@@ -1,5 +1,6 @@
-"""The callback pipeline's steps called directly (`consume_and_check`, then `complete`), on a
-login the app started and the emulator approved: what each step hands on, and what it refuses.
+"""The callback pipeline's steps called directly (consume the login attempt, `check_response`,
+then `redeem` and `confirm_userinfo`), on a login the app started and the emulator approved:
+what each step hands on, and what it refuses.
 
 The route-level checks (status pages, audit rows, no session) are in test_callback_checks.py;
 these are fast enough for mutation testing (SQLite only there).
@@ -12,8 +13,10 @@ from typing import Any
 
 import pytest
 
+from mentora.db.uow import transaction
 from mentora.emulator import DEMO
 from mentora.oauth import callback as cb
+from mentora.oauth import login_attempt
 from mentora.oauth.errors import (
     ExchangeFailed,
     IdTokenInvalid,
@@ -42,19 +45,19 @@ async def _approved(signin: SignIn, next_path: str | None = None) -> tuple[str, 
 
 
 async def _check(services: Services, browser: str | None, params: dict[str, str]) -> Any:
-    return await cb.consume_and_check(
-        services.sessionmaker,
-        box=services.tokens,
-        browser_token=browser,
-        params=params,
-        provider=services.provider,
-        now=services.clock.now(),
-    )
+    # The consumption commits on its own before the checks, as the sign-in usecase does it.
+    async with transaction(services.sessionmaker, write=True) as db:
+        login = await login_attempt.consume(db, box=services.tokens, browser_token=browser)
+    meta = await services.provider.metadata()
+    cb.check_response(login, params=params, meta=meta, now=services.clock.now())
+    return login
 
 
 async def _complete(services: Services, login: Any, code: str | None) -> cb.VerifiedLogin:
-    return await cb.complete(
-        login, code=code, provider=services.provider, http=services.http, now=services.clock.now()
+    now = services.clock.now()
+    redeemed = await cb.redeem(login, code=code, provider=services.provider, now=now)
+    return await cb.confirm_userinfo(
+        login, redeemed, provider=services.provider, http=services.http
     )
 
 

@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import PoolResetState
 
+from mentora.db.onetrip import onetrip_dbapi
 from mentora.errors import ConfigError
 
 IMMEDIATE = "mentora_write"
@@ -57,7 +59,17 @@ def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         database = make_url(database_url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": 30},
+            module=onetrip_dbapi(),
+            # The pool's rollback on every check-in is a trip to aiosqlite's thread even after
+            # a commit, when there is nothing to roll back: `_reset_on_return` rolls back only
+            # a connection still in a transaction.
+            pool_reset_on_return=None,
+            **kwargs,
+        )
+        event.listen(engine.sync_engine, "reset", _reset_on_return)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -84,6 +96,19 @@ def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
+
+
+def _reset_on_return(dbapi_conn: Any, _record: Any, state: PoolResetState) -> None:
+    """Roll back a SQLite connection coming back to the pool if it is still in a transaction
+    (SQLAlchemy's default reset, without its trip when there is none)."""
+    if not state.asyncio_safe:
+        return  # garbage collection, outside the loop: SQLAlchemy's own reset skips it too
+    try:
+        open_transaction = dbapi_conn.driver_connection.in_transaction
+    except ValueError:  # aiosqlite's connection is closed: no transaction left
+        return
+    if open_transaction:
+        dbapi_conn.rollback()
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

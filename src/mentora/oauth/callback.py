@@ -1,21 +1,20 @@
 """The callback pipeline, in the order the checklist fixes (C03-C12, O01-O10).
 
-provider error → login attempt (present, unused, unexpired, this browser) → `iss` → code exchange
-→ ID token → userinfo `sub`. Nothing reaches the token endpoint before the first three pass,
-and nothing uses the access token before the ID token is verified.
+login attempt consumed → provider error → state, expiry → `iss` (`check_response`) → code
+exchange → ID token (`redeem`) → userinfo `sub` (`confirm_userinfo`). Nothing reaches the token
+endpoint before the first checks pass, and nothing uses the access token before the ID token is
+verified. The sign-in usecase runs them in this order (usecases.signin).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from mentora.crypto import TokenBox
-from mentora.db import uow
 from mentora.oauth import login_attempt
+from mentora.oauth.discovery import ProviderMetadata
 from mentora.oauth.errors import IdTokenInvalid, IssuerMismatch, ProviderError, UserinfoMismatch
 from mentora.oauth.provider import Provider
 from mentora.oauth.tokens import TokenSet
@@ -44,40 +43,41 @@ def check_issuer(presented: str | None, *, expected: str, required: bool) -> Non
         raise IssuerMismatch("iss does not match the login attempt's issuer")
 
 
-async def consume_and_check(
-    sessionmaker: async_sessionmaker[AsyncSession],
+def check_response(
+    login: login_attempt.ConsumedLogin,
     *,
-    box: TokenBox,
-    browser_token: str | None,
-    params: dict[str, str],
-    provider: Provider,
+    params: Mapping[str, str],
+    meta: ProviderMetadata,
     now: datetime,
-) -> login_attempt.ConsumedLogin:
-    """Steps before any network call: consume the login attempt, then error, state, expiry, iss.
-
-    The consumption commits on its own, so a login attempt is gone after its first use whatever
-    the later checks decide (C03, C10).
-    """
-    async with uow.transaction(sessionmaker, write=True) as db:
-        login = await login_attempt.consume(db, box=box, browser_token=browser_token)
+) -> None:
+    """The checks after the login attempt is consumed, before any network call: provider
+    error, state, expiry, `iss` (pure). The caller consumes the attempt first, in a transaction
+    of its own that commits whatever these checks decide, so an attempt is gone after its
+    first use (C03, C10)."""
     if "error" in params:
         description = params.get("error_description", "")[:MAX_ERROR_DESCRIPTION]
         raise ProviderError(f"provider error {params['error'][:64]!r}: {description!r}")
     login_attempt.check_state(login, presented=params.get("state"), now=now)
-    meta = await provider.metadata()
     check_issuer(params.get("iss"), expected=login.issuer, required=meta.iss_parameter_supported)
-    return login
 
 
-async def complete(
+@dataclass(frozen=True)
+class Redeemed:
+    """The code exchanged and the ID token verified: whom Whop vouches for, and the tokens."""
+
+    subject: str
+    claims: dict[str, Any]
+    tokens: TokenSet
+
+
+async def redeem(
     login: login_attempt.ConsumedLogin,
     *,
     code: str | None,
     provider: Provider,
-    http: Any,
     now: datetime,
-) -> VerifiedLogin:
-    """Exchange the code, verify the ID token, read userinfo and check its subject."""
+) -> Redeemed:
+    """Exchange the code and verify the ID token; nothing may use the access token before."""
     if not code or len(code) > 2048:
         raise IdTokenInvalid("no authorization code", code="code_missing")
     meta = await provider.metadata()
@@ -87,13 +87,27 @@ async def complete(
     if tokens.id_token is None:
         raise IdTokenInvalid("token response has no id_token", code="id_token_missing")
     claims = await provider.verify_id_token(tokens.id_token, nonce=login.nonce, now=now)
-    info = await provider.client.userinfo(meta, access_token=tokens.access_token, http=http)
-    if info.get("sub") != claims["sub"]:
+    return Redeemed(subject=str(claims["sub"]), claims=claims, tokens=tokens)
+
+
+async def confirm_userinfo(
+    login: login_attempt.ConsumedLogin,
+    redeemed: Redeemed,
+    *,
+    provider: Provider,
+    http: Any,
+) -> VerifiedLogin:
+    """Read userinfo with the (verified) grant's access token and check its subject."""
+    meta = await provider.metadata()
+    info = await provider.client.userinfo(
+        meta, access_token=redeemed.tokens.access_token, http=http
+    )
+    if info.get("sub") != redeemed.claims["sub"]:
         raise UserinfoMismatch("userinfo sub differs from the ID token")
     return VerifiedLogin(
-        subject=str(claims["sub"]),
-        claims=claims,
+        subject=redeemed.subject,
+        claims=redeemed.claims,
         userinfo=info,
-        tokens=tokens,
+        tokens=redeemed.tokens,
         return_to=login.return_to,
     )

@@ -16,10 +16,11 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 from urllib.parse import urlencode
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora import metrics
@@ -45,6 +46,22 @@ from mentora.whop.schemas import AccessAnswer
 
 log = structlog.get_logger("mentora.signin")
 CREATOR_HOME = "/creator"
+
+# The callback's reads, built once on the tables: building them per call, through the ORM's
+# compile path, cost more than running them.
+CREATORS = cast(Table, Creator.__table__)
+MEMBERSHIPS = cast(Table, Membership.__table__)
+_ENABLED_CREATORS = (
+    select(CREATORS.c.id, CREATORS.c.whop_company_id)
+    .where(CREATORS.c.enabled.is_(True))
+    .order_by(CREATORS.c.id)
+)
+_MEMBERSHIPS_AT = select(
+    MEMBERSHIPS.c.creator_id, MEMBERSHIPS.c.status, MEMBERSHIPS.c.access_hold
+).where(
+    MEMBERSHIPS.c.whop_user_id == bindparam("subject"),
+    MEMBERSHIPS.c.creator_id.in_(bindparam("creator_ids", expanding=True)),
+)
 
 
 @dataclass(frozen=True)
@@ -154,18 +171,23 @@ async def _check(
     onboarded creator; a refusal is audited and counted here."""
     now = services.clock.now()
     try:
-        login = await cb.consume_and_check(
-            services.sessionmaker,
-            box=services.tokens,
-            browser_token=browser_token,
-            params=dict(params),
-            provider=services.provider,
-            now=now,
+        login, creators = await _consume(services, browser_token)
+        provider = services.provider
+        cb.check_response(login, params=params, meta=await provider.metadata(), now=now)
+        redeemed = await cb.redeem(login, code=params.get("code"), provider=provider, now=now)
+        # Userinfo and check-access both wait on Whop and need only what the verified ID token
+        # gave (the access token, the subject): asked together, the callback waits for the
+        # slower one instead of both. Userinfo's refusal still comes first, as when it was
+        # asked first; check-access is a read with our API key, harmless if it is wasted.
+        verified, answers = await asyncio.gather(
+            cb.confirm_userinfo(login, redeemed, provider=provider, http=services.http),
+            _answers(services, creators, redeemed.subject),
+            return_exceptions=True,
         )
-        verified = await cb.complete(
-            login, code=params.get("code"), provider=services.provider, http=services.http, now=now
-        )
-        answers = await _answers(services, verified.subject)
+        if isinstance(verified, BaseException):
+            raise verified
+        if isinstance(answers, BaseException):
+            raise answers
     except (OAuthError, WhopError) as exc:
         await record_alone(
             services.sessionmaker,
@@ -190,11 +212,27 @@ async def _check(
     return verified, answers
 
 
-async def _answers(services: Services, subject: str) -> list[tuple[CreatorRef, AccessAnswer]]:
+async def _consume(
+    services: Services, browser_token: str | None
+) -> tuple[login_attempt.ConsumedLogin, list[CreatorRef]]:
+    """Take this browser's login attempt out of the store and read the enabled creators, in
+    one transaction that commits before any other check, so the attempt is gone after its
+    first use whatever they decide (C03, C10). The creators are read now (a creator added
+    since by any process counts) to spare the callback a transaction of its own."""
+    async with transaction(services.sessionmaker, write=True) as db:
+        login = await login_attempt.consume(db, box=services.tokens, browser_token=browser_token)
+        rows = (await db.execute(_ENABLED_CREATORS)).all()
+    return login, [CreatorRef(id=row[0], whop_company_id=row[1]) for row in rows]
+
+
+async def _answers(
+    services: Services, creators: list[CreatorRef], subject: str
+) -> list[tuple[CreatorRef, AccessAnswer]]:
     """Whop's check-access answer for the user at every enabled creator, asked concurrently
     (exactly as revalidation asks, so sign-in and the gate never disagree). A creator Whop
     could not answer for is left out; with no answer at all, its error is raised."""
-    creators = await _onboarded_creators(services)
+    if not creators:
+        raise MentoraError("no creator onboarded; run `mentora db upgrade`")
 
     async def ask(creator: CreatorRef) -> tuple[CreatorRef, AccessAnswer]:
         policy = await services.gate.policies.get(creator.id)
@@ -212,21 +250,6 @@ async def _answers(services: Services, subject: str) -> list[tuple[CreatorRef, A
         if not isinstance(failure, WhopError) or not answers:
             raise failure
     return answers
-
-
-async def _onboarded_creators(services: Services) -> list[CreatorRef]:
-    """The enabled creators (one statement: a creator added since by any process counts)."""
-    async with services.sessionmaker() as db:
-        rows = (
-            await db.execute(
-                select(Creator.id, Creator.whop_company_id)
-                .where(Creator.enabled.is_(True))
-                .order_by(Creator.id)
-            )
-        ).all()
-    if not rows:
-        raise MentoraError("no creator onboarded; run `mentora db upgrade`")
-    return [CreatorRef(id=row[0], whop_company_id=row[1]) for row in rows]
 
 
 async def _provision(
@@ -313,10 +336,8 @@ async def _local_state_disagrees(
     """True when, at some creator, no stored membership of the user matches Whop's answer
     (one statement for every creator)."""
     rows = await db.execute(
-        select(Membership.creator_id, Membership.status, Membership.access_hold).where(
-            Membership.whop_user_id == subject,
-            Membership.creator_id.in_([creator.id for creator, _ in answers]),
-        )
+        _MEMBERSHIPS_AT,
+        {"subject": subject, "creator_ids": [creator.id for creator, _ in answers]},
     )
     granted = {creator_id for creator_id, status, hold in rows.all() if gives_access(status, hold)}
     return any(

@@ -1,0 +1,122 @@
+"""SQLite through aiosqlite with one trip to its thread per statement.
+
+aiosqlite runs every call on a thread of its own and hands the result back to the event loop;
+SQLAlchemy's adapter makes four such trips per statement (open a cursor, execute, fetch the
+rows, close the cursor), and each trip is a queue hand-off, a loop wake-up and a GIL switch.
+Under load those trips were the largest item of a sign-in's profile, ahead of the SQL itself.
+This adapter runs the four steps as one function on aiosqlite's thread and keeps what
+SQLAlchemy reads from a cursor afterwards (description, rowcount, lastrowid), so a statement
+costs one trip. Server-side cursors keep SQLAlchemy's own adapter (Mentora uses none).
+
+It builds on two non-public names of the pinned versions (pyproject): aiosqlite's
+`Connection._execute` (run a function on the connection's thread) and `_conn`, and
+SQLAlchemy's aiosqlite adapter classes; tests/integration/test_sqlite_onetrip.py pins what
+it must keep.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import EMPTY_DICT
+
+
+class RanCursor:
+    """What SQLAlchemy reads from a cursor once its statement ran (the sqlite3 cursor itself
+    is already closed, on aiosqlite's thread)."""
+
+    __slots__ = ("arraysize", "description", "lastrowid", "rowcount")
+
+    def __init__(
+        self, description: Any = None, rowcount: int = -1, lastrowid: int | None = None
+    ) -> None:
+        """Keep the finished cursor's attributes."""
+        self.description = description
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid
+        self.arraysize = 1
+
+    def close(self) -> None:
+        """Nothing left to close."""
+
+
+def _run(
+    connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
+) -> tuple[RanCursor, list[Any]]:
+    """On aiosqlite's thread: execute, fetch every row, close; the cursor's attributes are read
+    after the fetch (sqlite3 counts a RETURNING statement's rows as they are fetched)."""
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        rows = cursor.fetchall() if cursor.description else []
+        return RanCursor(cursor.description, cursor.rowcount, cursor.lastrowid), rows
+    finally:
+        cursor.close()
+
+
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """SQLAlchemy's aiosqlite cursor, each statement one trip to aiosqlite's thread."""
+
+    __slots__ = ()
+    # The sqlite3 cursor is closed where it ran: closing ours is synchronous and free.
+    _awaitable_cursor_close = False
+
+    def __init__(self, adapt_connection: AsyncAdapt_dbapi_connection) -> None:
+        """No trip to open a cursor: the statement's trip opens its own."""
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = RanCursor()  # type: ignore[assignment]
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+
+    async def _trip(self, operation: Any, parameters: Any, *, many: bool) -> None:
+        connection = self._connection
+        assert isinstance(connection, aiosqlite.Connection)
+        async with self._adapt_connection._execute_mutex:
+            ran, rows = await connection._execute(
+                _run, connection._conn, operation, parameters, many
+            )
+        self._cursor = ran
+        self._rows = collections.deque(rows)
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> None:
+        await self._trip(operation, parameters, many=False)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> None:
+        await self._trip(operation, seq_of_parameters, many=True)
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """SQLAlchemy's aiosqlite connection, its cursors `OneTripCursor`."""
+
+    __slots__ = ()
+    _cursor_cls = OneTripCursor
+
+
+class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
+    """The DBAPI module for `create_async_engine(..., module=...)`: SQLAlchemy's aiosqlite
+    adapter whose connections are `OneTripConnection`s."""
+
+    def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
+        """Connect as SQLAlchemy does, then adapt the aiosqlite connection our way."""
+        adapted = super().connect(*arg, **kw)
+        return OneTripConnection(self, adapted._connection)
+
+
+def onetrip_dbapi() -> OneTripDbapi:
+    """The module to hand to the engine (as the dialect's own `import_dbapi` builds it)."""
+    return OneTripDbapi(aiosqlite, sqlite3)

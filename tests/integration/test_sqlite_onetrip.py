@@ -1,0 +1,114 @@
+"""SQLite's one-trip adapter (mentora.db.onetrip) answers as SQLAlchemy's own did.
+
+On a real SQLite file through `make_engine`: rows, rowcount and lastrowid after the cursor is
+closed on aiosqlite's thread, executemany, driver errors, one trip per statement, and the
+pool's reset (a connection given back inside a transaction is rolled back; after a commit
+there is nothing to do).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mentora.db.engine import make_engine, make_sessionmaker
+from mentora.db.uow import transaction
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A SQLite file with one table, `item(id, name unique)`."""
+    engine = make_engine(f"sqlite:///{tmp_path}/onetrip.db")
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)"
+        )
+    yield engine
+    await engine.dispose()
+
+
+async def test_rows_rowcount_and_lastrowid_outlive_the_cursor(engine: AsyncEngine) -> None:
+    """INSERT's lastrowid, RETURNING rows, UPDATE's and executemany's rowcounts, a SELECT's
+    rows and columns: what SQLAlchemy reads after the statement, as the driver gave it."""
+    async with engine.begin() as conn:
+        first = await conn.execute(text("INSERT INTO item (name) VALUES ('a')"))
+        assert first.lastrowid == 1
+        returned = await conn.execute(text("INSERT INTO item (name) VALUES ('b') RETURNING id"))
+        assert returned.all() == [(2,)]
+        many = await conn.execute(
+            text("INSERT INTO item (name) VALUES (:name)"), [{"name": "c"}, {"name": "d"}]
+        )
+        assert many.rowcount == 2
+        updated = await conn.execute(text("UPDATE item SET name = name || '!' WHERE id > 2"))
+        assert updated.rowcount == 2
+        deleted = await conn.execute(text("DELETE FROM item WHERE id = 1 RETURNING name"))
+        assert deleted.all() == [("a",)]
+        rows = await conn.execute(text("SELECT id, name FROM item ORDER BY id"))
+        assert list(rows.keys()) == ["id", "name"]
+        assert rows.all() == [(2, "b"), (3, "c!"), (4, "d!")]
+        nothing = await conn.execute(text("SELECT id FROM item WHERE id = 99"))
+        assert nothing.first() is None
+
+
+async def test_a_driver_error_is_sqlalchemys_and_the_connection_goes_on(
+    engine: AsyncEngine,
+) -> None:
+    """A unique violation surfaces as SQLAlchemy's IntegrityError; the session's transaction
+    rolls back and the next one works."""
+    sessionmaker = make_sessionmaker(engine)
+    async with transaction(sessionmaker, write=True) as db:
+        await db.execute(text("INSERT INTO item (name) VALUES ('x')"))
+    with pytest.raises(IntegrityError):
+        async with transaction(sessionmaker, write=True) as db:
+            await db.execute(text("INSERT INTO item (name) VALUES ('y')"))
+            await db.execute(text("INSERT INTO item (name) VALUES ('x')"))
+    async with transaction(sessionmaker, write=True) as db:
+        names = (await db.execute(text("SELECT name FROM item ORDER BY name"))).scalars().all()
+    assert names == ["x"]
+
+
+async def test_a_statement_is_one_trip_and_a_committed_checkin_none(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write transaction of two statements takes four trips to aiosqlite's thread: BEGIN
+    IMMEDIATE, the two statements and COMMIT; giving the connection back adds none."""
+    sessionmaker = make_sessionmaker(engine)
+    async with transaction(sessionmaker) as db:  # the pool's connection, opened beforehand
+        await db.execute(text("SELECT 1"))
+    trips: list[str] = []
+    run_on_thread = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(fn, "__name__", "?"))
+        return await run_on_thread(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    async with transaction(sessionmaker, write=True) as db:
+        await db.execute(text("INSERT INTO item (name) VALUES ('t')"))
+        assert (await db.execute(text("SELECT count(*) FROM item"))).scalar_one() == 1
+    assert trips == ["_run", "_run", "_run", "commit"]
+
+
+async def test_a_connection_given_back_inside_a_transaction_is_rolled_back(
+    engine: AsyncEngine,
+) -> None:
+    """A transaction begun behind SQLAlchemy's back (so no Connection-level rollback) is
+    rolled back when the connection returns to the pool: its row is gone and SQLite's write
+    lock is free for the next writer."""
+    async with engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert isinstance(raw, aiosqlite.Connection)
+        await raw.execute("BEGIN IMMEDIATE")
+        await raw.execute("INSERT INTO item (name) VALUES ('left open')")
+        assert raw.in_transaction
+    async with transaction(make_sessionmaker(engine), write=True) as db:
+        await db.execute(text("INSERT INTO item (name) VALUES ('next')"))
+        names = (await db.execute(text("SELECT name FROM item"))).scalars().all()
+    assert names == ["next"]
