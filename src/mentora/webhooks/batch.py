@@ -85,6 +85,9 @@ class Batcher:
         self._queue: list[_Pending] = []
         self._lock = asyncio.Lock()  # held while a batch runs: one transaction at a time
         self._draining: asyncio.Task[None] | None = None
+        # Set while the drain lingers for more deliveries (`_linger`): resolved at `_wanted`.
+        self._enough: asyncio.Future[None] | None = None
+        self._wanted = 0
 
     async def submit(
         self, delivery: VerifiedDelivery, envelope: Envelope, headers: Mapping[str, str]
@@ -92,6 +95,9 @@ class Batcher:
         """Store and apply the delivery with whatever is queued beside it; its final status."""
         item = _Pending(delivery, envelope, headers, audit_context(), self.loop.create_future())
         self._queue.append(item)
+        if self._enough is not None and len(self._queue) >= self._wanted:
+            if not self._enough.done():
+                self._enough.set_result(None)
         if self._draining is None:
             self._draining = self.loop.create_task(self._drain())
         try:
@@ -110,12 +116,35 @@ class Batcher:
         """
         try:
             async with self._lock:
+                last = 0
                 while self._queue:
+                    if 2 * len(self._queue) < last:
+                        await self._linger(last // 2)
                     limit = self.base.settings.webhook_batch_max
                     batch, self._queue = self._queue[:limit], self._queue[limit:]
+                    last = len(batch)
                     await self._run(batch)
         finally:
             self._draining = None
+
+    async def _linger(self, wanted: int) -> None:
+        """Wait up to WEBHOOK_BATCH_LINGER_MS for `wanted` deliveries to be queued.
+
+        Under a burst, the requests a batch just answered come back while the next batch is
+        being taken: without this wait, the few that were quicker would make a batch of their
+        own, and the two batches would keep that uneven split (one delivery, then all the
+        rest), each paying a whole transaction. Only after a batch of more than one: a
+        delivery arriving alone is never held back.
+        """
+        self._wanted = wanted
+        self._enough = self.loop.create_future()
+        try:
+            async with asyncio.timeout(self.base.settings.webhook_batch_linger_ms / 1000):
+                await self._enough
+        except TimeoutError:
+            pass  # take what has come
+        finally:
+            self._enough = None
 
     def _abandon(self, item: _Pending) -> None:
         """The request went away (client hung up, server shutting down) before its answer.
