@@ -52,6 +52,17 @@ async def _until(condition: Any, what: str) -> None:
     raise AssertionError(what)
 
 
+async def _straggler_behind_four(batcher: Recording) -> list[asyncio.Task[str]]:
+    """A batch of four running while one more delivery queues, then the four answered; the
+    five requests' tasks, the straggler last."""
+    tasks = [_submit(batcher, f"first_{n}") for n in range(4)]
+    await _until(lambda: batcher.batches, "the first batch never started")
+    tasks.append(_submit(batcher, "late_1"))
+    await _until(lambda: len(batcher._queue) == 1, "the straggler never queued")
+    batcher.release.set()
+    return tasks
+
+
 def _lingering(services: Services, ms: float) -> Services:
     services.settings = services.settings.model_copy(update={"webhook_batch_linger_ms": ms})
     return services
@@ -61,14 +72,10 @@ async def test_a_straggler_after_a_batch_waits_for_the_others(services: Services
     """A batch of four runs while one more delivery arrives; once the four are answered, that
     one waits (up to the linger) until a second is queued, and the two share a batch."""
     batcher = Recording(_lingering(services, 1000))
-    first = [_submit(batcher, f"first_{n}") for n in range(4)]
-    await _until(lambda: batcher.batches, "the first batch never started")
-    straggler = _submit(batcher, "late_1")
-    await _until(lambda: len(batcher._queue) == 1, "the straggler never queued")
-    batcher.release.set()
+    tasks = await _straggler_behind_four(batcher)
     await _until(lambda: batcher._enough is not None, "the drain did not linger")
-    second = _submit(batcher, "late_2")
-    answers = await asyncio.gather(*first, straggler, second)
+    tasks.append(_submit(batcher, "late_2"))
+    answers = await asyncio.gather(*tasks)
     assert answers == ["processed"] * 6
     assert batcher.batches == [[f"first_{n}" for n in range(4)], ["late_1", "late_2"]]
 
@@ -76,12 +83,7 @@ async def test_a_straggler_after_a_batch_waits_for_the_others(services: Services
 async def test_the_linger_ends_with_what_has_come(services: Services) -> None:
     """Nobody else arrives: after the linger, the straggler is taken alone."""
     batcher = Recording(_lingering(services, 20))
-    first = [_submit(batcher, f"first_{n}") for n in range(4)]
-    await _until(lambda: batcher.batches, "the first batch never started")
-    straggler = _submit(batcher, "late_1")
-    await _until(lambda: len(batcher._queue) == 1, "the straggler never queued")
-    batcher.release.set()
-    assert await asyncio.gather(*first, straggler) == ["processed"] * 5
+    assert await asyncio.gather(*await _straggler_behind_four(batcher)) == ["processed"] * 5
     assert batcher.batches == [[f"first_{n}" for n in range(4)], ["late_1"]]
 
 
