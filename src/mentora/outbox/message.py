@@ -1,37 +1,13 @@
-"""An outbox message's columns, rendered from its template: the one shape every writer uses
-(`outbox.queue` one at a time, the membership executor in bulk). Pure."""
+"""An outbox message's columns: the one shape every writer uses (`outbox.queue` one at a
+time, the membership executor in bulk). Pure."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from mentora.outbox.templates import render
-
 # The dedupe_key column's length: a longer cause is cut, never refused.
 DEDUPE_KEY_LENGTH = 200
-
-
-def message_row(
-    *,
-    dedupe_key: str,
-    template: str,
-    recipient: str,
-    context: dict[str, object],
-    now: datetime,
-    kind: str = "email",
-) -> dict[str, Any]:
-    """A pending message's columns, due now; `dedupe_key` names its cause."""
-    subject, body = render(template, context)
-    return message_columns(
-        dedupe_key=dedupe_key,
-        template=template,
-        recipient=recipient,
-        subject=subject,
-        body=body,
-        now=now,
-        kind=kind,
-    )
 
 
 def message_columns(
@@ -44,8 +20,9 @@ def message_columns(
     now: datetime,
     kind: str = "email",
 ) -> dict[str, Any]:
-    """`message_row` for a subject and body `templates.render` made already (a caller that
-    queues the same text for many recipients renders it once)."""
+    """A pending message's columns, due now; `dedupe_key` names its cause. The subject and
+    body come rendered (`templates.render`): a caller that queues the same text for many
+    recipients renders it once."""
     return {
         "dedupe_key": dedupe_key[:DEDUPE_KEY_LENGTH],
         "kind": kind,

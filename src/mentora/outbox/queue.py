@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora.db.insert import insert_ignore
 from mentora.db.models import OutboxMessage
-from mentora.outbox.message import message_row
+from mentora.outbox.message import message_columns
+from mentora.outbox.templates import render
 
 log = structlog.get_logger("mentora.outbox")
 
@@ -30,19 +31,19 @@ async def enqueue_email(
     kind: str = "email",
 ) -> bool:
     """Add a message unless one with `dedupe_key` exists; True when this call added it."""
-    statement = insert_ignore(
-        db,
-        OutboxMessage,
-        message_row(
-            dedupe_key=dedupe_key,
-            template=template,
-            recipient=recipient,
-            context=context,
-            now=now,
-            kind=kind,
-        ),
-        conflict_on=["dedupe_key"],
-    ).returning(OutboxMessage.id)
+    subject, body = render(template, context)
+    row = message_columns(
+        dedupe_key=dedupe_key,
+        template=template,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        now=now,
+        kind=kind,
+    )
+    statement = insert_ignore(db, OutboxMessage, row, conflict_on=["dedupe_key"]).returning(
+        OutboxMessage.id
+    )
     added = (await db.execute(statement)).scalar_one_or_none() is not None
     if added:
         log.info("outbox_queued", template=template, kind=kind)
