@@ -88,9 +88,14 @@ async def apply_deliveries(
             await record_all(db, outcome_audit(outcomes))
         return outcomes
 
+    # The outcomes of the plan written last (a re-planned conflict calls this again), kept so
+    # that they are worked out once per delivery, not again for the return.
+    written: list[Outcome] = []
+
     def more_audit(planned: Plan) -> list[dict[str, Any]]:
         assert outcome_audit is not None  # only passed on when there is one
-        return outcome_audit(_outcomes(steps, planned.results))
+        written[:] = _outcomes(steps, planned.results)
+        return outcome_audit(written)
 
     first = work[0].ctx
     planned = await apply_events(
@@ -101,4 +106,4 @@ async def apply_deliveries(
         known=creators,
         more_audit=None if outcome_audit is None else more_audit,
     )
-    return _outcomes(steps, planned.results)
+    return written if outcome_audit is not None else _outcomes(steps, planned.results)
