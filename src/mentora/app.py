@@ -14,6 +14,7 @@ from mentora.clock import Clock
 from mentora.config import Environment, Settings, load_settings
 from mentora.services import Services, build_services
 from mentora.web import errors
+from mentora.web.hotpaths import MentoraApp
 from mentora.web.middleware import RequestContextMiddleware, SecurityHeaders
 from mentora.web.openapi import describe_bare_routes
 from mentora.web.routes import ROUTERS, content, webhooks
@@ -38,7 +39,7 @@ def create_app(
         finally:
             await services.aclose()
 
-    app = FastAPI(
+    app = MentoraApp(
         title="Mentora",
         version="0.1.0",
         lifespan=lifespan,
@@ -54,6 +55,9 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     describe_bare_routes(app, {**webhooks.OPENAPI, **content.OPENAPI})
+    # The volume: served past the framework's outer layers (web/hotpaths.py).
+    for method, path, endpoint in (*webhooks.HOT, *content.HOT):
+        app.serve_hot(method, path, endpoint)
     app.mount(
         "/static",
         StaticFiles(directory=str(Path(__file__).parent / "web" / "static")),

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from starlette.responses import JSONResponse, Response
+from starlette.routing import request_response
+from starlette.types import ASGIApp
 
 from mentora.web.gate import Access, EmbeddedMember, gated_endpoint
 from mentora.web.openapi import operation
@@ -36,12 +38,15 @@ async def content_api(access: Access) -> Response:
 
 # The gate called directly, not as a FastAPI dependency (see `gated_endpoint`); `/c/{route}`
 # serves the same endpoint for the creator of its path (routes/spaces.py).
+PATH = "/api/content"
 content_endpoint = gated_endpoint(content_api)
 router.add_route(
-    "/api/content", content_endpoint, methods=["GET"], name="content_api", include_in_schema=False
+    PATH, content_endpoint, methods=["GET"], name="content_api", include_in_schema=False
 )
+# Served past the framework's outer layers (web/hotpaths.py).
+HOT: tuple[tuple[str, str, ASGIApp], ...] = (("GET", PATH, request_response(content_endpoint)),)
 OPENAPI = {
-    "/api/content": {
+    PATH: {
         "get": operation(
             "content",
             "Gated content (JSON)",

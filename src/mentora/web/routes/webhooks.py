@@ -19,7 +19,7 @@ from prometheus_client import Counter
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mentora import metrics
 from mentora.ratelimit.errors import RateLimited
@@ -30,6 +30,7 @@ from mentora.web.ratelimit import webhook_rejections
 from mentora.webhooks.errors import WebhookError, WebhookTooLarge
 
 PATH = "/api/whop/webhooks"
+PATHS = (PATH, PATH + "/")
 
 # Per delivery, a metric child looked up by label values and a JSON body rendered afresh cost
 # more than verifying the signature: both are kept by (event type, outcome) and by outcome.
@@ -127,12 +128,15 @@ class WebhookEndpoint:
         await receive_webhook(scope, receive, send)
 
 
+ENDPOINT = WebhookEndpoint()
 router = APIRouter(tags=["webhooks"])
 # Appended as Starlette routes (typed for any ASGI endpoint), before any app includes them.
 router.routes.extend(
-    Route(path, WebhookEndpoint(), methods=["POST"], include_in_schema=False)
-    for path in (PATH, PATH + "/")
+    Route(path, ENDPOINT, methods=["POST"], include_in_schema=False) for path in PATHS
 )
+# Their POSTs are served past the framework's outer layers (web/hotpaths.py); the routes
+# answer the other methods (405).
+HOT: tuple[tuple[str, str, ASGIApp], ...] = tuple(("POST", path, ENDPOINT) for path in PATHS)
 OPENAPI = {
     PATH: {
         "post": operation(
