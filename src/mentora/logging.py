@@ -43,18 +43,24 @@ def stdlib_formatter(fmt: str = "console") -> logging.Formatter:
     )
 
 
-def configure_logging(*, fmt: str = "console", level: str = "INFO") -> None:
+def configure_logging(*, fmt: str = "console", level: str = "INFO", serving: bool = False) -> None:
     """Configure structlog and the stdlib root logger; JSON in production.
 
     Every process calls this (the `mentora serve` parent, each uvicorn worker through
     `mentora.asgi`, `mentora worker`, the CLI). Third-party lines (uvicorn, httpx) go through
     the same processors as ours, `redact` included, and come out in the same format.
+
+    `serving`: the process serves requests with this configuration until it exits (the served
+    app, `mentora.asgi`), so each module's logger is assembled once, on first use, rather than
+    on every call (a webhook delivery logs several times). Anything that may configure again
+    in the same process (a CLI command run by a test) must not: a cached logger would keep
+    writing to the stream it was first bound to.
     """
     structlog.configure(
         processors=[*_shared(), structlog.processors.format_exc_info, redact, _renderer(fmt)],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=serving,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())

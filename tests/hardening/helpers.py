@@ -145,14 +145,16 @@ def logging_restored() -> Iterator[None]:
 
 
 @contextmanager
-def configured_logging(fmt: str) -> Iterator[CapturedLogs]:
-    """Run `configure_logging` for real, with stderr pointed at a buffer while it binds its
-    stream, then put the logging setup back as it was for the tests that follow."""
+def configured_logging(fmt: str, *, serving: bool = False) -> Iterator[CapturedLogs]:
+    """Run `configure_logging` for real (as a served process does with `serving`), with stderr
+    pointed at a buffer while it binds its stream, then put the logging setup back as it was
+    for the tests that follow."""
     with logging_restored():
         stream = io.StringIO()
         real_stderr, sys.stderr = sys.stderr, stream
         try:
-            configure_logging(fmt=fmt, level="INFO")  # binds sys.stderr, i.e. our buffer
+            # Binds sys.stderr, i.e. our buffer.
+            configure_logging(fmt=fmt, level="INFO", serving=serving)
         finally:
             sys.stderr = real_stderr
         yield CapturedLogs(stream)

@@ -185,3 +185,23 @@ def test_error_codes_stay_readable_while_codes_are_redacted(json_logs: CapturedL
     assert line["error_code"] == "discovery_failed"
     assert line["code"] == "[redacted]"
     assert "CANARY" not in json_logs.text
+
+
+@pytest.mark.parametrize("serving", [True, False])
+def test_a_served_process_assembles_each_logger_once(serving: bool) -> None:
+    """In a served process (`mentora.asgi`) a module's logger is assembled on first use and
+    reused, and its lines still carry the request's context; elsewhere (the CLI, which tests
+    run again and again in one process) it is assembled afresh for every call."""
+    with configured_logging("json", serving=serving) as logs:
+        log = structlog.get_logger("mentora.test_cache")
+        structlog.contextvars.bind_contextvars(request_id="first")
+        log.info("one")
+        structlog.contextvars.bind_contextvars(request_id="second")
+        log.info("two")
+        structlog.contextvars.unbind_contextvars("request_id")
+        assert (log.bind() is log.bind()) is serving
+        lines = [line for line in logs.json_lines() if line["event"] in ("one", "two")]
+    assert [(line["event"], line["request_id"]) for line in lines] == [
+        ("one", "first"),
+        ("two", "second"),
+    ]
