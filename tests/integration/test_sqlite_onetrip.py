@@ -8,6 +8,7 @@ there is nothing to do).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,10 @@ async def test_a_driver_error_is_sqlalchemys_and_the_connection_goes_on(
 async def test_a_statement_is_one_trip_and_a_committed_checkin_none(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A write transaction of two statements takes four trips to aiosqlite's thread: BEGIN
-    IMMEDIATE, the two statements and COMMIT; giving the connection back adds none."""
+    """A write transaction takes two trips to aiosqlite's thread, BEGIN IMMEDIATE and COMMIT,
+    however many statements it runs (they run on the loop's thread while the write lock is
+    held); a read transaction's statements take a trip each; giving the connection back adds
+    none."""
     sessionmaker = make_sessionmaker(engine)
     async with transaction(sessionmaker) as db:  # the pool's connection, opened beforehand
         await db.execute(text("SELECT 1"))
@@ -92,8 +95,14 @@ async def test_a_statement_is_one_trip_and_a_committed_checkin_none(
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
     async with transaction(sessionmaker, write=True) as db:
         await db.execute(text("INSERT INTO item (name) VALUES ('t')"))
-        assert (await db.execute(text("SELECT count(*) FROM item"))).scalar_one() == 1
-    assert trips == ["_run", "_run", "_run", "commit"]
+        await db.execute(text("INSERT INTO item (name) VALUES ('u')"))
+        assert (await db.execute(text("SELECT count(*) FROM item"))).scalar_one() == 2
+    assert trips == ["run_on_thread", "commit"]
+    trips.clear()
+    async with transaction(sessionmaker) as db:
+        assert (await db.execute(text("SELECT count(*) FROM item"))).scalar_one() == 2
+        await db.execute(text("SELECT 1"))
+    assert trips == ["run_on_thread"] * 3 + ["commit"]  # BEGIN, two SELECTs, COMMIT
 
 
 async def test_a_connection_given_back_inside_a_transaction_is_rolled_back(
@@ -112,3 +121,59 @@ async def test_a_connection_given_back_inside_a_transaction_is_rolled_back(
         await db.execute(text("INSERT INTO item (name) VALUES ('next')"))
         names = (await db.execute(text("SELECT name FROM item"))).scalars().all()
     assert names == ["next"]
+
+
+async def test_a_writer_waiting_for_the_lock_waits_off_the_loop(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """While one transaction holds SQLite's write lock, a writer of another engine (as of
+    another process: this process's own writers queue before BEGIN) waits in its BEGIN
+    IMMEDIATE on aiosqlite's thread, not on the event loop: the first one can still finish
+    (on the loop) and let go, and then the second one writes. Were the wait on the loop, the
+    first could never commit, and the second would wait out its busy timeout and fail."""
+    sessionmaker = make_sessionmaker(engine)
+    other = make_engine(f"sqlite:///{tmp_path}/onetrip.db")
+    first_holds = asyncio.Event()
+    second_started = asyncio.Event()
+
+    async def first() -> None:
+        async with transaction(sessionmaker, write=True) as db:
+            await db.execute(text("INSERT INTO item (name) VALUES ('first')"))
+            first_holds.set()
+            await second_started.wait()
+            await asyncio.sleep(0.05)  # the second writer is now waiting for the lock
+            await db.execute(text("INSERT INTO item (name) VALUES ('first again')"))
+
+    async def second() -> None:
+        await first_holds.wait()
+        second_started.set()
+        async with transaction(make_sessionmaker(other), write=True) as db:
+            await db.execute(text("INSERT INTO item (name) VALUES ('second')"))
+
+    try:
+        await asyncio.gather(first(), second())
+    finally:
+        await other.dispose()
+    async with transaction(sessionmaker) as db:
+        names = (await db.execute(text("SELECT name FROM item ORDER BY id"))).scalars().all()
+    assert names == ["first", "first again", "second"]
+
+
+async def test_after_a_failed_write_the_next_transaction_starts_clean(
+    engine: AsyncEngine,
+) -> None:
+    """A statement that fails inside a write transaction (run on the loop's thread) rolls the
+    transaction back; the connection then neither holds the lock nor runs statements off
+    its thread: a second connection can take the lock at once."""
+    sessionmaker = make_sessionmaker(engine)
+    with pytest.raises(IntegrityError):
+        async with transaction(sessionmaker, write=True) as db:
+            await db.execute(text("INSERT INTO item (name) VALUES ('dup')"))
+            await db.execute(text("INSERT INTO item (name) VALUES ('dup')"))
+    async with engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert isinstance(raw, aiosqlite.Connection)
+        await raw.execute("BEGIN IMMEDIATE")  # free at once: the failed writer let go
+        await raw.execute("ROLLBACK")
+    async with transaction(sessionmaker) as db:
+        assert (await db.execute(text("SELECT count(*) FROM item"))).scalar_one() == 0
