@@ -51,10 +51,11 @@ class Envelope:
         status = effective_status(
             snapshot.status, valid=snapshot.valid, deactivated=self.kind == DEACTIVATED
         )
-        # One `replace` (each introspects the dataclass's fields: costly per delivery).
         company_id = snapshot.company_id
         if company_id is None and self.company_id:
             company_id = self.company_id
+        if company_id == snapshot.company_id and status == snapshot.status:
+            return snapshot  # the usual case: `replace` introspects the fields, per delivery
         return replace(snapshot, company_id=company_id, status=status)
 
 
