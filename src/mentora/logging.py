@@ -77,5 +77,8 @@ def configure_logging(*, fmt: str = "console", level: str = "INFO", serving: boo
     uvicorn_access.disabled = True
     if not any(isinstance(f, AccessLineFilter) for f in uvicorn_access.filters):
         uvicorn_access.addFilter(AccessLineFilter())
+    # Alembic announces each of its plugins at INFO whenever a process first loads it: noise
+    # before every `mentora db upgrade` (its migration lines stay).
+    logging.getLogger("alembic.runtime.plugins").setLevel("WARNING")
     logging.getLogger("httpx").setLevel("WARNING")
     logging.getLogger("httpcore").setLevel("WARNING")

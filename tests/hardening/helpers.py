@@ -110,7 +110,14 @@ class CapturedLogs:
         return parsed
 
 
-_LOGGER_NAMES = ("uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "httpcore")
+_LOGGER_NAMES = (
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "httpx",
+    "httpcore",
+    "alembic.runtime.plugins",
+)
 
 
 @contextmanager

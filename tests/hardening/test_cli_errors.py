@@ -3,13 +3,18 @@ stderr, a non-zero exit, never a traceback (README "Commands")."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mentora.clock import FrozenClock
 from tests.hardening.helpers import configured_logging, run_cli
+from tests.support.env import TEST_ENV
 
 # A PostgreSQL URL on a port nothing listens on: every connection is refused at once.
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/mentora"
@@ -124,3 +129,26 @@ async def test_malformed_input_is_one_line(
     """Malformed arguments or settings give one line naming what is wrong, exit non-zero."""
     result = await run_cli(clock, database_url, *args, **env)
     assert_one_line_error(result, names)
+
+
+MENTORA = str(Path(sys.executable).with_name("mentora"))
+
+
+@pytest.mark.parametrize(
+    "args", [("db", "upgrade"), ("sync", "run"), ("creators", "list")], ids=" ".join
+)
+def test_a_real_process_prints_only_the_error_line(args: tuple[str, ...]) -> None:
+    """Run as an operator runs it (a fresh process, stderr a pipe, default options), with the
+    database unreachable: stderr is exactly the one error line, with no plugin announcements
+    from Alembic before it and no empty line left by the progress display."""
+    done = subprocess.run(  # noqa: S603 - our own command, no shell
+        [MENTORA, *args],
+        env={**os.environ, **TEST_ENV, "DATABASE_URL": UNREACHABLE},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: database: "), lines[0]

@@ -31,13 +31,15 @@ def run_sync(
 
     Pages through every membership of each creator, waiting as Whop asks on 429.
     """
+    console = Console(stderr=True)
     bar = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=True,
-        disable=not progress,
+        # Off a terminal (a pipe, a log file, cron) the line is noise: an empty one is left.
+        disable=not progress or not console.is_terminal,
     )
     task = bar.add_task("reading memberships from Whop", total=None)
 
