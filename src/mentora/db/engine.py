@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import PoolResetState
 
-from mentora.db.onetrip import onetrip_dbapi
+from mentora.db.onetrip import WRITE_BEGIN, onetrip_dbapi
 from mentora.errors import ConfigError
 
 IMMEDIATE = "mentora_write"
@@ -87,7 +87,7 @@ def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
             # Writers take the lock at BEGIN (IMMEDIATE) so they queue on busy_timeout instead
             # of failing when a read snapshot tries to upgrade; readers stay concurrent (WAL).
             if conn.get_execution_options().get(IMMEDIATE):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                conn.exec_driver_sql(WRITE_BEGIN)  # the adapter knows the lock is then held
             else:
                 conn.exec_driver_sql("BEGIN")
 

@@ -58,7 +58,7 @@ class RanCursor:
         """Nothing left to close."""
 
 
-WRITE_BEGIN = "BEGIN IMMEDIATE"  # what db.engine's "begin" hook sends for a writer
+WRITE_BEGIN = "BEGIN IMMEDIATE"  # sent by db.engine's "begin" hook for a writer, and only so
 
 
 def _run(
