@@ -15,11 +15,12 @@ from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mentora.db.engine import make_engine, make_sessionmaker
+from mentora.db.onetrip import WRITE_BEGIN, OneTripConnection
 from mentora.db.uow import transaction
 
 
@@ -135,19 +136,29 @@ async def test_a_writer_waiting_for_the_lock_waits_off_the_loop(
     sessionmaker = make_sessionmaker(engine)
     other = make_engine(f"sqlite:///{tmp_path}/onetrip.db")
     first_holds = asyncio.Event()
-    second_started = asyncio.Event()
+    second_begins: list[OneTripConnection] = []
+
+    @event.listens_for(other.sync_engine, "before_cursor_execute")
+    def _begin_seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement == WRITE_BEGIN:
+            second_begins.append(_cursor._adapt_connection)
+
+    async def second_waits_on_its_thread() -> None:
+        # The condition, not a pause: the second writer's BEGIN was handed to its thread
+        # (it found the lock taken) and has not come back.
+        async with asyncio.timeout(10):
+            while not (second_begins and second_begins[0].on_thread):
+                await asyncio.sleep(0.001)
 
     async def first() -> None:
         async with transaction(sessionmaker, write=True) as db:
             await db.execute(text("INSERT INTO item (name) VALUES ('first')"))
             first_holds.set()
-            await second_started.wait()
-            await asyncio.sleep(0.05)  # the second writer is now waiting for the lock
+            await second_waits_on_its_thread()
             await db.execute(text("INSERT INTO item (name) VALUES ('first again')"))
 
     async def second() -> None:
         await first_holds.wait()
-        second_started.set()
         async with transaction(make_sessionmaker(other), write=True) as db:
             await db.execute(text("INSERT INTO item (name) VALUES ('second')"))
 
