@@ -28,6 +28,7 @@ import base64
 import json
 import os
 import random
+import re
 import secrets
 import tempfile
 import time
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import create_engine, func, select
@@ -45,7 +47,7 @@ from standardwebhooks import Webhook
 from bench.procs import cpu_seconds, percentile, running
 from bench.profile import Breakdown, breakdown, top_frames
 from bench.profile import record as pyspy
-from bench.rawhttp import LoadResult, closed_loop, encode_request
+from bench.rawhttp import LoadResult, RawConnection, closed_loop, encode_request
 from bench.signin import statement_counts
 from mentora.db.engine import sync_url
 from mentora.db.models import Membership, OutboxMessage, Student, User, WebhookDelivery
@@ -163,6 +165,7 @@ class Phase:
     load: LoadResult
     cpu_ms: float = float("nan")  # app CPU per request
     statements: Counter[str] | None = None  # SQL statements by verb, over the whole part
+    batches: float = 0.0  # the webhook batches the part's deliveries went in (when watched)
     profile: Breakdown | None = None
     top: list[tuple[str, float]] | None = None  # the app's busiest own functions
 
@@ -170,6 +173,18 @@ class Phase:
     def per_second(self) -> float:
         """Requests per second."""
         return self.load.per_second
+
+
+async def batch_count(app_url: str) -> float:
+    """Webhook batches run so far (mentora_webhook_batch_size_count, from /metrics)."""
+    parts = urlsplit(app_url)
+    connection = RawConnection(parts.hostname or "", parts.port or 80)
+    try:
+        body = (await connection.request("GET", "/metrics", {})).body.decode()
+    finally:
+        await connection.close()
+    found = re.search(r"^mentora_webhook_batch_size_count (\S+)$", body, re.M)
+    return float(found.group(1)) if found else 0.0
 
 
 @dataclass
@@ -191,6 +206,7 @@ async def _phase(
 ) -> Phase:
     """One closed-loop part, with CPU, statements and samples around it as `watch` says."""
     before = await statement_counts(app_url) if watch.statements else Counter[str]()
+    batches_before = await batch_count(app_url) if watch.statements else 0.0
     cpu_before = cpu_seconds(watch.app_pid) if watch.app_pid else 0.0
     output = watch.profile_dir / f"{name.replace(' ', '_')}.txt" if watch.profile_dir else None
     spy = pyspy(watch.app_pid, output, seconds) if output and watch.app_pid else None
@@ -204,6 +220,7 @@ async def _phase(
         scrape = await statement_counts(app_url)  # one scrape's own statements come off
         phase.statements = after - before
         phase.statements.subtract(scrape - after)
+        phase.batches = await batch_count(app_url) - batches_before
     if spy is not None and output is not None:
         spy.wait()
         lines = output.read_text().splitlines() if output.exists() else []
@@ -331,6 +348,8 @@ def print_throughput(args: argparse.Namespace, rates: dict[str, Phase]) -> None:
             per = {v: n / count for v, n in sorted(phase.statements.items()) if n > 0}
             words = ", ".join(f"{verb} {n:.1f}" for verb, n in per.items())
             print(f"SQL statements per delivery, {name}: {sum(per.values()):.1f} ({words})")
+            if phase.batches:
+                print(f"deliveries per batch, {name}: {count / phase.batches:.1f}")
 
 
 def print_profiles(rates: dict[str, Phase]) -> None:
