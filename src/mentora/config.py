@@ -134,8 +134,9 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=8, ge=1)
     # Deliveries stored and applied together in one transaction when they arrive together.
     webhook_batch_max: int = Field(default=64, ge=1, le=1000)
-    # After a batch of several, how long the next one may wait for the deliveries that batch
-    # answered to come back (at most half its size): a burst then keeps its batches full.
+    # After a batch of several, how long the next one may wait for the deliveries in flight
+    # (those queued and those that batch answered) to be queued: a burst then keeps its
+    # batches whole instead of splitting into two that take turns.
     webhook_batch_linger_ms: float = Field(default=2.0, ge=0, le=1000)
     # Sends of one queued email or alert before it is dead-lettered (backoff in between).
     outbox_max_attempts: int = Field(default=10, ge=1)

@@ -1,6 +1,7 @@
-"""The drain's linger (WEBHOOK_BATCH_LINGER_MS): after a batch of several, a lone delivery
-waits briefly for the others that batch answered, so a burst keeps its batches full instead of
-splitting into one delivery and all the rest; a delivery arriving alone is never held.
+"""The drain's linger (WEBHOOK_BATCH_LINGER_MS): after a batch of several, what is queued
+waits briefly until as many deliveries are queued as are in flight (those queued and those the
+batch answered), so a burst keeps its batches whole instead of splitting into two that take
+turns; a delivery arriving alone is never held.
 
 The batches' database work is not what these tests are about (tests/integration/
 test_webhook_batch.py covers it): `_run` here records each batch and answers it, and the first
@@ -70,14 +71,44 @@ def _lingering(services: Services, ms: float) -> Services:
 
 async def test_a_straggler_after_a_batch_waits_for_the_others(services: Services) -> None:
     """A batch of four runs while one more delivery arrives; once the four are answered, that
-    one waits (up to the linger) until a second is queued, and the two share a batch."""
-    batcher = Recording(_lingering(services, 1000))
+    one waits (up to the linger) until five are queued, the four answered senders having sent
+    again, and the five share a batch: with three of them back it is still waiting."""
+    batcher = Recording(_lingering(services, 10_000))
     tasks = await _straggler_behind_four(batcher)
     await _until(lambda: batcher._enough is not None, "the drain did not linger")
-    tasks.append(_submit(batcher, "late_2"))
+    assert batcher._wanted == 5
+    tasks.extend(_submit(batcher, f"again_{n}") for n in range(3))
+    await _until(lambda: len(batcher._queue) == 4, "the three never queued")
+    for _ in range(100):  # the drain gets every chance to take the four early
+        await asyncio.sleep(0)
+    assert len(batcher.batches) == 1 and batcher._enough is not None
+    tasks.append(_submit(batcher, "again_3"))
     answers = await asyncio.gather(*tasks)
-    assert answers == ["processed"] * 6
-    assert batcher.batches == [[f"first_{n}" for n in range(4)], ["late_1", "late_2"]]
+    assert answers == ["processed"] * 9
+    assert batcher.batches == [
+        [f"first_{n}" for n in range(4)],
+        ["late_1", *(f"again_{n}" for n in range(4))],
+    ]
+
+
+async def test_the_wait_is_capped_by_the_batch_size(services: Services) -> None:
+    """With WEBHOOK_BATCH_MAX at three, after the batch of four the straggler waits for three
+    in all, not five; the batch after it takes the rest."""
+    services.settings = services.settings.model_copy(update={"webhook_batch_max": 3})
+    batcher = Recording(_lingering(services, 10_000))
+    tasks = [_submit(batcher, f"first_{n}") for n in range(3)]
+    await _until(lambda: batcher.batches, "the first batch never started")
+    tasks.append(_submit(batcher, "late_1"))
+    await _until(lambda: len(batcher._queue) == 1, "the straggler never queued")
+    batcher.release.set()
+    await _until(lambda: batcher._enough is not None, "the drain did not linger")
+    assert batcher._wanted == 3
+    tasks.extend(_submit(batcher, f"again_{n}") for n in range(2))
+    assert await asyncio.gather(*tasks) == ["processed"] * 6
+    assert batcher.batches == [
+        [f"first_{n}" for n in range(3)],
+        ["late_1", "again_0", "again_1"],
+    ]
 
 
 async def test_the_linger_ends_with_what_has_come(services: Services) -> None:
