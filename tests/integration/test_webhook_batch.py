@@ -114,6 +114,14 @@ async def test_concurrent_mixed_deliveries_each_end_as_alone(
     }
     assert await count(services, WebhookDelivery) == 3 + 7
     assert await count(services, WebhookDelivery, WebhookDelivery.processed_at.is_(None)) == 0
+    # Stored as each ended: the batch claims rows as processed and corrects the others.
+    async with services.sessionmaker() as db:
+        stored_statuses = dict(
+            (await db.execute(select(WebhookDelivery.webhook_id, WebhookDelivery.status))).all()
+        )
+    assert {k: v for k, v in stored_statuses.items() if not k.startswith("seed_")} == {
+        msg_id: answers[0] for msg_id, answers in by_id.items()
+    }
     assert await count(services, AuditEvent, AuditEvent.kind == "webhook_processed") == 3 + 7
     # old_2 is older than what is stored; dup repeats new_1's instant: both change nothing.
     assert await count(services, AuditEvent, AuditEvent.reason == "stale") == 2

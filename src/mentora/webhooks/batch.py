@@ -46,6 +46,7 @@ from mentora.webhooks.errors import WebhookStoreUnavailable
 from mentora.webhooks.handlers import Outcome
 from mentora.webhooks.intake import DUPLICATE, store_and_apply
 from mentora.webhooks.process import processed_event
+from mentora.webhooks.status import DeliveryStatus
 from mentora.webhooks.verify import VerifiedDelivery
 
 log = structlog.get_logger("mentora.webhooks")
@@ -207,7 +208,10 @@ class Batcher:
         try:
             async with transaction(self.base.sessionmaker, write=True) as db:
                 claims = [(i.delivery, i.envelope, i.headers) for i in first.values()]
-                rows = await store.claim_many(db, claims, now=now, attempts=1)
+                # Claimed as processed, as nearly all end: only the others are updated.
+                rows = await store.claim_many(
+                    db, claims, now=now, attempts=1, assumed=DeliveryStatus.PROCESSED
+                )
                 claimed = True
                 statuses = await self._apply(db, first, rows, now)
         except UNREACHABLE as exc:
@@ -261,7 +265,7 @@ class Batcher:
         for (webhook_id, _), outcome in zip(claimed, outcomes, strict=True):
             statuses[webhook_id] = outcome.status
             finished.append((rows[webhook_id], outcome.status))
-        await store.finish_many(db, finished, now=now)
+        await store.finish_many(db, finished, now=now, assumed=DeliveryStatus.PROCESSED)
         return statuses
 
 

@@ -38,7 +38,9 @@ _FINISH_BY_IDS = (
 Claim = tuple[VerifiedDelivery, Envelope, Mapping[str, str]]
 
 
-def _row(claim: Claim, *, now: datetime, attempts: int) -> dict[str, object]:
+def _row(
+    claim: Claim, *, now: datetime, attempts: int, assumed: str | None = None
+) -> dict[str, object]:
     delivery, envelope, headers = claim
     # One pass over the headers (each lookup in Starlette's Headers is a scan); the first of
     # repeated headers wins, as in a lookup.
@@ -51,9 +53,10 @@ def _row(claim: Claim, *, now: datetime, attempts: int) -> dict[str, object]:
         "company_id": (envelope.company_id or "")[:64] or None,
         "body": delivery.body.decode("utf-8"),
         "headers": kept,
-        "status": DeliveryStatus.RECEIVED,
+        "status": assumed or DeliveryStatus.RECEIVED,
         "attempts": attempts,
         "received_at": now,
+        "processed_at": now if assumed else None,
     }
 
 
@@ -79,30 +82,46 @@ async def claim(
 
 
 async def claim_many(
-    db: AsyncSession, claims: Sequence[Claim], *, now: datetime, attempts: int = 0
+    db: AsyncSession,
+    claims: Sequence[Claim],
+    *,
+    now: datetime,
+    attempts: int = 0,
+    assumed: str | None = None,
 ) -> dict[str, int]:
     """`claim` for deliveries with distinct ids in one statement; row ids of those won, by id.
 
-    Core rows, not ORM objects: a batch updates them with `finish_many`.
+    Core rows, not ORM objects: a batch updates them with `finish_many`. `assumed`: the
+    status the rows are stored with, processed at `now`, by a caller that applies their
+    effects in the same transaction and then passes the same `assumed` to `finish_many`,
+    which updates only the rows that ended otherwise. Nothing is visible before the commit,
+    and a rollback takes the rows with it, so no reader sees a status that did not happen.
     """
     dialect = db.get_bind().dialect.name
     statement = insert_ignore_rows(
         dialect, DELIVERIES, ("webhook_id",), returning=("id", "webhook_id")
     )
     result = await db.execute(
-        statement, [_row(claim, now=now, attempts=attempts) for claim in claims]
+        statement,
+        [_row(claim, now=now, attempts=attempts, assumed=assumed) for claim in claims],
     )
     return {webhook_id: row_id for row_id, webhook_id in result.all()}
 
 
 async def finish_many(
-    db: AsyncSession, statuses: Sequence[tuple[int, str]], *, now: datetime
+    db: AsyncSession,
+    statuses: Sequence[tuple[int, str]],
+    *,
+    now: datetime,
+    assumed: str | None = None,
 ) -> None:
-    """Mark claimed rows (by row id) as ended with their status: one statement per status
-    (a batch of deliveries that all ended `processed` is one)."""
+    """Mark claimed rows (by row id) as ended with their status: one statement per status,
+    none for the rows claimed with `assumed` that ended so (a batch whose deliveries all
+    ended `processed`, claimed as such, needs no statement)."""
     by_status: dict[str, list[int]] = {}
     for row_id, status in statuses:
-        by_status.setdefault(status, []).append(row_id)
+        if status != assumed:
+            by_status.setdefault(status, []).append(row_id)
     for status, row_ids in by_status.items():
         await db.execute(_FINISH_BY_IDS, {"row_ids": row_ids, "new_status": status, "now": now})
 
