@@ -134,3 +134,28 @@ def test_company_is_read_from_each_place_whop_puts_it(fields: str, company: str 
     """company_id, account_id or company (a string or an object with an id), first usable."""
     envelope = parse_envelope(f'{{"type":"membership.activated",{fields}}}'.encode())
     assert envelope.company_id == company
+
+
+@pytest.mark.parametrize(
+    ("envelope_company", "data_company", "expected"),
+    [
+        ("biz_env", None, "biz_env"),  # v1: the company beside `data`, not in it
+        ("biz_env", "biz_data", "biz_data"),  # the membership's own company wins
+        ("", None, None),  # an empty company names none
+        (None, None, None),
+    ],
+)
+def test_membership_company_falls_back_to_the_envelope(
+    envelope_company: str | None, data_company: str | None, expected: str | None
+) -> None:
+    """A membership object naming no company takes the envelope's; one naming its own keeps
+    it; an empty or absent envelope company leaves it unknown."""
+    data: dict[str, object] = {"id": "mem_1", "status": "active", "user_id": "user_1"}
+    if data_company:
+        data["company_id"] = data_company
+    body: dict[str, object] = {"type": "membership.updated", "data": data}
+    if envelope_company is not None:
+        body["company_id"] = envelope_company
+    snapshot = parse_envelope(json.dumps(body).encode()).membership
+    assert snapshot.company_id == expected
+    assert snapshot.status == "active"

@@ -34,9 +34,10 @@ class Envelope:
     data: dict[str, Any]
     sent_at: datetime | None
 
-    @property
+    @cached_property
     def kind(self) -> str:
-        """The canonical event name (every known spelling resolved) that picks the handler."""
+        """The canonical event name (every known spelling resolved) that picks the handler;
+        worked out once, though a delivery's path asks for it several times."""
         return canonical(self.event_type)
 
     @cached_property
@@ -47,16 +48,13 @@ class Envelope:
         A deactivation is a revocation whatever `status` says: a deactivation event or
         `valid: false` stores the local `deactivated` status instead of a granting one.
         """
-        snapshot = MembershipSnapshot.from_payload(self.data)
+        snapshot = MembershipSnapshot.from_payload(self.data, default_company=self.company_id)
         status = effective_status(
             snapshot.status, valid=snapshot.valid, deactivated=self.kind == DEACTIVATED
         )
-        company_id = snapshot.company_id
-        if company_id is None and self.company_id:
-            company_id = self.company_id
-        if company_id == snapshot.company_id and status == snapshot.status:
+        if status == snapshot.status:
             return snapshot  # the usual case: `replace` introspects the fields, per delivery
-        return replace(snapshot, company_id=company_id, status=status)
+        return replace(snapshot, status=status)
 
 
 def _company(payload: dict[str, Any]) -> str | None:

@@ -125,9 +125,12 @@ class MembershipSnapshot:
     valid: bool | None = None
 
     @classmethod
-    def from_payload(cls, data: dict[str, Any]) -> MembershipSnapshot:
+    def from_payload(
+        cls, data: dict[str, Any], *, default_company: str | None = None
+    ) -> MembershipSnapshot:
         """Read a v1 (2026 or older 0.0.x shape) or legacy v5 membership object (whose
-        company is `page_id`, and which says `valid`).
+        company is `page_id`, and which says `valid`); `default_company` when it names no
+        company (a webhook's envelope may name it instead).
 
         Raises ValueError when the id or status is missing.
         """
@@ -141,7 +144,9 @@ class MembershipSnapshot:
             id=membership_id,
             status=status,
             company_id=_ref_id(data, "company_id", "account", "company", "page")
-            or _ref_id(data, "page_id"),
+            or _ref_id(data, "page_id")
+            or default_company
+            or None,
             user_id=_ref_id(data, "user_id", "user"),
             product_id=_ref_id(data, "product_id", "product", "access_pass"),
             plan_id=_ref_id(data, "plan_id", "plan"),
