@@ -1,10 +1,12 @@
 """Webhook throughput beside a trivial POST, then latency at a fixed rate (W15), over real sockets.
 
 Run: .venv/bin/python -m bench.webhooks [--throughput-seconds 10] [--concurrency 32]
-      [--rounds 1] [--rate 50] [--seconds 20] [--duplicates 0.1] [--profile]
+      [--alternations 3] [--rounds 1] [--rate 50] [--seconds 20] [--duplicates 0.1] [--profile]
       [--database-url postgresql://postgres@127.0.0.1/mentora_bench]
 The app runs as its own process. Phase 1 (closed loop, `concurrency` keep-alive connections),
-each part for `--throughput-seconds`:
+each part for `--throughput-seconds` in all, the parts taking turns `--alternations` times
+(trivial, new, existing, trivial, ...) so that the machine's drift during the run moves all
+three alike:
 - the same server's trivial `POST /api/ping`;
 - new members (a launch day): signed `membership.activated` deliveries, each for a membership
   and a user never seen before, so each creates a user, a student, a membership, a welcome
@@ -168,6 +170,7 @@ class Phase:
     batches: float = 0.0  # the webhook batches the part's deliveries went in (when watched)
     profile: Breakdown | None = None
     top: list[tuple[str, float]] | None = None  # the app's busiest own functions
+    lines: list[str] | None = None  # py-spy's raw lines (when profiled)
 
     @property
     def per_second(self) -> float:
@@ -203,12 +206,15 @@ async def _phase(
     seconds: float,
     concurrency: int,
     watch: Watch,
+    segment: int = 0,
 ) -> Phase:
-    """One closed-loop part, with CPU, statements and samples around it as `watch` says."""
+    """One closed-loop turn of a part, with CPU, statements and samples around it as `watch`
+    says (`segment`: which turn, for the profile's file name)."""
     before = await statement_counts(app_url) if watch.statements else Counter[str]()
     batches_before = await batch_count(app_url) if watch.statements else 0.0
     cpu_before = cpu_seconds(watch.app_pid) if watch.app_pid else 0.0
-    output = watch.profile_dir / f"{name.replace(' ', '_')}.txt" if watch.profile_dir else None
+    stem = f"{name.replace(' ', '_').replace(',', '')}_{segment}"
+    output = watch.profile_dir / f"{stem}.txt" if watch.profile_dir else None
     spy = pyspy(watch.app_pid, output, seconds) if output and watch.app_pid else None
     load = await closed_loop(app_url, make, concurrency=concurrency, seconds=seconds)
     phase = Phase(load)
@@ -223,10 +229,29 @@ async def _phase(
         phase.batches = await batch_count(app_url) - batches_before
     if spy is not None and output is not None:
         spy.wait()
-        lines = output.read_text().splitlines() if output.exists() else []
-        phase.profile = breakdown(lines)
-        phase.top = top_frames(lines, 20, inclusive=True, within="mentora/")
+        phase.lines = output.read_text().splitlines() if output.exists() else []
     return phase
+
+
+def _merged(segments: list[Phase]) -> Phase:
+    """One part's segments as one: requests, time and latencies summed or joined; CPU per
+    request weighted by requests; statements, batches and samples summed."""
+    load = LoadResult(
+        requests=sum(p.load.requests for p in segments),
+        non_2xx=sum(p.load.non_2xx for p in segments),
+        seconds=sum(p.load.seconds for p in segments),
+        latencies_ms=[ms for p in segments for ms in p.load.latencies_ms],
+    )
+    merged = Phase(load, batches=sum(p.batches for p in segments))
+    requests = max(1, load.requests)
+    merged.cpu_ms = sum(p.cpu_ms * p.load.requests for p in segments) / requests
+    if all(p.statements is not None for p in segments):
+        merged.statements = sum((p.statements or Counter[str]() for p in segments), Counter[str]())
+    if all(p.lines is not None for p in segments):
+        merged.lines = [line for p in segments for line in p.lines or []]
+        merged.profile = breakdown(merged.lines)
+        merged.top = top_frames(merged.lines, 20, inclusive=True, within="mentora/")
+    return merged
 
 
 async def throughput(
@@ -236,11 +261,14 @@ async def throughput(
     rounds: int = 1,
     watch: Watch | None = None,
     run_id: str | None = None,
+    alternations: int = 3,
 ) -> dict[str, Phase]:
-    """Closed-loop rate of the trivial POST, then new members, then existing members.
+    """Closed-loop rates of the trivial POST, new members and existing members, each for
+    `seconds` in all, taken in turns (`alternations` times: trivial, new, existing, trivial,
+    ...), so that a machine whose speed drifts during the run moves all three alike.
 
     Each new-member delivery is for ids never sent before (this run's own prefix); the
-    existing-member rounds update the first (up to) 500 members the new-member part created.
+    existing-member rounds update the first (up to) 500 members the new-member turns created.
     """
     watch = watch or Watch()
     trivial = Watch(app_pid=watch.app_pid)  # its CPU, but no profile or statements
@@ -249,27 +277,37 @@ async def throughput(
     ping = encode_request(
         f"{app_url}/api/ping", "POST", {"content-type": "application/json"}, b"{}"
     )
-    results = {
-        TRIVIAL: await _phase(app_url, TRIVIAL, lambda n: ping, seconds, concurrency, trivial)
-    }
     url = f"{app_url}/api/whop/webhooks"
+    turn = seconds / alternations
+    segments: dict[str, list[Phase]] = {}
+    created: list[str] = []
+    for k in range(alternations):
+        part = await _phase(app_url, TRIVIAL, lambda n: ping, turn, concurrency, trivial, k)
+        segments.setdefault(TRIVIAL, []).append(part)
 
-    def activation(n: int) -> bytes:
-        body, headers = _activation(signer, f"msg_new_{run_id}_{n}", f"new_{run_id}_{n}")
-        return encode_request(url, "POST", headers, body)
-
-    results[NEW] = await _phase(app_url, NEW, activation, seconds, concurrency, watch)
-    members = max(1, min(500, results[NEW].load.requests))
-    for round_no in range(1, rounds + 1):
-
-        def update(n: int, round_no: int = round_no) -> bytes:
-            member = f"new_{run_id}_{n % members}"
-            body, headers = _delivery(signer, f"msg_tp{round_no}_{run_id}_{n}", n, member)
+        def activation(n: int, k: int = k) -> bytes:
+            member = f"new_{run_id}_{k}_{n}"
+            body, headers = _activation(signer, f"msg_new_{run_id}_{k}_{n}", member)
             return encode_request(url, "POST", headers, body)
 
-        name = EXISTING if round_no == 1 else f"{EXISTING}, round {round_no}"
-        results[name] = await _phase(app_url, name, update, seconds, concurrency, watch)
-    return results
+        part = await _phase(app_url, NEW, activation, turn, concurrency, watch, k)
+        segments.setdefault(NEW, []).append(part)
+        created += [f"new_{run_id}_{k}_{n}" for n in range(part.load.requests)]
+        members = created[:500] or [f"new_{run_id}_0_0"]
+        for round_no in range(1, rounds + 1):
+
+            def update(
+                n: int, k: int = k, round_no: int = round_no, members: list[str] = members
+            ) -> bytes:
+                member = members[n % len(members)]
+                msg_id = f"msg_tp{round_no}_{run_id}_{k}_{n}"
+                body, headers = _delivery(signer, msg_id, n, member)
+                return encode_request(url, "POST", headers, body)
+
+            name = EXISTING if round_no == 1 else f"{EXISTING}, round {round_no}"
+            part = await _phase(app_url, name, update, turn, concurrency, watch, k)
+            segments.setdefault(name, []).append(part)
+    return {name: _merged(parts) for name, parts in segments.items()}
 
 
 def applied_rows(database_url: str, run_id: str) -> dict[str, int]:
@@ -324,7 +362,8 @@ def print_throughput(args: argparse.Namespace, rates: dict[str, Phase]) -> None:
     """The phase-1 table: rates, latencies, ratios, CPU and statements per delivery."""
     print(
         f"phase 1: closed loop, {args.concurrency} connections, {args.throughput_seconds:.0f} s "
-        f"each, 1 app process; load average {os.getloadavg()[0]:.2f}"
+        f"each in {args.alternations} turns, 1 app process; load average "
+        f"{os.getloadavg()[0]:.2f}"
     )
     print(
         f"{'part':<28} {'requests':>9} {'non-2xx':>8} {'per second':>11} {'p50 ms':>8} "
@@ -399,6 +438,12 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--duplicates", type=float, default=0.1)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--throughput-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--alternations",
+        type=int,
+        default=3,
+        help="turns the parts take within --throughput-seconds (1: each part at once)",
+    )
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument(
         "--rounds", type=int, default=1, help="existing-member rounds (each updates them again)"
@@ -434,6 +479,7 @@ def main() -> None:
                 args.rounds,
                 watch,
                 run_id,
+                args.alternations,
             )
         )
         print_throughput(args, rates)
