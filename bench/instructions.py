@@ -31,23 +31,24 @@ import asyncio
 import base64
 import contextlib
 import ctypes
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from standardwebhooks import Webhook
+
+from bench import webhooks
 
 HELPER = r"""
 #include <valgrind/callgrind.h>
 void region_start(void) { CALLGRIND_ZERO_STATS; CALLGRIND_START_INSTRUMENTATION; }
 void region_stop(const char *name) { CALLGRIND_STOP_INSTRUMENTATION; CALLGRIND_DUMP_STATS_AT(name); }
 """
-SECRET = "ws_bench_webhook_secret"
 PARTS = ("trivial POST /api/ping", "new members", "existing members")
 
 
@@ -72,49 +73,11 @@ def _region(lib: ctypes.CDLL, name: str) -> Iterator[None]:
         lib.region_stop(name.encode())
 
 
-def _signed(payload: dict[str, Any], msg_id: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-    from standardwebhooks import Webhook
-
-    now = datetime.now(UTC)  # the app checks the timestamp against its own (real) clock
-    body = json.dumps(payload).encode()
-    signer = Webhook(base64.b64encode(SECRET.encode()).decode())
-    signature = signer.sign(msg_id, now, body.decode())
-    return body, [
-        (b"host", b"127.0.0.1"),
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"webhook-id", msg_id.encode()),
-        (b"webhook-timestamp", str(int(now.timestamp())).encode()),
-        (b"webhook-signature", signature.encode()),
-    ]
-
-
-def _activation(member: str) -> dict[str, Any]:
-    return {
-        "type": "membership.activated",
-        "company_id": "biz_demo",
-        "data": {
-            "id": f"mem_{member}",
-            "status": "active",
-            "user": {"id": f"user_{member}", "email": f"{member}@example.test"},
-            "product": {"id": "prod_demo"},
-            "updated_at": datetime.now(UTC).isoformat(),
-        },
-    }
-
-
-def _update(member: str) -> dict[str, Any]:
-    return {
-        "type": "membership.updated",
-        "company_id": "biz_demo",
-        "data": {
-            "id": f"mem_{member}",
-            "status": "active",
-            "user_id": f"user_{member}",
-            "product_id": "prod_demo",
-            "updated_at": datetime.now(UTC).isoformat(),
-        },
-    }
+def _asgi(signed: tuple[bytes, dict[str, str]]) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """A signed delivery from bench.webhooks (the same payloads), its headers as ASGI's."""
+    body, headers = signed
+    raw = [(b"host", b"127.0.0.1"), (b"content-length", str(len(body)).encode())]
+    return body, raw + [(k.encode(), v.encode()) for k, v in headers.items()]
 
 
 async def _call(app: Any, path: str, body: bytes, headers: list[tuple[bytes, bytes]]) -> int:
@@ -173,7 +136,7 @@ async def _measure(args: argparse.Namespace, lib: ctypes.CDLL, tmp: str) -> None
         "WHOP_CLIENT_ID": "app_demo",
         "WHOP_CLIENT_SECRET": "bench-client-secret",
         "WHOP_API_KEY": "bench-api-key",
-        "WHOP_WEBHOOK_SECRET": SECRET,
+        "WHOP_WEBHOOK_SECRET": webhooks.SECRET,
         "WHOP_COMPANY_ID": "biz_demo",
         "MAIL_DIR": f"{tmp}/mail",
         "LOG_LEVEL": "WARNING",  # as bench.procs runs the app
@@ -188,19 +151,27 @@ async def _measure(args: argparse.Namespace, lib: ctypes.CDLL, tmp: str) -> None
     size = args.concurrency
     members = [f"m{n}" for n in range(args.rounds * size)]
     ping = [(b"host", b"127.0.0.1"), (b"content-length", b"0")]
-    webhooks = "/api/whop/webhooks"
+    path = "/api/whop/webhooks"
+    signer = Webhook(base64.b64encode(webhooks.SECRET.encode()).decode())
     async with app.router.lifespan_context(app):
-        warm = [_signed(_activation(f"warm{n}"), f"msg_warm_{n}") for n in range(size)]
+        warm = [_asgi(webhooks._activation(signer, f"warm_{n}", f"w{n}")) for n in range(size)]
         await asyncio.gather(*(_call(app, "/api/ping", b"", ping) for _ in range(size)))
-        await asyncio.gather(*(_call(app, webhooks, b, h) for b, h in warm))
-        for part, make in zip(PARTS, (None, _activation, _update), strict=True):
+        await asyncio.gather(*(_call(app, path, b, h) for b, h in warm))
+
+        def new(m: str) -> tuple[bytes, dict[str, str]]:
+            return webhooks._activation(signer, f"msg_new_{m}", m)
+
+        def existing(m: str) -> tuple[bytes, dict[str, str]]:
+            return webhooks._delivery(signer, f"msg_upd_{m}", 0, m)
+
+        for part, make in zip(PARTS, (None, new, existing), strict=True):
             rounds: list[list[tuple[str, bytes, list[tuple[bytes, bytes]]]]] = []
             for r in range(args.rounds):
                 if make is None:
                     rounds.append([("/api/ping", b"", ping)] * size)
                     continue
                 batch = members[r * size : (r + 1) * size]
-                rounds.append([(webhooks, *_signed(make(m), f"msg_{part[:3]}_{m}")) for m in batch])
+                rounds.append([(path, *_asgi(make(m))) for m in batch])
             with _region(lib, part):
                 for requests in rounds:
                     answers = await asyncio.gather(*(_call(app, *r) for r in requests))

@@ -171,14 +171,19 @@ async def run(seconds: float, concurrency: int, app_url: str, issuer: str) -> di
     }
 
 
-async def statement_counts(app_url: str) -> Counter[str]:
-    """The app's SQL statements so far, by verb (mentora_db_statements_total)."""
+async def metrics_text(app_url: str) -> str:
+    """The app's /metrics page."""
     parts = urlsplit(app_url)
     connection = RawConnection(parts.hostname or "", parts.port or 80)
     try:
-        body = (await connection.request("GET", "/metrics", {})).body.decode()
+        return (await connection.request("GET", "/metrics", {})).body.decode()
     finally:
         await connection.close()
+
+
+async def statement_counts(app_url: str) -> Counter[str]:
+    """The app's SQL statements so far, by verb (mentora_db_statements_total)."""
+    body = await metrics_text(app_url)
     counts: Counter[str] = Counter()
     for verb, value in re.findall(
         r'^mentora_db_statements_total\{verb="([^"]+)"\} (\S+)$', body, re.M

@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import create_engine, func, select
@@ -49,8 +48,8 @@ from standardwebhooks import Webhook
 from bench.procs import cpu_seconds, percentile, running
 from bench.profile import Breakdown, breakdown, top_frames
 from bench.profile import record as pyspy
-from bench.rawhttp import LoadResult, RawConnection, closed_loop, encode_request
-from bench.signin import statement_counts
+from bench.rawhttp import LoadResult, closed_loop, encode_request
+from bench.signin import metrics_text, statement_counts
 from mentora.db.engine import sync_url
 from mentora.db.models import Membership, OutboxMessage, Student, User, WebhookDelivery
 
@@ -180,12 +179,7 @@ class Phase:
 
 async def batch_count(app_url: str) -> float:
     """Webhook batches run so far (mentora_webhook_batch_size_count, from /metrics)."""
-    parts = urlsplit(app_url)
-    connection = RawConnection(parts.hostname or "", parts.port or 80)
-    try:
-        body = (await connection.request("GET", "/metrics", {})).body.decode()
-    finally:
-        await connection.close()
+    body = await metrics_text(app_url)
     found = re.search(r"^mentora_webhook_batch_size_count (\S+)$", body, re.M)
     return float(found.group(1)) if found else 0.0
 
