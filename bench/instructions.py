@@ -5,7 +5,9 @@ Needs valgrind and a C compiler with valgrind's headers (Debian: `valgrind`, `gc
 
 On this 2-core machine the rates of `bench.webhooks` move by a fifth from one run to the next,
 so a change of a few percent cannot be seen in them. This counts instead the CPU instructions
-the app executes per request, which repeat to within 0.1 % between runs. The app is built in
+the app executes per request, which repeat to within 0.1 % between runs of one checkout (two
+checkouts at different paths differ by up to about 1 % on identical code: the paths move the
+hash layout of dictionaries). The app is built in
 process (its settings as `bench.procs` gives them, SQLite in a temporary folder, the configured
 creator present) and called as an ASGI app, without uvicorn or sockets; each part sends
 `--rounds` rounds of `--concurrency` requests at once, so deliveries are batched as under the

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from mentora.services import Services
 from mentora.sessions.principal import Principal
@@ -51,6 +52,12 @@ class RequestState:
 def app_state(connection: HTTPConnection) -> AppState:
     """The app's typed state."""
     state: AppState = connection.app.state.mentora
+    return state
+
+
+def scope_app_state(scope: Scope) -> AppState:
+    """`app_state` straight from an ASGI scope, for a hot path that builds no Request."""
+    state: AppState = scope["app"].state.mentora
     return state
 
 

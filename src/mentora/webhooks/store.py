@@ -43,8 +43,8 @@ def _row(
 ) -> dict[str, object]:
     delivery, envelope, headers = claim
     # One pass over the headers (each lookup in Starlette's Headers is a scan); the first of
-    # repeated headers wins, as in a lookup.
-    present = dict(reversed(list(headers.items())))
+    # repeated headers wins, as in a lookup. A plain dict (intake's) has none repeated.
+    present = headers if isinstance(headers, dict) else dict(reversed(list(headers.items())))
     kept = {name: present[name][:200] for name in KEPT_HEADERS if name in present}
     kept["scheme"] = delivery.scheme
     return {

@@ -24,9 +24,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mentora import metrics
 from mentora.ratelimit.errors import RateLimited
 from mentora.usecases import webhook_intake
-from mentora.web.deps import get_services
 from mentora.web.openapi import operation
 from mentora.web.ratelimit import webhook_rejections
+from mentora.web.state import scope_app_state
 from mentora.webhooks.errors import WebhookError, WebhookTooLarge
 
 PATH = "/api/whop/webhooks"
@@ -89,8 +89,7 @@ async def read_capped(receive: Receive, headers: dict[str, str], limit: int) -> 
 
 async def receive_webhook(scope: Scope, receive: Receive, send: Send) -> None:
     """Verify the raw bytes, store and apply the event, then acknowledge."""
-    request = Request(scope, receive)
-    services = get_services(request)
+    services = scope_app_state(scope).services
     # A duration, not business time: the monotonic clock is right here (W15).
     started = time.perf_counter()
     event_type, outcome = "unverified", "error"
@@ -105,7 +104,7 @@ async def receive_webhook(scope: Scope, receive: Receive, send: Send) -> None:
         if exc.status in (401, 413):
             # Unverified junk only: 429 past the limit. Valid deliveries are never counted (R03).
             try:
-                await webhook_rejections(request, services)
+                await webhook_rejections(Request(scope, receive), services)
             except RateLimited:
                 outcome = "rate_limited"
                 raise
