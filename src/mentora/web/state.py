@@ -51,8 +51,7 @@ class RequestState:
 
 def app_state(connection: HTTPConnection) -> AppState:
     """The app's typed state."""
-    state: AppState = connection.app.state.mentora
-    return state
+    return scope_app_state(connection.scope)
 
 
 def scope_app_state(scope: Scope) -> AppState:
