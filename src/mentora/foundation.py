@@ -18,6 +18,7 @@ from mentora.config import Settings
 from mentora.crypto import TokenBox
 from mentora.db.engine import make_engine, make_sessionmaker
 from mentora.whop.client import WhopClient
+from mentora.whop.transport import AiohttpTransport
 
 
 @dataclass
@@ -54,9 +55,7 @@ def build_foundation(
     """Build the parts; `transport` reroutes every outbound Whop call (tests, emulator)."""
     timeout = httpx.Timeout(settings.whop_http_timeout_seconds, connect=5.0)
     # No redirects: a provider endpoint must answer itself, never bounce us elsewhere (C18).
-    transport = transport or httpx.AsyncHTTPTransport(
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20), retries=0
-    )
+    transport = transport or AiohttpTransport()
     http = httpx.AsyncClient(
         transport=transport,
         timeout=timeout,

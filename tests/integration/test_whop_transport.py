@@ -1,0 +1,434 @@
+"""AiohttpTransport keeps httpx's transport promises, proved against real loopback servers.
+
+Each test starts a raw `asyncio.start_server` on 127.0.0.1 (port 0) whose handler reads and
+writes the bytes itself, and talks to it through `httpx.AsyncClient(transport=AiohttpTransport())`
+built as src/mentora/foundation.py builds it: nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from mentora.whop.transport import AiohttpTransport
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class RawRequest:
+    """One request as its bytes arrived: request line, header lines in order, body."""
+
+    method: bytes
+    target: bytes
+    version: bytes
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+    def values(self, name: bytes) -> list[bytes]:
+        """Every value sent under header `name` (case-insensitive), in order."""
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+
+@dataclass
+class Server:
+    """A raw HTTP/1.1 server's record: its port, the connections it accepted, the requests."""
+
+    port: int = 0
+    connections: int = 0
+    requests: list[RawRequest] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        """The URL the client should be given."""
+        return f"http://{HOST}:{self.port}"
+
+
+async def read_request(reader: asyncio.StreamReader) -> RawRequest | None:
+    """Read one request (head, then a Content-Length body); None when the client closed first."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        return None
+    request_line, *header_lines = head[:-4].split(b"\r\n")
+    method, target, version = request_line.split(b" ")
+    headers = []
+    for line in header_lines:
+        name, _, value = line.partition(b":")
+        headers.append((name, value.strip()))
+    lengths = [v for k, v in headers if k.lower() == b"content-length"]
+    body = await reader.readexactly(int(lengths[0])) if lengths else b""
+    return RawRequest(method, target, version, headers, body)
+
+
+def response_bytes(
+    status: int, reason: str, headers: list[tuple[str, str]], body: bytes = b""
+) -> bytes:
+    """A whole HTTP/1.1 response, Content-Length added."""
+    lines = [f"HTTP/1.1 {status} {reason}", *(f"{k}: {v}" for k, v in headers)]
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+Handler = Callable[[Server, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@asynccontextmanager
+async def serve(handler: Handler) -> AsyncIterator[Server]:
+    """Run `handler` for every accepted connection; on exit close the listener, every connection
+    still open, and wait for every handler to finish."""
+    record = Server()
+    tasks: set[asyncio.Task[None]] = set()
+    writers: list[asyncio.StreamWriter] = []
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.add(task)
+        writers.append(writer)
+        record.connections += 1
+        try:
+            await handler(record, reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the client went away mid-exchange; some tests make it do so
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(on_connect, HOST, 0)
+    record.port = server.sockets[0].getsockname()[1]
+    try:
+        yield record
+    finally:
+        server.close()
+        await server.wait_closed()
+        for writer in writers:
+            writer.close()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def keep_alive(answer: Callable[[RawRequest], bytes]) -> Handler:
+    """A handler that records each request on the connection and writes `answer(request)`,
+    until the client closes the connection."""
+
+    async def handle(
+        record: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        while (request := await read_request(reader)) is not None:
+            record.requests.append(request)
+            writer.write(answer(request))
+            await writer.drain()
+
+    return handle
+
+
+def client(
+    transport: httpx.AsyncBaseTransport, base_url: str, timeout: float = 10.0
+) -> httpx.AsyncClient:
+    """An httpx client built as the app builds it (src/mentora/foundation.py)."""
+    return httpx.AsyncClient(
+        transport=transport,
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout, connect=5.0),
+        follow_redirects=False,
+    )
+
+
+def ok_json(_: RawRequest) -> bytes:
+    """A small JSON 200."""
+    return response_bytes(200, "OK", [("Content-Type", "application/json")], b'{"ok": true}')
+
+
+async def test_request_bytes_reach_the_server_as_httpx_built_them() -> None:
+    """A GET's query bytes and headers, and a form POST's body and Content-Length, arrive intact."""
+    async with serve(keep_alive(ok_json)) as server:
+        http = client(AiohttpTransport(), server.base_url)
+        try:
+            got = await http.get(
+                "/v5/items?a=x%2Fy&b=1+2&c=hello%20world", headers={"X-Custom": "kept as-is"}
+            )
+            posted = await http.post("/oauth/token", data={"name": "a b", "path": "1/2"})
+        finally:
+            await http.aclose()
+
+    assert got.status_code == 200
+    assert posted.status_code == 200
+    host = f"{HOST}:{server.port}".encode()
+    get, post = server.requests
+
+    assert get.method == b"GET"
+    assert get.target == b"/v5/items?a=x%2Fy&b=1+2&c=hello%20world"
+    assert get.version == b"HTTP/1.1"
+    assert get.values(b"host") == [host]
+    assert get.values(b"x-custom") == [b"kept as-is"]
+    assert get.values(b"content-length") == []
+    assert get.values(b"transfer-encoding") == []
+    assert get.body == b""
+
+    body = b"name=a+b&path=1%2F2"
+    assert post.method == b"POST"
+    assert post.target == b"/oauth/token"
+    assert post.values(b"host") == [host]
+    assert post.values(b"content-type") == [b"application/x-www-form-urlencoded"]
+    assert post.values(b"content-length") == [str(len(body)).encode()]
+    assert post.values(b"transfer-encoding") == []
+    assert post.body == body
+
+
+async def test_redirect_is_returned_not_followed() -> None:
+    """A 302 reaches the caller as a 302 with its Location; the server sees exactly one request."""
+
+    def redirect(_: RawRequest) -> bytes:
+        return response_bytes(302, "Found", [("Location", "/elsewhere")])
+
+    async with serve(keep_alive(redirect)) as server:
+        http = client(AiohttpTransport(), server.base_url)
+        try:
+            response = await http.get("/start")
+        finally:
+            await http.aclose()
+
+    assert response.status_code == 302
+    assert response.headers["location"] == "/elsewhere"
+    assert response.reason_phrase == "Found"
+    assert [r.target for r in server.requests] == [b"/start"]
+
+
+async def test_gzip_body_is_decoded_by_httpx() -> None:
+    """A Content-Encoding: gzip body arrives decoded in response.json()."""
+    document = {"id": "user_1", "names": ["ä", "b"] * 50}
+
+    def gzipped(_: RawRequest) -> bytes:
+        return response_bytes(
+            200,
+            "OK",
+            [("Content-Type", "application/json"), ("Content-Encoding", "gzip")],
+            gzip.compress(json.dumps(document).encode()),
+        )
+
+    async with serve(keep_alive(gzipped)) as server:
+        http = client(AiohttpTransport(), server.base_url)
+        try:
+            response = await http.get("/me")
+        finally:
+            await http.aclose()
+
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.json() == document
+
+
+async def test_cookies_are_not_shared_between_clients_on_one_transport() -> None:
+    """A cookie one client received is never sent by another client sharing the transport."""
+
+    def set_cookie(request: RawRequest) -> bytes:
+        headers = [("Set-Cookie", "session=secret; Path=/")] if request.target == b"/login" else []
+        return response_bytes(200, "OK", headers)
+
+    async with serve(keep_alive(set_cookie)) as server:
+        transport = AiohttpTransport()
+        first = client(transport, server.base_url)
+        second = client(transport, server.base_url)
+        try:
+            login = await first.get("/login")
+            await second.get("/other")
+            await first.get("/mine")
+        finally:
+            await first.aclose()
+            await second.aclose()
+
+    assert login.headers["set-cookie"] == "session=secret; Path=/"
+    login_request, other, mine = server.requests
+    assert login_request.values(b"cookie") == []
+    assert other.values(b"cookie") == []
+    # httpx's client layer still keeps its own cookies, sent once by that client only.
+    assert mine.values(b"cookie") == [b"session=secret"]
+
+
+async def test_sequential_requests_reuse_one_connection() -> None:
+    """Two sequential requests through one client travel over one TCP connection."""
+    async with serve(keep_alive(ok_json)) as server:
+        http = client(AiohttpTransport(), server.base_url)
+        try:
+            first = await http.get("/one")
+            second = await http.get("/two")
+        finally:
+            await http.aclose()
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert [r.target for r in server.requests] == [b"/one", b"/two"]
+    assert server.connections == 1
+
+
+async def test_refused_connection_raises_connect_error() -> None:
+    """A refused connection raises httpx.ConnectError, an httpx.HTTPError."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        port = probe.getsockname()[1]
+
+    http = client(AiohttpTransport(), f"http://{HOST}:{port}")
+    try:
+        with pytest.raises(httpx.ConnectError) as caught:
+            await http.get("/")
+    finally:
+        await http.aclose()
+
+    assert isinstance(caught.value, httpx.HTTPError)
+    assert caught.value.request.url == httpx.URL(f"http://{HOST}:{port}/")
+
+
+async def hang_up(
+    record: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Read one request, record it, and close the connection without answering."""
+    request = await read_request(reader)
+    assert request is not None
+    record.requests.append(request)
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_close_without_answer_raises_remote_protocol_error() -> None:
+    """A server that reads the request and hangs up unanswered raises httpx.RemoteProtocolError."""
+    async with serve(hang_up) as server:
+        http = client(AiohttpTransport(), server.base_url)
+        try:
+            with pytest.raises(httpx.TransportError) as caught:
+                await http.get("/silence")
+        finally:
+            await http.aclose()
+
+    assert isinstance(caught.value, httpx.HTTPError)
+    assert isinstance(caught.value, httpx.RemoteProtocolError)
+    assert server.requests != []
+
+
+async def test_unanswered_post_is_not_sent_again() -> None:
+    """A POST the server hung up on unanswered is sent once, never resent: a code exchange is
+    single-use and never retried (C12)."""
+    async with serve(hang_up) as server:
+        http = client(AiohttpTransport(), server.base_url)
+        try:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await http.post("/token", data={"code": "once"})
+        finally:
+            await http.aclose()
+
+    assert [r.target for r in server.requests] == [b"/token"]
+    assert server.connections == 1
+
+
+async def test_unanswered_get_is_sent_at_most_once_more() -> None:
+    """A GET the server hung up on unanswered is sent once more (aiohttp's retry of a dropped
+    connection, harmless for a read), then fails: never a third time."""
+    async with serve(hang_up) as server:
+        http = client(AiohttpTransport(), server.base_url)
+        try:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await http.get("/silence")
+        finally:
+            await http.aclose()
+
+    assert [r.target for r in server.requests] == [b"/silence", b"/silence"]
+
+
+async def test_malformed_status_line_raises_remote_protocol_error() -> None:
+    """A malformed status line raises httpx.RemoteProtocolError."""
+
+    async def garbage(
+        record: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        request = await read_request(reader)
+        assert request is not None
+        record.requests.append(request)
+        writer.write(b"garbage\r\n\r\n")
+        await writer.drain()
+        await reader.read()  # until the client drops the connection it cannot parse
+
+    async with serve(garbage) as server:
+        http = client(AiohttpTransport(), server.base_url)
+        try:
+            with pytest.raises(httpx.RemoteProtocolError) as caught:
+                await http.get("/")
+        finally:
+            await http.aclose()
+
+    assert isinstance(caught.value, httpx.HTTPError)
+
+
+async def test_silent_server_raises_read_timeout() -> None:
+    """A server that never answers raises httpx.ReadTimeout after the read timeout."""
+    release = asyncio.Event()
+    received = asyncio.Event()
+
+    async def silent(
+        record: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        request = await read_request(reader)
+        assert request is not None
+        record.requests.append(request)
+        received.set()
+        await release.wait()
+
+    async with serve(silent) as server:
+        http = client(AiohttpTransport(), server.base_url, timeout=0.3)
+        try:
+            with pytest.raises(httpx.ReadTimeout) as caught:
+                await http.get("/slow")
+        finally:
+            release.set()
+            await http.aclose()
+
+    assert received.is_set()
+    assert isinstance(caught.value, httpx.HTTPError)
+    assert [r.target for r in server.requests] == [b"/slow"]
+
+
+async def test_truncated_body_raises_transport_error() -> None:
+    """A body cut short of its Content-Length raises an httpx.TransportError."""
+
+    async def truncated(
+        record: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        request = await read_request(reader)
+        assert request is not None
+        record.requests.append(request)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"0123456789")
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    async with serve(truncated) as server:
+        http = client(AiohttpTransport(), server.base_url)
+        try:
+            with pytest.raises(httpx.TransportError) as caught:
+                await http.get("/short")
+        finally:
+            await http.aclose()
+
+    assert isinstance(caught.value, httpx.HTTPError)
+    assert isinstance(caught.value, httpx.ReadError | httpx.RemoteProtocolError)
+
+
+def test_one_transport_serves_two_event_loops_in_turn() -> None:
+    """One transport answers from two event loops run in turn, and aclose works after each."""
+    transport = AiohttpTransport()
+
+    async def one_round(path: str) -> tuple[int, dict[str, bool], list[bytes]]:
+        async with serve(keep_alive(ok_json)) as server:
+            http = client(transport, server.base_url)
+            try:
+                response = await http.get(path)
+            finally:
+                await http.aclose()
+                await transport.aclose()
+        return response.status_code, response.json(), [r.target for r in server.requests]
+
+    assert asyncio.run(one_round("/first")) == (200, {"ok": True}, [b"/first"])
+    assert asyncio.run(one_round("/second")) == (200, {"ok": True}, [b"/second"])
