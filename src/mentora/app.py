@@ -17,7 +17,7 @@ from mentora.web import errors
 from mentora.web.hotpaths import MentoraApp
 from mentora.web.middleware import RequestContextMiddleware, SecurityHeaders
 from mentora.web.openapi import describe_bare_routes
-from mentora.web.routes import ROUTERS, content, webhooks
+from mentora.web.routes import ROUTERS, auth, content, webhooks
 from mentora.web.state import AppState
 
 
@@ -55,8 +55,8 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     describe_bare_routes(app, {**webhooks.OPENAPI, **content.OPENAPI})
-    # The volume: served past the framework's outer layers (web/hotpaths.py).
-    for method, path, endpoint in (*webhooks.HOT, *content.HOT):
+    # The volume and the sign-in: served past the framework's outer layers (web/hotpaths.py).
+    for method, path, endpoint in (*webhooks.HOT, *content.HOT, *auth.HOT):
         app.serve_hot(method, path, endpoint)
     app.mount(
         "/static",

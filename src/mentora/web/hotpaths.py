@@ -1,6 +1,7 @@
 """The app, with its hot paths served past the framework's per-request layers.
 
-Whop's deliveries and the gated content API carry the volume; each of their requests paid for
+Whop's deliveries and the gated content API carry the volume, and a sign-in's two requests
+(start and callback) come in bursts on a launch day; each of their requests paid for
 Starlette's and FastAPI's outer layers (FastAPI's telemetry check, which reads the environment
 on every request, the server-error, telemetry and body-limit middleware, the exit stack, a
 match attempt per router) as much as for verifying a signature (issue 17's profile). A request

@@ -11,6 +11,8 @@ import structlog
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import request_response
+from starlette.types import ASGIApp
 
 from mentora.oauth import grants
 from mentora.services import Services
@@ -20,9 +22,9 @@ from mentora.web.cookie import LOGIN_COOKIE, SESSION_COOKIE, clear_cookie, set_c
 from mentora.web.csrf import CsrfError, check_request_origin, require_csrf, require_session_csrf
 from mentora.web.deps import ServicesDep
 from mentora.web.principal import CurrentSession, OptionalSession
-from mentora.web.ratelimit import limited, penalize
+from mentora.web.ratelimit import enforce, limited, penalize
 from mentora.web.responses import error_response
-from mentora.web.state import request_state
+from mentora.web.state import app_state, request_state
 
 router = APIRouter(prefix="/api/whop", tags=["auth"])
 log = structlog.get_logger("mentora.auth")
@@ -30,16 +32,24 @@ MAX_CALLBACK_QUERY = 4096
 NO_STORE = {"cache-control": "no-store", "referrer-policy": "no-referrer"}
 
 
-@router.get("/auth", summary="Start Sign in with Whop", dependencies=[limited("login")])
-async def start_login(request: Request, services: ServicesDep, next: str | None = None) -> Response:
+# The two requests of every sign-in: served past the framework's outer layers
+# (web/hotpaths.py), by the same functions their routes call. The rate limit comes first, as
+# `limited` puts it before any other dependency.
+AUTH_PATH = "/api/whop/auth"
+CALLBACK_PATH = "/api/whop/callback"
+
+
+async def start_login_endpoint(request: Request) -> Response:
     """Create a login transaction and redirect to Whop's authorize endpoint (C01, C07, C08, S11)."""
+    services = app_state(request).services
+    await enforce(request, services, "login")
     site = request.headers.get("sec-fetch-site")
     mode = request.headers.get("sec-fetch-mode")
     if site == "cross-site" or (mode is not None and mode != "navigate"):
         # Only a user's own navigation may start a login (S11).
         raise CsrfError(f"login start from {site}/{mode}")
     started = await signin.start_sign_in(
-        services, return_to=next, ip=request_state(request).client_ip
+        services, return_to=request.query_params.get("next"), ip=request_state(request).client_ip
     )
     response = RedirectResponse(started.authorize_url, status_code=302, headers=NO_STORE)
     max_age = services.settings.login_transaction_minutes * 60
@@ -47,11 +57,10 @@ async def start_login(request: Request, services: ServicesDep, next: str | None 
     return response
 
 
-@router.get(
-    "/callback", summary="Whop's redirect back after sign-in", dependencies=[limited("callback")]
-)
-async def callback(request: Request, services: ServicesDep) -> Response:
+async def callback_endpoint(request: Request) -> Response:
     """Finish the sign-in (usecases.signin): a session cookie and a redirect, or a refusal."""
+    services = app_state(request).services
+    await enforce(request, services, "callback")
     if len(request.url.query) > MAX_CALLBACK_QUERY:
         result: signin.SignedIn | signin.SignInRefused = signin.SignInRefused(414, "query_too_long")
     else:
@@ -79,6 +88,27 @@ async def callback(request: Request, services: ServicesDep) -> Response:
         set_cookie(response, SESSION_COOKIE, result.token, max_age=None)
     clear_cookie(response, LOGIN_COOKIE)
     return response
+
+
+@router.get("/auth", summary="Start Sign in with Whop")
+async def start_login(request: Request, next: str | None = None) -> Response:
+    """Create a login transaction and redirect to Whop's authorize endpoint (C01, C07, C08, S11).
+
+    `next` is the path to return to after sign-in; declared here for the schema, read by
+    `start_login_endpoint`."""
+    return await start_login_endpoint(request)
+
+
+@router.get("/callback", summary="Whop's redirect back after sign-in")
+async def callback(request: Request) -> Response:
+    """Finish the sign-in (usecases.signin): a session cookie and a redirect, or a refusal."""
+    return await callback_endpoint(request)
+
+
+HOT: tuple[tuple[str, str, ASGIApp], ...] = (
+    ("GET", AUTH_PATH, request_response(start_login_endpoint)),
+    ("GET", CALLBACK_PATH, request_response(callback_endpoint)),
+)
 
 
 @router.post("/logout", summary="Sign out", dependencies=[limited("logout")])
