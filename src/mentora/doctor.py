@@ -1,22 +1,29 @@
 """`mentora doctor`: a configuration checked against the Whop it points at, read-only.
 
 Each check is one row: what was checked, ✔ or ✘, what was seen, and for a ✘ a one-line fix.
-Nothing here writes anything, here or at Whop: discovery and JWKS are fetched, and the API
-key makes one read call per permission the app needs.
+Nothing here writes anything, here or at Whop: the database is read (its migration revision)
+without creating a file or a table, discovery and JWKS are fetched, and the API key makes one
+read call per permission the app needs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from mentora.config import Settings
+from mentora.db.engine import describe_error
+from mentora.db.migrate import head_revision, read_revision
 from mentora.errors import ConfigError
 from mentora.oauth.discovery import parse_metadata
 from mentora.oauth.errors import DiscoveryError
@@ -31,6 +38,9 @@ MEMBER_READ = "member:basic:read"
 COMPANY_READ = "company:basic:read"
 # Beyond this, Whop's webhook timestamps and our token expiry checks disagree noticeably.
 MAX_CLOCK_SKEW_SECONDS = 30
+# How long the database row waits for a host that does not answer (libpq's minimum is 2 s).
+DATABASE_TIMEOUT_SECONDS = 5.0
+UPGRADE = "run `mentora db upgrade`"
 # Whop's secrets are `ws_` and a long random tail; the whole string is the HMAC key.
 WEBHOOK_SECRET = re.compile(r"ws_[A-Za-z0-9_-]{16,}")
 
@@ -62,7 +72,7 @@ async def diagnose(
     settings: Settings, *, http: httpx.AsyncClient, whop: WhopClient, now: datetime
 ) -> list[Check]:
     """Run every check, in the order an operator fixes things."""
-    checks = [_settings(settings)]
+    checks = [_settings(settings), await database_check(settings.database_url)]
     try:
         issuer = settings.issuer
     except KeyError:  # WHOP_ENV names no preset: the settings row says so
@@ -91,6 +101,43 @@ async def _attempt(call: Callable[[], Awaitable[T]]) -> T | WhopError:
         return await call()
     except WhopError as exc:
         return exc
+
+
+async def database_check(
+    database_url: str, *, wait_seconds: float = DATABASE_TIMEOUT_SECONDS
+) -> Check:
+    """The database row: reachable within `wait_seconds` and migrated to the revision this code
+    ships; read without creating anything (a missing SQLite file is reported, not made)."""
+    # The drivers block, so the read runs in a thread; the drivers' own timeouts bound it (a
+    # cancelled wait would leave the thread running anyway).
+    return await asyncio.to_thread(_database, database_url, wait_seconds)
+
+
+def _database(database_url: str, timeout: float) -> Check:
+    head = head_revision()
+    try:
+        revision = read_revision(database_url, timeout=timeout)
+    except ConfigError as exc:
+        return Check("database", False, str(exc), "set DATABASE_URL (README)")
+    except FileNotFoundError as exc:
+        fix = f"{UPGRADE} to create it, or point DATABASE_URL at the existing file"
+        return Check("database", False, _missing_file(Path(str(exc.filename))), fix)
+    except (SQLAlchemyError, ValueError) as exc:
+        fix = "start the database, or correct DATABASE_URL (host, port, name, user, password)"
+        if database_url.lower().startswith("sqlite"):
+            fix = "correct DATABASE_URL's path, or let this user read the file"
+        return Check("database", False, describe_error(exc, database_url), fix)
+    if revision != head:
+        at = revision or "none (never migrated)"
+        return Check("database", False, f"at revision {at}, code ships {head}", UPGRADE)
+    shown = make_url(database_url).render_as_string(hide_password=True)
+    return Check("database", True, f"{shown} at revision {head} (head)")
+
+
+def _missing_file(path: Path) -> str:
+    if not path.parent.is_dir():
+        return f"no SQLite file at {path} (its folder {path.parent} does not exist)"
+    return f"no SQLite file at {path}"
 
 
 def _settings(settings: Settings) -> Check:

@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 
 from mentora.clock import Clock, SystemClock
 from mentora.config import Settings, load_settings
+from mentora.db.engine import describe_error
 from mentora.errors import ConfigError, MentoraError
 
 T = TypeVar("T")
@@ -87,8 +88,8 @@ def describe(exc: Exception) -> tuple[str, int]:
         return f"{exc.code}: {exc.detail or exc.public_message}", 1
     if isinstance(exc, SQLAlchemyError):
         # The driver's own message names the host and the cause; the SQL and the
-        # parameters after it are left out (they may carry user data).
-        return f"database: {type(exc).__name__}: {_first_line(exc)}", 1
+        # parameters after it are left out (they may carry user data), and any password.
+        return f"database: {describe_error(exc)}", 1
     if isinstance(exc, OSError):
         return f"{type(exc).__name__}: {_first_line(exc)}", 1
     return f"unexpected {type(exc).__name__}: {_first_line(exc)}", 1

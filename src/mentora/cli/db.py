@@ -23,12 +23,13 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
     settings = command_settings()
     from sqlalchemy.exc import SQLAlchemyError
 
+    from mentora.db.engine import describe_error
     from mentora.db.migrate import upgrade as do_upgrade
 
     try:
         do_upgrade(settings.database_url, revision)
     except SQLAlchemyError as exc:
-        fail(f"database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        fail(f"database: {describe_error(exc, settings.database_url)}")
     for profile in run(_seed(settings)):
         if profile.error:
             # Not fatal: the schema is current; the name follows at the next sync.

@@ -1,4 +1,4 @@
-"""`mentora doctor`: check this configuration against the Whop it points at."""
+"""`mentora doctor`: check this configuration, its database and the Whop it points at."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from mentora.whop.client import WhopClient
 def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
 ) -> None:
-    """Check the settings against Whop (discovery, keys, permissions, company, webhook secret,
-    redirect URI, clock), changing nothing; one row per check, exit 1 on any ✘."""
+    """Check the settings, the database (reachable, migrations at head) and Whop (discovery,
+    keys, permissions, company, webhook secret, redirect URI, clock), changing nothing; one row
+    per check, exit 1 on any ✘."""
     # Unchecked: a refused setting is one row of the report, not the end of it.
     settings = settings_or_exit(check=False)
     configure_logging(fmt=settings.log_format, level=settings.log_level)

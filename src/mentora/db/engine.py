@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -19,6 +22,10 @@ from mentora.db.onetrip import WRITE_BEGIN, onetrip_dbapi
 from mentora.errors import ConfigError
 
 IMMEDIATE = "mentora_write"
+# `scheme://user:password@`: the password part, wherever a URL turns up in a message.
+_URL_PASSWORD = re.compile(
+    r"(?P<head>\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)(?P<password>[^\s@]+)@", re.IGNORECASE
+)
 
 
 def async_url(database_url: str) -> str:
@@ -45,6 +52,34 @@ def sync_url(database_url: str) -> str:
     else:
         raise ConfigError(f"DATABASE_URL must be sqlite:// or postgresql://, not {backend}://")
     return url.render_as_string(hide_password=False)
+
+
+def describe_error(exc: BaseException, database_url: str | None = None) -> str:
+    """One line for a database error, as the CLI prints it after `database: `: its class and
+    the driver's first line, which names the host and the cause.
+
+    The SQL and the parameters after that line are left out (they may carry user data), and so
+    is any password: one written as part of a URL, and `database_url`'s own (as written, or
+    percent-decoded) wherever it appears."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else ""
+    line = _URL_PASSWORD.sub(r"\g<head>***@", line)
+    if database_url is not None:
+        line = _without_password(line, database_url)
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+
+
+def _without_password(line: str, database_url: str) -> str:
+    try:
+        password = make_url(database_url).password
+    except (ArgumentError, ValueError):  # unparsable: hide what a URL's password would be
+        found = _URL_PASSWORD.search(database_url)
+        password = found.group("password") if found else None
+    if not password:
+        return line
+    for form in {str(password), quote(str(password), safe="")}:
+        line = line.replace(form, "***")
+    return line
 
 
 def is_sqlite(database_url: str) -> bool:
