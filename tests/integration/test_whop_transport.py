@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import ipaddress
 import json
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from mentora.whop.transport import AiohttpTransport
 
@@ -233,8 +241,10 @@ async def test_cookies_are_not_shared_between_clients_on_one_transport() -> None
 
     async with serve(keep_alive(set_cookie)) as server:
         transport = AiohttpTransport()
-        first = client(transport, server.base_url)
-        second = client(transport, server.base_url)
+        # By name: aiohttp's own cookie store would refuse a cookie from an IP address anyway.
+        by_name = f"http://localhost:{server.port}"
+        first = client(transport, by_name)
+        second = client(transport, by_name)
         try:
             login = await first.get("/login")
             await second.get("/other")
@@ -432,3 +442,92 @@ def test_one_transport_serves_two_event_loops_in_turn() -> None:
 
     assert asyncio.run(one_round("/first")) == (200, {"ok": True}, [b"/first"])
     assert asyncio.run(one_round("/second")) == (200, {"ok": True}, [b"/second"])
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by its own key, and the key: (cert, key) files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mentora test")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@asynccontextmanager
+async def serve_tls(cert_file: Path, key_file: Path) -> AsyncIterator[Server]:
+    """`serve(keep_alive(ok_json))` behind TLS with the given certificate."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    record = Server()
+    handle = keep_alive(ok_json)
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        record.connections += 1
+        try:
+            await handle(record, reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+            pass  # a client that refused the certificate hangs up mid-handshake
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(on_connect, HOST, 0, ssl=context)
+    record.port = server.sockets[0].getsockname()[1]
+    try:
+        yield record
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_an_untrusted_certificate_is_refused(tmp_path: Path) -> None:
+    """TLS is verified: a server whose certificate no trusted CA signed gets no request, and the
+    call fails with httpx.ConnectError."""
+    cert_file, key_file = _self_signed(tmp_path)
+    async with serve_tls(cert_file, key_file) as server:
+        http = client(AiohttpTransport(), f"https://{HOST}:{server.port}")
+        try:
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await http.get("/")
+        finally:
+            await http.aclose()
+    assert server.requests == []
+
+
+async def test_a_trusted_certificate_is_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CA bundle is httpx's (SSL_CERT_FILE honoured): trusting the server's certificate
+    there lets the call through TLS, hostname checked against the certificate."""
+    cert_file, key_file = _self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+    async with serve_tls(cert_file, key_file) as server:
+        http = client(AiohttpTransport(), f"https://{HOST}:{server.port}")
+        try:
+            response = await http.get("/over-tls")
+        finally:
+            await http.aclose()
+    assert response.json() == {"ok": True}
+    assert [r.target for r in server.requests] == [b"/over-tls"]
