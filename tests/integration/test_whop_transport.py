@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -75,6 +76,29 @@ async def read_request(reader: asyncio.StreamReader) -> RawRequest | None:
     lengths = [v for k, v in headers if k.lower() == b"content-length"]
     body = await reader.readexactly(int(lengths[0])) if lengths else b""
     return RawRequest(method, target, version, headers, body)
+
+
+async def take_request(record: Server, reader: asyncio.StreamReader) -> RawRequest:
+    """Read the one request a client sends on this connection and record it."""
+    request = await read_request(reader)
+    assert request is not None
+    record.requests.append(request)
+    return request
+
+
+async def failing_call(
+    handler: Handler, expected: type[httpx.HTTPError], method: str, path: str, **kwargs: Any
+) -> tuple[httpx.HTTPError, Server]:
+    """One request to a server running `handler`: the error it raised, which must be
+    `expected`, and the server's record."""
+    async with serve(handler) as server:
+        http = client(AiohttpTransport(), server.base_url)
+        try:
+            with pytest.raises(expected) as caught:
+                await http.request(method, path, **kwargs)
+        finally:
+            await http.aclose()
+    return caught.value, server
 
 
 def response_bytes(
@@ -297,39 +321,25 @@ async def hang_up(
     record: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
     """Read one request, record it, and close the connection without answering."""
-    request = await read_request(reader)
-    assert request is not None
-    record.requests.append(request)
+    await take_request(record, reader)
     writer.close()
     await writer.wait_closed()
 
 
 async def test_close_without_answer_raises_remote_protocol_error() -> None:
     """A server that reads the request and hangs up unanswered raises httpx.RemoteProtocolError."""
-    async with serve(hang_up) as server:
-        http = client(AiohttpTransport(), server.base_url)
-        try:
-            with pytest.raises(httpx.TransportError) as caught:
-                await http.get("/silence")
-        finally:
-            await http.aclose()
-
-    assert isinstance(caught.value, httpx.HTTPError)
-    assert isinstance(caught.value, httpx.RemoteProtocolError)
+    error, server = await failing_call(hang_up, httpx.TransportError, "GET", "/silence")
+    assert isinstance(error, httpx.HTTPError)
+    assert isinstance(error, httpx.RemoteProtocolError)
     assert server.requests != []
 
 
 async def test_unanswered_post_is_not_sent_again() -> None:
     """A POST the server hung up on unanswered is sent once, never resent: a code exchange is
     single-use and never retried (C12)."""
-    async with serve(hang_up) as server:
-        http = client(AiohttpTransport(), server.base_url)
-        try:
-            with pytest.raises(httpx.RemoteProtocolError):
-                await http.post("/token", data={"code": "once"})
-        finally:
-            await http.aclose()
-
+    _, server = await failing_call(
+        hang_up, httpx.RemoteProtocolError, "POST", "/token", data={"code": "once"}
+    )
     assert [r.target for r in server.requests] == [b"/token"]
     assert server.connections == 1
 
@@ -337,14 +347,7 @@ async def test_unanswered_post_is_not_sent_again() -> None:
 async def test_unanswered_get_is_sent_at_most_once_more() -> None:
     """A GET the server hung up on unanswered is sent once more (aiohttp's retry of a dropped
     connection, harmless for a read), then fails: never a third time."""
-    async with serve(hang_up) as server:
-        http = client(AiohttpTransport(), server.base_url)
-        try:
-            with pytest.raises(httpx.RemoteProtocolError):
-                await http.get("/silence")
-        finally:
-            await http.aclose()
-
+    _, server = await failing_call(hang_up, httpx.RemoteProtocolError, "GET", "/silence")
     assert [r.target for r in server.requests] == [b"/silence", b"/silence"]
 
 
@@ -354,22 +357,13 @@ async def test_malformed_status_line_raises_remote_protocol_error() -> None:
     async def garbage(
         record: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        request = await read_request(reader)
-        assert request is not None
-        record.requests.append(request)
+        await take_request(record, reader)
         writer.write(b"garbage\r\n\r\n")
         await writer.drain()
         await reader.read()  # until the client drops the connection it cannot parse
 
-    async with serve(garbage) as server:
-        http = client(AiohttpTransport(), server.base_url)
-        try:
-            with pytest.raises(httpx.RemoteProtocolError) as caught:
-                await http.get("/")
-        finally:
-            await http.aclose()
-
-    assert isinstance(caught.value, httpx.HTTPError)
+    error, _ = await failing_call(garbage, httpx.RemoteProtocolError, "GET", "/")
+    assert isinstance(error, httpx.HTTPError)
 
 
 async def test_silent_server_raises_read_timeout() -> None:
@@ -380,9 +374,7 @@ async def test_silent_server_raises_read_timeout() -> None:
     async def silent(
         record: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        request = await read_request(reader)
-        assert request is not None
-        record.requests.append(request)
+        await take_request(record, reader)
         received.set()
         await release.wait()
 
@@ -406,24 +398,15 @@ async def test_truncated_body_raises_transport_error() -> None:
     async def truncated(
         record: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        request = await read_request(reader)
-        assert request is not None
-        record.requests.append(request)
+        await take_request(record, reader)
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"0123456789")
         await writer.drain()
         writer.close()
         await writer.wait_closed()
 
-    async with serve(truncated) as server:
-        http = client(AiohttpTransport(), server.base_url)
-        try:
-            with pytest.raises(httpx.TransportError) as caught:
-                await http.get("/short")
-        finally:
-            await http.aclose()
-
-    assert isinstance(caught.value, httpx.HTTPError)
-    assert isinstance(caught.value, httpx.ReadError | httpx.RemoteProtocolError)
+    error, _ = await failing_call(truncated, httpx.TransportError, "GET", "/short")
+    assert isinstance(error, httpx.HTTPError)
+    assert isinstance(error, httpx.ReadError | httpx.RemoteProtocolError)
 
 
 def test_one_transport_serves_two_event_loops_in_turn() -> None:
