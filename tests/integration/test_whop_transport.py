@@ -215,10 +215,11 @@ async def test_request_bytes_reach_the_server_as_httpx_built_them() -> None:
 
 
 async def test_redirect_is_returned_not_followed() -> None:
-    """A 302 reaches the caller as a 302 with its Location; the server sees exactly one request."""
+    """A 302 reaches the caller as a 302 with its Location and the server's own reason phrase;
+    the server sees exactly one request."""
 
     def redirect(_: RawRequest) -> bytes:
-        return response_bytes(302, "Found", [("Location", "/elsewhere")])
+        return response_bytes(302, "Gone Over There", [("Location", "/elsewhere")])
 
     async with serve(keep_alive(redirect)) as server:
         http = client(AiohttpTransport(), server.base_url)
@@ -229,7 +230,8 @@ async def test_redirect_is_returned_not_followed() -> None:
 
     assert response.status_code == 302
     assert response.headers["location"] == "/elsewhere"
-    assert response.reason_phrase == "Found"
+    assert response.reason_phrase == "Gone Over There"
+    assert response.http_version == "HTTP/1.1"
     assert [r.target for r in server.requests] == [b"/start"]
 
 
@@ -286,14 +288,24 @@ async def test_cookies_are_not_shared_between_clients_on_one_transport() -> None
 
 
 async def test_sequential_requests_reuse_one_connection() -> None:
-    """Two sequential requests through one client travel over one TCP connection."""
-    async with serve(keep_alive(ok_json)) as server:
+    """Two sequential requests through one client travel over one TCP connection, which
+    closing the client (and so its transport) closes."""
+    closed = asyncio.Event()
+
+    async def answer_until_closed(
+        record: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await keep_alive(ok_json)(record, reader, writer)
+        closed.set()  # the client closed the connection
+
+    async with serve(answer_until_closed) as server:
         http = client(AiohttpTransport(), server.base_url)
         try:
             first = await http.get("/one")
             second = await http.get("/two")
         finally:
             await http.aclose()
+        await asyncio.wait_for(closed.wait(), timeout=5)
 
     assert (first.status_code, second.status_code) == (200, 200)
     assert [r.target for r in server.requests] == [b"/one", b"/two"]
@@ -314,6 +326,7 @@ async def test_refused_connection_raises_connect_error() -> None:
         await http.aclose()
 
     assert isinstance(caught.value, httpx.HTTPError)
+    assert str(caught.value).startswith("ClientConnectorError")
     assert caught.value.request.url == httpx.URL(f"http://{HOST}:{port}/")
 
 
@@ -514,3 +527,78 @@ async def test_a_trusted_certificate_is_accepted(
             await http.aclose()
     assert response.json() == {"ok": True}
     assert [r.target for r in server.requests] == [b"/over-tls"]
+
+
+async def test_proxy_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Proxy variables in the environment do not reroute a call to Whop: the request reaches
+    its host and the would-be proxy sees no connection (as with httpx's explicit transport)."""
+    async with serve(keep_alive(ok_json)) as target, serve(keep_alive(ok_json)) as proxy:
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+            monkeypatch.setenv(name, proxy.base_url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        http = client(AiohttpTransport(), target.base_url)
+        try:
+            response = await http.get("/direct")
+        finally:
+            await http.aclose()
+    assert response.status_code == 200
+    assert [r.target for r in target.requests] == [b"/direct"]
+    assert proxy.connections == 0
+
+
+async def test_the_pool_limit_holds_and_its_wait_times_out() -> None:
+    """With every pooled connection busy, a further call waits at most the pool timeout and
+    fails with an httpx timeout; no connection beyond the limit is opened."""
+    received = asyncio.Event()
+    release = asyncio.Event()
+
+    async def held(
+        record: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        while (request := await read_request(reader)) is not None:
+            record.requests.append(request)
+            received.set()
+            await release.wait()
+            writer.write(ok_json(request))
+            await writer.drain()
+
+    async with serve(held) as server:
+        http = httpx.AsyncClient(
+            transport=AiohttpTransport(max_connections=1),
+            base_url=server.base_url,
+            timeout=httpx.Timeout(10.0, connect=5.0, pool=0.3),
+        )
+        try:
+            first = asyncio.create_task(http.get("/first"))
+            await received.wait()
+            with pytest.raises(httpx.TimeoutException):
+                # Bounded here too, so a transport that ignored the pool timeout fails the
+                # test instead of waiting for the first call forever.
+                await asyncio.wait_for(http.get("/second"), timeout=5)
+            release.set()
+            assert (await first).status_code == 200
+        finally:
+            release.set()
+            await http.aclose()
+    assert server.connections == 1
+
+
+def test_a_loop_that_ended_without_closing_leaves_the_next_one_a_working_pool() -> None:
+    """A process that runs one loop after another (CLI commands, tests) gets a fresh pool in
+    each, even when the loop before ended without closing the transport."""
+    transport = AiohttpTransport()
+
+    async def one_round(path: str) -> tuple[int, list[bytes]]:
+        async with serve(keep_alive(ok_json)) as server:
+            http = client(transport, server.base_url)
+            response = await http.get(path)
+        return response.status_code, [r.target for r in server.requests]
+
+    assert asyncio.run(one_round("/first")) == (200, [b"/first"])
+    assert asyncio.run(one_round("/second")) == (200, [b"/second"])
+
+    async def close() -> None:
+        await transport.aclose()
+
+    asyncio.run(close())
