@@ -86,18 +86,23 @@ async def take_request(record: Server, reader: asyncio.StreamReader) -> RawReque
     return request
 
 
+async def call(base_url: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """One request through a client of its own on a transport of its own, both closed after."""
+    http = client(AiohttpTransport(), base_url)
+    try:
+        return await http.request(method, path, **kwargs)
+    finally:
+        await http.aclose()
+
+
 async def failing_call(
     handler: Handler, expected: type[httpx.HTTPError], method: str, path: str, **kwargs: Any
 ) -> tuple[httpx.HTTPError, Server]:
     """One request to a server running `handler`: the error it raised, which must be
     `expected`, and the server's record."""
     async with serve(handler) as server:
-        http = client(AiohttpTransport(), server.base_url)
-        try:
-            with pytest.raises(expected) as caught:
-                await http.request(method, path, **kwargs)
-        finally:
-            await http.aclose()
+        with pytest.raises(expected) as caught:
+            await call(server.base_url, method, path, **kwargs)
     return caught.value, server
 
 
@@ -222,11 +227,7 @@ async def test_redirect_is_returned_not_followed() -> None:
         return response_bytes(302, "Gone Over There", [("Location", "/elsewhere")])
 
     async with serve(keep_alive(redirect)) as server:
-        http = client(AiohttpTransport(), server.base_url)
-        try:
-            response = await http.get("/start")
-        finally:
-            await http.aclose()
+        response = await call(server.base_url, "GET", "/start")
 
     assert response.status_code == 302
     assert response.headers["location"] == "/elsewhere"
@@ -248,11 +249,7 @@ async def test_gzip_body_is_decoded_by_httpx() -> None:
         )
 
     async with serve(keep_alive(gzipped)) as server:
-        http = client(AiohttpTransport(), server.base_url)
-        try:
-            response = await http.get("/me")
-        finally:
-            await http.aclose()
+        response = await call(server.base_url, "GET", "/me")
 
     assert response.headers["content-encoding"] == "gzip"
     assert response.json() == document
@@ -318,12 +315,8 @@ async def test_refused_connection_raises_connect_error() -> None:
         probe.bind((HOST, 0))
         port = probe.getsockname()[1]
 
-    http = client(AiohttpTransport(), f"http://{HOST}:{port}")
-    try:
-        with pytest.raises(httpx.ConnectError) as caught:
-            await http.get("/")
-    finally:
-        await http.aclose()
+    with pytest.raises(httpx.ConnectError) as caught:
+        await call(f"http://{HOST}:{port}", "GET", "/")
 
     assert isinstance(caught.value, httpx.HTTPError)
     assert str(caught.value).startswith("ClientConnectorError")
@@ -503,12 +496,8 @@ async def test_an_untrusted_certificate_is_refused(tmp_path: Path) -> None:
     call fails with httpx.ConnectError."""
     cert_file, key_file = _self_signed(tmp_path)
     async with serve_tls(cert_file, key_file) as server:
-        http = client(AiohttpTransport(), f"https://{HOST}:{server.port}")
-        try:
-            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-                await http.get("/")
-        finally:
-            await http.aclose()
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            await call(f"https://{HOST}:{server.port}", "GET", "/")
     assert server.requests == []
 
 
@@ -520,11 +509,7 @@ async def test_a_trusted_certificate_is_accepted(
     cert_file, key_file = _self_signed(tmp_path)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
     async with serve_tls(cert_file, key_file) as server:
-        http = client(AiohttpTransport(), f"https://{HOST}:{server.port}")
-        try:
-            response = await http.get("/over-tls")
-        finally:
-            await http.aclose()
+        response = await call(f"https://{HOST}:{server.port}", "GET", "/over-tls")
     assert response.json() == {"ok": True}
     assert [r.target for r in server.requests] == [b"/over-tls"]
 
@@ -537,11 +522,7 @@ async def test_proxy_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> N
             monkeypatch.setenv(name, proxy.base_url)
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
-        http = client(AiohttpTransport(), target.base_url)
-        try:
-            response = await http.get("/direct")
-        finally:
-            await http.aclose()
+        response = await call(target.base_url, "GET", "/direct")
     assert response.status_code == 200
     assert [r.target for r in target.requests] == [b"/direct"]
     assert proxy.connections == 0
