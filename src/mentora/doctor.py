@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mentora.config import Settings
 from mentora.db.engine import describe_error
-from mentora.db.migrate import head_revision, read_revision
+from mentora.db.migrate import READ_TIMEOUT_SECONDS, current_revision, head_revision
 from mentora.errors import ConfigError
 from mentora.oauth.discovery import parse_metadata
 from mentora.oauth.errors import DiscoveryError
@@ -38,8 +38,6 @@ MEMBER_READ = "member:basic:read"
 COMPANY_READ = "company:basic:read"
 # Beyond this, Whop's webhook timestamps and our token expiry checks disagree noticeably.
 MAX_CLOCK_SKEW_SECONDS = 30
-# How long the database row waits for a host that does not answer (libpq's minimum is 2 s).
-DATABASE_TIMEOUT_SECONDS = 5.0
 UPGRADE = "run `mentora db upgrade`"
 # Whop's secrets are `ws_` and a long random tail; the whole string is the HMAC key.
 WEBHOOK_SECRET = re.compile(r"ws_[A-Za-z0-9_-]{16,}")
@@ -103,9 +101,7 @@ async def _attempt(call: Callable[[], Awaitable[T]]) -> T | WhopError:
         return exc
 
 
-async def database_check(
-    database_url: str, *, wait_seconds: float = DATABASE_TIMEOUT_SECONDS
-) -> Check:
+async def database_check(database_url: str, *, wait_seconds: float = READ_TIMEOUT_SECONDS) -> Check:
     """The database row: reachable within `wait_seconds` and migrated to the revision this code
     ships; read without creating anything (a missing SQLite file is reported, not made)."""
     # The drivers block, so the read runs in a thread; the drivers' own timeouts bound it (a
@@ -116,7 +112,7 @@ async def database_check(
 def _database(database_url: str, timeout: float) -> Check:
     head = head_revision()
     try:
-        revision = read_revision(database_url, timeout=timeout)
+        revision = current_revision(database_url, timeout=timeout)
     except ConfigError as exc:
         return Check("database", False, str(exc), "set DATABASE_URL (README)")
     except FileNotFoundError as exc:

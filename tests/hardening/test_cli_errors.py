@@ -152,3 +152,12 @@ def test_a_real_process_prints_only_the_error_line(args: tuple[str, ...]) -> Non
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("error: database: "), lines[0]
+
+
+async def test_db_current_reads_and_creates_nothing(clock: FrozenClock, tmp_path: Path) -> None:
+    """`mentora db current` on a SQLite file that does not exist says so in one line and exits
+    non-zero, leaving no file or folder behind (it reads the revision, read-only)."""
+    missing = tmp_path / "nowhere" / "mentora.db"
+    result = await run_cli(clock, f"sqlite:///{missing}", "db", "current")
+    assert_one_line_error(result, str(missing))
+    assert list(tmp_path.iterdir()) == []

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, pool, text
 from sqlalchemy.engine import make_url
@@ -17,6 +16,9 @@ from sqlalchemy.engine import make_url
 from mentora.db.engine import is_sqlite, sync_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# How long reading the revision waits for a database host that does not answer (libpq counts
+# whole seconds, at least 2).
+READ_TIMEOUT_SECONDS = 5.0
 
 
 def alembic_config(database_url: str) -> Config:
@@ -39,24 +41,15 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
-def current_revision(database_url: str) -> str | None:
-    """The revision the database is at, or None when it was never migrated."""
-    engine = create_engine(sync_url(database_url), poolclass=pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
-    finally:
-        engine.dispose()
-
-
 def head_revision() -> str | None:
     """The newest revision shipped with this code."""
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
-def read_revision(database_url: str, *, timeout: float) -> str | None:
+def current_revision(database_url: str, *, timeout: float = READ_TIMEOUT_SECONDS) -> str | None:
     """The revision the database is at (None: never migrated; "a, b" if it has two heads), read
-    without writing or creating anything, giving up after about `timeout` seconds (`doctor`).
+    without writing or creating anything, giving up after about `timeout` seconds (`mentora db
+    current`, `doctor`).
 
     A SQLite file is opened read-only; one that does not exist raises FileNotFoundError (naming
     it) instead of being created. PostgreSQL is read in a read-only transaction, with
