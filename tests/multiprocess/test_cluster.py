@@ -210,9 +210,19 @@ async def test_w12_two_workers_send_each_outbox_email_exactly_once(
         )
         == 1
     )
+
     # Both worker processes took part (their `worker_pass` log lines since the rows went in).
-    sent_by = {
-        w.name: sum(int(n) for n in re.findall(r'"sent": (\d+)', w.log(10**9)[offsets[w.name] :]))
-        for w in cluster.workers
-    }
-    assert all(sent_by.values()), sent_by
+    # A pass logs after its commit, so the last pass's line may still be on its way: wait until
+    # the lines account for all 200 (or more: mail of earlier tests may still go out).
+    def sent_by() -> dict[str, int]:
+        return {
+            w.name: sum(
+                int(n) for n in re.findall(r'"sent": (\d+)', w.log(10**9)[offsets[w.name] :])
+            )
+            for w in cluster.workers
+        }
+
+    await eventually(
+        lambda: sum(sent_by().values()) >= 200, timeout=30, what="every pass's log line"
+    )
+    assert all(sent_by().values()), sent_by()
