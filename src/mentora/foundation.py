@@ -18,6 +18,7 @@ from mentora.config import Settings
 from mentora.crypto import TokenBox
 from mentora.db.engine import make_engine, make_sessionmaker
 from mentora.whop.client import WhopClient
+from mentora.whop.http import CookielessClient
 from mentora.whop.transport import AiohttpTransport
 
 
@@ -56,7 +57,8 @@ def build_foundation(
     timeout = httpx.Timeout(settings.whop_http_timeout_seconds, connect=5.0)
     # No redirects: a provider endpoint must answer itself, never bounce us elsewhere (C18).
     transport = transport or AiohttpTransport()
-    http = httpx.AsyncClient(
+    # No cookie store: one client serves every user's calls (whop.http).
+    http = CookielessClient(
         transport=transport,
         timeout=timeout,
         follow_redirects=False,

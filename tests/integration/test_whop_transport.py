@@ -27,7 +27,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from mentora.foundation import build_foundation
+from mentora.whop.http import CookielessClient
 from mentora.whop.transport import AiohttpTransport
+from tests.support.env import make_settings
 
 HOST = "127.0.0.1"
 
@@ -170,7 +173,7 @@ def client(
     transport: httpx.AsyncBaseTransport, base_url: str, timeout: float = 10.0
 ) -> httpx.AsyncClient:
     """An httpx client built as the app builds it (src/mentora/foundation.py)."""
-    return httpx.AsyncClient(
+    return CookielessClient(
         transport=transport,
         base_url=base_url,
         timeout=httpx.Timeout(timeout, connect=5.0),
@@ -255,8 +258,9 @@ async def test_gzip_body_is_decoded_by_httpx() -> None:
     assert response.json() == document
 
 
-async def test_cookies_are_not_shared_between_clients_on_one_transport() -> None:
-    """A cookie one client received is never sent by another client sharing the transport."""
+async def test_a_cookie_whop_sets_is_never_sent_back() -> None:
+    """A cookie set on one response is sent by no later request: not by another client on the
+    same transport, nor by the client that received it (one client serves every user)."""
 
     def set_cookie(request: RawRequest) -> bytes:
         headers = [("Set-Cookie", "session=secret; Path=/")] if request.target == b"/login" else []
@@ -277,11 +281,38 @@ async def test_cookies_are_not_shared_between_clients_on_one_transport() -> None
             await second.aclose()
 
     assert login.headers["set-cookie"] == "session=secret; Path=/"
-    login_request, other, mine = server.requests
-    assert login_request.values(b"cookie") == []
-    assert other.values(b"cookie") == []
-    # httpx's client layer still keeps its own cookies, sent once by that client only.
-    assert mine.values(b"cookie") == [b"session=secret"]
+    assert [request.values(b"cookie") for request in server.requests] == [[], [], []]
+    assert len(first.cookies) == 0
+
+
+async def test_the_apps_client_keeps_no_cookie_between_users(tmp_path: Path) -> None:
+    """The one client the app builds for Whop's API and userinfo (foundation) sends no cookie
+    a previous response set: user A's cookie never rides on user B's call."""
+
+    def set_cookie(request: RawRequest) -> bytes:
+        return response_bytes(200, "OK", [("Set-Cookie", "cf=abc; Path=/")])
+
+    base = build_foundation(make_settings(f"sqlite:///{tmp_path}/app.db"))
+    try:
+        async with serve(keep_alive(set_cookie)) as server:
+            by_name = f"http://localhost:{server.port}"
+            await base.http.get(f"{by_name}/userinfo", headers={"authorization": "Bearer a"})
+            await base.http.get(f"{by_name}/userinfo", headers={"authorization": "Bearer b"})
+    finally:
+        await base.aclose()
+    assert [request.values(b"cookie") for request in server.requests] == [[], []]
+
+
+def test_the_client_refuses_cookies_given_to_it() -> None:
+    """Cookies cannot be put in the client's store, at construction or later."""
+    http = client(AiohttpTransport(), "http://localhost")
+    with pytest.raises(TypeError, match="keeps no cookies"):
+        http.cookies.set("session", "secret")
+    with pytest.raises(TypeError, match="keeps no cookies"):
+        http.cookies = {"session": "secret"}
+    with pytest.raises(TypeError, match="keeps no cookies"):
+        CookielessClient(cookies={"session": "secret"})
+    assert len(http.cookies) == 0
 
 
 async def test_sequential_requests_reuse_one_connection() -> None:

@@ -23,6 +23,7 @@ with warnings.catch_warnings():
 
 from mentora.oauth.discovery import ProviderMetadata
 from mentora.oauth.errors import ExchangeFailed, OAuthError, RefreshFailed
+from mentora.whop.http import CookielessClient
 
 log = structlog.get_logger("mentora.oauth")
 
@@ -75,6 +76,14 @@ def _refuse_server_errors(response: httpx.Response) -> httpx.Response:
     return response
 
 
+class _TokenClient(AsyncOAuth2Client, CookielessClient):  # type: ignore[misc]
+    """Authlib's httpx OAuth2 client keeping no cookies from the token endpoint (whop.http)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Authlib's constructor (spelled out: mypy sees Authlib's client as untyped)."""
+        super().__init__(**kwargs)
+
+
 class OAuthClient:
     """Calls the issuer's token, revocation and userinfo endpoints for one registered client."""
 
@@ -100,7 +109,7 @@ class OAuthClient:
                 return method
         return "client_secret_basic"
 
-    def _client(self, meta: ProviderMetadata) -> AsyncOAuth2Client:
+    def _client(self, meta: ProviderMetadata) -> _TokenClient:
         # Not closed after use: closing would close the shared transport.
         client = self._new_client(meta)
         # A 5xx or 429 from the token endpoint is Whop's trouble, not a bad request: say so
@@ -109,8 +118,8 @@ class OAuthClient:
         client.register_compliance_hook("refresh_token_response", _refuse_server_errors)
         return client
 
-    def _new_client(self, meta: ProviderMetadata) -> AsyncOAuth2Client:
-        return AsyncOAuth2Client(
+    def _new_client(self, meta: ProviderMetadata) -> _TokenClient:
+        return _TokenClient(
             client_id=self.client_id,
             client_secret=self._secret,
             token_endpoint_auth_method=self._auth_method(meta),
