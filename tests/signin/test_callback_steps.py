@@ -56,9 +56,7 @@ async def _check(services: Services, browser: str | None, params: dict[str, str]
 async def _complete(services: Services, login: Any, code: str | None) -> cb.VerifiedLogin:
     now = services.clock.now()
     redeemed = await cb.redeem(login, code=code, provider=services.provider, now=now)
-    return await cb.confirm_userinfo(
-        login, redeemed, provider=services.provider, http=services.http
-    )
+    return await cb.confirm_userinfo(login, redeemed, provider=services.provider)
 
 
 async def test_an_approved_login_is_verified_end_to_end(

@@ -95,13 +95,10 @@ async def confirm_userinfo(
     redeemed: Redeemed,
     *,
     provider: Provider,
-    http: Any,
 ) -> VerifiedLogin:
     """Read userinfo with the (verified) grant's access token and check its subject."""
     meta = await provider.metadata()
-    info = await provider.client.userinfo(
-        meta, access_token=redeemed.tokens.access_token, http=http
-    )
+    info = await provider.client.userinfo(meta, access_token=redeemed.tokens.access_token)
     if info.get("sub") != redeemed.claims["sub"]:
         raise UserinfoMismatch("userinfo sub differs from the ID token")
     return VerifiedLogin(

@@ -58,7 +58,6 @@ class Provider:
             client=OAuthClient(
                 client_id=settings.whop_client_id,
                 client_secret=secret,
-                transport=base.transport,
-                timeout=settings.whop_http_timeout_seconds,
+                http=base.http,
             ),
         )

@@ -1,29 +1,21 @@
-"""Token endpoint calls (code exchange, refresh, revoke) and userinfo, through Authlib's
-httpx OAuth2 client. A fresh client per call shares the app's transport, so concurrent
-requests never share Authlib's per-client token state.
+"""Token endpoint calls (code exchange, refresh, revoke) and userinfo: requests built and
+authenticated by Authlib, sent through the app's httpx client.
 """
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import structlog
-from authlib.integrations.base_client.errors import OAuthError as AuthlibOAuthError
-
-with warnings.catch_warnings():
-    # Authlib announces, at import, a future move of this client to an "httpx2" package; it
-    # works with the pinned httpx, and the notice printed on every CLI command told users
-    # nothing they could act on.
-    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
-    from authlib.integrations.httpx_client import AsyncOAuth2Client
+from authlib.oauth2.auth import ClientAuth
+from authlib.oauth2.rfc6749.parameters import prepare_token_request
+from authlib.oauth2.rfc7009.parameters import prepare_revoke_token_request
 
 from mentora.oauth.discovery import ProviderMetadata
 from mentora.oauth.errors import ExchangeFailed, OAuthError, RefreshFailed
-from mentora.whop.http import CookielessClient
 
 log = structlog.get_logger("mentora.oauth")
 
@@ -69,80 +61,97 @@ class TokenSet:
         )
 
 
-def _refuse_server_errors(response: httpx.Response) -> httpx.Response:
-    """Authlib compliance hook: a 5xx or 429 token response becomes TokenEndpointUnavailable."""
-    if response.status_code >= 500 or response.status_code == 429:
-        raise TokenEndpointUnavailable(f"token endpoint answered {response.status_code}")
-    return response
+class TokenClientAuth(Protocol):
+    """Authlib's `ClientAuth`: adds the client's credentials to a token endpoint request."""
+
+    def prepare(
+        self, method: str, uri: str, headers: dict[str, str], body: str
+    ) -> tuple[str, dict[str, str], str]:
+        """The request with the credentials added (header, body or URI, per the method)."""
+        ...
 
 
-class _TokenClient(AsyncOAuth2Client, CookielessClient):  # type: ignore[misc]
-    """Authlib's httpx OAuth2 client keeping no cookies from the token endpoint (whop.http)."""
+# Authlib's token request headers (authlib.oauth2.client.DEFAULT_HEADERS).
+_FORM_HEADERS = {
+    "Accept": "application/json",
+    "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
+}
 
-    def __init__(self, **kwargs: Any) -> None:
-        """Authlib's constructor (spelled out: mypy sees Authlib's client as untyped)."""
-        super().__init__(**kwargs)
+
+class TokenEndpointRefused(Exception):
+    """The token endpoint answered with an OAuth error (`error`, RFC 6749 §5.2)."""
+
+    def __init__(self, error: str) -> None:
+        """Keep the endpoint's `error` code."""
+        super().__init__(error)
+        self.error = error
 
 
 class OAuthClient:
-    """Calls the issuer's token, revocation and userinfo endpoints for one registered client."""
+    """Calls the issuer's token, revocation and userinfo endpoints for one registered client.
+
+    Requests are built by Authlib's RFC 6749 and RFC 7009 functions and authenticated by its
+    `ClientAuth` (client_secret_post or _basic as the issuer advertises; `none`, the client id
+    alone, for a public client), and sent through the app's one httpx client (no cookies, no
+    redirects followed). Authlib's `AsyncOAuth2Client` did the same through a client built
+    per call, whose construction, token state and second encoding of the form body (in its
+    auth flow) cost a sign-in more CPU than the request itself.
+    """
 
     def __init__(
-        self,
-        *,
-        client_id: str,
-        client_secret: str | None,
-        transport: httpx.AsyncBaseTransport,
-        timeout: float,
+        self, *, client_id: str, client_secret: str | None, http: httpx.AsyncClient
     ) -> None:
-        """Remember the client credentials and the shared transport."""
+        """Remember the client credentials and the app's HTTP client."""
         self.client_id = client_id
         self._secret = client_secret
-        self._transport = transport
-        self._timeout = timeout
+        self._http = http
 
-    def _auth_method(self, meta: ProviderMetadata) -> str:
+    def _auth(self, meta: ProviderMetadata) -> TokenClientAuth:
         if not self._secret:
-            return "none"
-        for method in ("client_secret_post", "client_secret_basic"):
-            if method in meta.token_auth_methods:
-                return method
-        return "client_secret_basic"
+            method = "none"
+        else:
+            advertised = [
+                m
+                for m in ("client_secret_post", "client_secret_basic")
+                if m in meta.token_auth_methods
+            ]
+            method = advertised[0] if advertised else "client_secret_basic"
+        auth: TokenClientAuth = ClientAuth(self.client_id, self._secret, method)
+        return auth
 
-    def _client(self, meta: ProviderMetadata) -> _TokenClient:
-        # Not closed after use: closing would close the shared transport.
-        client = self._new_client(meta)
-        # A 5xx or 429 from the token endpoint is Whop's trouble, not a bad request: say so
-        # (503) instead of letting Authlib read it as an OAuth error.
-        client.register_compliance_hook("access_token_response", _refuse_server_errors)
-        client.register_compliance_hook("refresh_token_response", _refuse_server_errors)
-        return client
+    async def _post_form(self, meta: ProviderMetadata, url: str, body: str) -> httpx.Response:
+        """POST a form to one of the issuer's endpoints, the client authenticated."""
+        url, headers, body = self._auth(meta).prepare("POST", url, dict(_FORM_HEADERS), body)
+        return await self._http.post(url, content=body.encode(), headers=headers)
 
-    def _new_client(self, meta: ProviderMetadata) -> _TokenClient:
-        return _TokenClient(
-            client_id=self.client_id,
-            client_secret=self._secret,
-            token_endpoint_auth_method=self._auth_method(meta),
-            revocation_endpoint_auth_method=self._auth_method(meta),
-            transport=self._transport,
-            timeout=self._timeout,
-            follow_redirects=False,
-        )
+    async def _token(self, meta: ProviderMetadata, body: str, *, now: datetime) -> TokenSet:
+        """Send a token request; the TokenSet, or why not (Authlib's reading of the answer:
+        an OAuth `error` is the endpoint refusing, whatever the status)."""
+        response = await self._post_form(meta, meta.token_endpoint, body)
+        if response.status_code >= 500 or response.status_code == 429:
+            # Whop's trouble, not a bad request: say so (503), never an OAuth error.
+            raise TokenEndpointUnavailable(f"token endpoint answered {response.status_code}")
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            response.raise_for_status()  # a gateway's error page: the endpoint is unavailable
+            raise ValueError(f"token response is not a JSON object (HTTP {response.status_code})")
+        if "error" in data:
+            raise TokenEndpointRefused(str(data["error"]))
+        return TokenSet.from_response(data, now=now)
 
     async def exchange_code(
         self, meta: ProviderMetadata, *, code: str, verifier: str, redirect_uri: str, now: datetime
     ) -> TokenSet:
         """Redeem an authorization code once; any failure is ExchangeFailed (never retried, C12)."""
+        body = prepare_token_request(
+            "authorization_code", code=code, code_verifier=verifier, redirect_uri=redirect_uri
+        )
         try:
-            token = await self._client(meta).fetch_token(
-                meta.token_endpoint,
-                grant_type="authorization_code",
-                code=code,
-                code_verifier=verifier,
-                redirect_uri=redirect_uri,
-            )
-            return TokenSet.from_response(dict(token), now=now)
-        except AuthlibOAuthError as exc:
+            return await self._token(meta, body, now=now)
+        except TokenEndpointRefused as exc:
             raise ExchangeFailed(
                 f"token endpoint said {exc.error}", code="token_exchange_failed"
             ) from None
@@ -156,14 +165,13 @@ class OAuthClient:
     async def refresh(
         self, meta: ProviderMetadata, *, refresh_token: str, company_id: str | None, now: datetime
     ) -> TokenSet:
-        """Rotate the refresh token; invalid_grant means the user must sign in again."""
+        """Rotate the refresh token; invalid_grant means the user must sign in again. A
+        response without a new refresh token keeps the old one (RFC 6749 §6)."""
         extra: dict[str, str] = {"company_id": company_id} if company_id else {}
+        body = prepare_token_request("refresh_token", refresh_token=refresh_token, **extra)
         try:
-            token = await self._client(meta).refresh_token(
-                meta.token_endpoint, refresh_token=refresh_token, **extra
-            )
-            return TokenSet.from_response(dict(token), now=now)
-        except AuthlibOAuthError as exc:
+            tokens = await self._token(meta, body, now=now)
+        except TokenEndpointRefused as exc:
             if exc.error in ("invalid_grant", "invalid_client", "unauthorized_client"):
                 raise RefreshFailed(f"refresh refused: {exc.error}") from None
             raise TokenEndpointUnavailable(f"refresh failed: {exc.error}") from None
@@ -175,26 +183,24 @@ class OAuthClient:
             raise TokenEndpointUnavailable(
                 f"unusable refresh response: {type(exc).__name__}"
             ) from None
+        if tokens.refresh_token is None:
+            return replace(tokens, refresh_token=refresh_token)
+        return tokens
 
     async def revoke(self, meta: ProviderMetadata, *, refresh_token: str) -> bool:
         """Best-effort revocation of a refresh token (C16); False when it did not go through."""
+        body, _ = prepare_revoke_token_request(refresh_token, "refresh_token")
         try:
-            response = await self._client(meta).revoke_token(
-                meta.revocation_endpoint,
-                token=refresh_token,
-                token_type_hint="refresh_token",  # noqa: S106 - a hint name, not a secret
-            )
+            response = await self._post_form(meta, meta.revocation_endpoint, body)
             return bool(200 <= response.status_code < 300)
-        except (httpx.HTTPError, AuthlibOAuthError) as exc:
+        except httpx.HTTPError as exc:
             log.warning("token_revoke_failed", error=type(exc).__name__)
             return False
 
-    async def userinfo(
-        self, meta: ProviderMetadata, *, access_token: str, http: httpx.AsyncClient
-    ) -> dict[str, Any]:
+    async def userinfo(self, meta: ProviderMetadata, *, access_token: str) -> dict[str, Any]:
         """The userinfo claims, with the access token in the Authorization header only."""
         try:
-            response = await http.get(
+            response = await self._http.get(
                 meta.userinfo_endpoint, headers={"authorization": f"Bearer {access_token}"}
             )
             response.raise_for_status()

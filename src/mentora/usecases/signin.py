@@ -180,7 +180,7 @@ async def _check(
         # slower one instead of both. Userinfo's refusal still comes first, as when it was
         # asked first; check-access is a read with our API key, harmless if it is wasted.
         verified, answers = await asyncio.gather(
-            cb.confirm_userinfo(login, redeemed, provider=provider, http=services.http),
+            cb.confirm_userinfo(login, redeemed, provider=provider),
             _answers(services, creators, redeemed.subject),
             return_exceptions=True,
         )
