@@ -12,6 +12,7 @@ from sqlalchemy.sql.dml import Insert
 
 from mentora.db.insert import insert_ignore, upsert
 from mentora.db.models import Student, User
+from mentora.db.uow import Db, dialect_name
 from mentora.whop.schemas import AccessAnswer
 
 
@@ -81,9 +82,7 @@ def _student_upsert(dialect: str) -> Insert:
     )
 
 
-async def upsert_user(
-    db: AsyncSession, *, subject: str, userinfo: dict[str, Any], now: datetime
-) -> int:
+async def upsert_user(db: Db, *, subject: str, userinfo: dict[str, Any], now: datetime) -> int:
     """The id of the user keyed by Whop's `sub` (never by email, O07), created or given fresh
     profile fields in one statement (a field Whop left out keeps its stored value)."""
     values = {
@@ -94,12 +93,12 @@ async def upsert_user(
         "created_at": now,
         "updated_at": now,
     }
-    statement = _user_upsert(db.get_bind().dialect.name)
+    statement = _user_upsert(dialect_name(db))
     return int((await db.execute(statement, values)).scalar_one())
 
 
 async def record_access(
-    db: AsyncSession, *, user_id: int, creator_id: int, answer: AccessAnswer, now: datetime
+    db: Db, *, user_id: int, creator_id: int, answer: AccessAnswer, now: datetime
 ) -> None:
     """Store Whop's access answer on the student row (creating it), for local decisions; the
     first answer with access marks the student onboarded. One statement."""
@@ -111,7 +110,7 @@ async def record_access(
         "access_checked_at": now,
         "onboarded_at": now if answer.has_access else None,
     }
-    await db.execute(_student_upsert(db.get_bind().dialect.name), values)
+    await db.execute(_student_upsert(dialect_name(db)), values)
 
 
 async def enroll(

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mentora.audit.fields import AuditContext as AuditContext
 from mentora.audit.fields import AuditFields as AuditFields
 from mentora.db.models import AuditEvent
-from mentora.db.uow import transaction
+from mentora.db.uow import Db, transaction
 
 log = structlog.get_logger("mentora.audit")
 # Built once: a batch's rows come at execution.
@@ -105,7 +105,7 @@ def record(session: AsyncSession, **fields: Unpack[AuditFields]) -> AuditEvent:
     return event
 
 
-async def record_all(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def record_all(session: Db, rows: list[dict[str, Any]]) -> None:
     """Insert rows made by `audit_values` in one statement (no ORM objects: a batch's rows)."""
     if rows:
         await session.execute(_INSERT, rows)

@@ -21,7 +21,7 @@ from mentora.audit.kinds import AuditKind
 from mentora.audit.record import record
 from mentora.crypto import TokenBox
 from mentora.db.models import UserSession, WhopToken
-from mentora.db.uow import transaction
+from mentora.db.uow import Db, transaction
 from mentora.foundation import Foundation
 from mentora.oauth.errors import RefreshFailed
 from mentora.oauth.provider import Provider
@@ -32,7 +32,7 @@ _INSERT_TOKENS = insert(cast(Table, WhopToken.__table__))  # built once
 
 
 async def store_tokens(
-    db: AsyncSession,
+    db: Db,
     *,
     session_id: int,
     tokens: TokenSet,

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora.crypto import TokenBox
 from mentora.db.models import LoginAttempt
+from mentora.db.uow import Db
 from mentora.oauth.errors import LoginAttemptError
 from mentora.oauth.pkce import make_verifier, s256_challenge
 from mentora.sessions.tokens import hash_token
@@ -31,7 +32,7 @@ class StartedLogin:
 
 
 async def start(
-    db: AsyncSession,
+    db: Db,
     *,
     box: TokenBox,
     issuer: str,
@@ -105,7 +106,7 @@ _INSERT_UNDER_CAP = (
 )  # no row: at the cap (rowcount is not reliable here on psycopg)
 
 
-async def _evict_oldest(db: AsyncSession, *, ip: str, now: datetime) -> None:
+async def _evict_oldest(db: Db, *, ip: str, now: datetime) -> None:
     """Make room for one more attempt from `ip`: delete its expired attempts and its oldest
     live ones past the cap."""
     live = (LoginAttempt.ip == ip) & (LoginAttempt.expires_at > now)
@@ -160,7 +161,7 @@ class ConsumedLogin:
     expires_at: datetime
 
 
-async def consume(db: AsyncSession, *, box: TokenBox, browser_token: str | None) -> ConsumedLogin:
+async def consume(db: Db, *, box: TokenBox, browser_token: str | None) -> ConsumedLogin:
     """Delete and return this browser's login attempt; LoginAttemptError when there is none."""
     if not browser_token or len(browser_token) > 128:
         raise LoginAttemptError("no login attempt cookie", code="state_missing")

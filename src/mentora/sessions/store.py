@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from mentora.db.models import UserSession, WhopToken
+from mentora.db.uow import Db
 from mentora.sessions.tokens import hash_token, new_token
 
 # Write last_seen at most this often, to keep gated requests read-only most of the time.
@@ -39,7 +40,7 @@ _INSERT_SESSION = insert(SESSIONS).returning(SESSIONS.c.id)
 
 
 async def create(
-    db: AsyncSession,
+    db: Db,
     *,
     user_id: int,
     creator_id: int,

@@ -21,7 +21,6 @@ from urllib.parse import urlencode
 
 import structlog
 from sqlalchemy import Table, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mentora import metrics
 from mentora.access.revalidate import check_creator_access
@@ -30,7 +29,7 @@ from mentora.audit.kinds import AuditKind
 from mentora.audit.record import audit_values, record_all, record_alone
 from mentora.creators import CreatorRef
 from mentora.db.models import Creator, Membership
-from mentora.db.uow import transaction
+from mentora.db.uow import Db, connection_transaction
 from mentora.errors import MentoraError
 from mentora.memberships.policy import gives_access
 from mentora.oauth import callback as cb
@@ -97,7 +96,7 @@ async def start_sign_in(
     """Store a login attempt and build Whop's authorize URL for it (C01, C07, C08)."""
     settings = services.settings
     meta = await services.provider.metadata()
-    async with transaction(services.sessionmaker, write=True) as db:
+    async with connection_transaction(services.engine, write=True) as db:
         started = await login_attempt.start(
             db,
             box=services.tokens,
@@ -219,7 +218,7 @@ async def _consume(
     one transaction that commits before any other check, so the attempt is gone after its
     first use whatever they decide (C03, C10). The creators are read now (a creator added
     since by any process counts) to spare the callback a transaction of its own."""
-    async with transaction(services.sessionmaker, write=True) as db:
+    async with connection_transaction(services.engine, write=True) as db:
         login = await login_attempt.consume(db, box=services.tokens, browser_token=browser_token)
         rows = (await db.execute(_ENABLED_CREATORS)).all()
     return login, [CreatorRef(id=row[0], whop_company_id=row[1]) for row in rows]
@@ -265,7 +264,7 @@ async def _provision(
     local state drifted from Whop's answers."""
     now = services.clock.now()
     subject = verified.subject
-    async with transaction(services.sessionmaker, write=True) as db:
+    async with connection_transaction(services.engine, write=True) as db:
         user_id = await upsert_user(db, subject=subject, userinfo=verified.userinfo, now=now)
         for creator, answer in answers:
             await record_access(db, user_id=user_id, creator_id=creator.id, answer=answer, now=now)
@@ -304,7 +303,7 @@ def _home_creator(services: Services, answers: list[tuple[CreatorRef, AccessAnsw
 
 
 async def _audit(
-    db: AsyncSession,
+    db: Db,
     now: datetime,
     subject: str,
     creator_id: int,
@@ -331,7 +330,7 @@ async def _audit(
 
 
 async def _local_state_disagrees(
-    db: AsyncSession, subject: str, answers: list[tuple[CreatorRef, AccessAnswer]]
+    db: Db, subject: str, answers: list[tuple[CreatorRef, AccessAnswer]]
 ) -> bool:
     """True when, at some creator, no stored membership of the user matches Whop's answer
     (one statement for every creator)."""
