@@ -216,6 +216,40 @@ def test_the_client_refuses_cookies_given_to_it() -> None:
     assert len(http.cookies) == 0
 
 
+async def test_what_the_short_send_skips_still_works_when_asked_for() -> None:
+    """The client's short send is httpx's when a call asks for more than Whop's calls do: an
+    auth flow, event hooks, redirects followed; a closed client refuses to send."""
+
+    def answer(request: RawRequest) -> bytes:
+        if request.target == b"/old":
+            return response_bytes(302, "Found", [("Location", "/new")])
+        return ok_json(request)
+
+    seen: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        seen.append(request.url.path)
+
+    async with serve(keep_alive(answer)) as server:
+        http = client(AiohttpTransport(), server.base_url)
+        try:
+            await http.get("/auth", auth=("app", "pw"))
+            followed = await http.get("/old", follow_redirects=True)
+            plain = await http.get("/old")
+            http.event_hooks = {"request": [hook], "response": []}
+            await http.get("/hooked")
+        finally:
+            await http.aclose()
+        with pytest.raises(RuntimeError, match="closed"):
+            await http.get("/late")
+
+    assert server.requests[0].values(b"authorization") == [b"Basic YXBwOnB3"]
+    assert (followed.status_code, followed.url.path) == (200, "/new")
+    assert [r.target for r in server.requests[1:]] == [b"/old", b"/new", b"/old", b"/hooked"]
+    assert plain.status_code == 302 and plain.request.url.path == "/old"
+    assert seen == ["/hooked"]
+
+
 async def test_sequential_requests_reuse_one_connection() -> None:
     """Two sequential requests through one client travel over one TCP connection, which
     closing the client (and so its transport) closes."""
