@@ -61,6 +61,25 @@ def test_o02_discovery_algorithms_are_intersected_with_allowlist() -> None:
         )
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "revocation_endpoint",
+        "jwks_uri",
+    ],
+)
+def test_an_https_issuers_endpoints_must_be_https(name: str) -> None:
+    """An https issuer's discovery document naming a plain-HTTP endpoint is refused: the code,
+    the client secret and the tokens never travel in the clear. An https one is kept."""
+    with pytest.raises(DiscoveryError, match=name):
+        parse_metadata({**DOC, name: "http://whop.test/x"}, expected_issuer=ISSUER)
+    meta = parse_metadata({**DOC, name: "https://whop.test/x"}, expected_issuer=ISSUER)
+    assert getattr(meta, name) == "https://whop.test/x"
+
+
 PROD = {
     "MENTORA_ENV": "production",
     "APP_URL": "https://learn.mentora.example",

@@ -77,6 +77,9 @@ def parse_metadata(document: Any, *, expected_issuer: str) -> ProviderMetadata:
         value = document.get(name) or default
         if not isinstance(value, str):
             raise DiscoveryError(f"{name} is not a string")
+        if expected_issuer.startswith("https://") and not value.startswith("https://"):
+            # Codes, secrets and tokens never leave over plain HTTP for an https issuer.
+            raise DiscoveryError(f"{name} is not https: {value[:200]!r}")
         return value
 
     return ProviderMetadata(
