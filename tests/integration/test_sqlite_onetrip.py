@@ -9,6 +9,7 @@ there is nothing to do).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mentora.db.engine import make_engine, make_sessionmaker
-from mentora.db.onetrip import WRITE_BEGIN, OneTripConnection
+from mentora.db.onetrip import CHECKPOINT_EVERY, WRITE_BEGIN, OneTripConnection
 from mentora.db.uow import transaction
 
 
@@ -79,10 +80,10 @@ async def test_a_driver_error_is_sqlalchemys_and_the_connection_goes_on(
 async def test_a_statement_is_one_trip_and_a_committed_checkin_none(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A write transaction whose lock is free takes one trip to aiosqlite's thread, COMMIT,
-    however many statements it runs (BEGIN IMMEDIATE and the statements run on the loop's
-    thread); a read transaction's statements take a trip each; giving the connection back
-    adds none."""
+    """A write transaction whose lock is free takes no trip to aiosqlite's thread, however
+    many statements it runs (BEGIN IMMEDIATE, the statements and COMMIT run on the loop's
+    thread), and another connection sees what it committed; a read transaction's statements
+    take a trip each; giving the connection back adds none."""
     sessionmaker = make_sessionmaker(engine)
     async with transaction(sessionmaker) as db:  # the pool's connection, opened beforehand
         await db.execute(text("SELECT 1"))
@@ -98,12 +99,46 @@ async def test_a_statement_is_one_trip_and_a_committed_checkin_none(
         await db.execute(text("INSERT INTO item (name) VALUES ('t')"))
         await db.execute(text("INSERT INTO item (name) VALUES ('u')"))
         assert (await db.execute(text("SELECT count(*) FROM item"))).scalar_one() == 2
-    assert trips == ["commit"]
-    trips.clear()
+    assert trips == []
+    other = sqlite3.connect(engine.url.database or "")
+    try:
+        assert other.execute("SELECT count(*) FROM item").fetchone() == (2,)
+    finally:
+        other.close()
     async with transaction(sessionmaker) as db:
         assert (await db.execute(text("SELECT count(*) FROM item"))).scalar_one() == 2
         await db.execute(text("SELECT 1"))
     assert trips == ["run_on_thread"] * 3 + ["commit"]  # BEGIN, two SELECTs, COMMIT
+
+
+async def test_every_hundredth_write_commit_checkpoints_on_the_thread(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's own checkpoint is off on these connections, so commits only append to the WAL;
+    every CHECKPOINT_EVERY-th write commit of a connection takes the trip, and a passive
+    checkpoint after it copies the WAL into the database file."""
+    sessionmaker = make_sessionmaker(engine)
+    async with transaction(sessionmaker) as db:  # open the pool's connection beforehand
+        assert (await db.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one() == 0
+    trips: list[str] = []
+    run_on_thread = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(fn, "__name__", "?"))
+        return await run_on_thread(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    database = Path(engine.url.database or "")
+    page = 4096  # SQLite's default page size: each row below fills about one
+    for n in range(CHECKPOINT_EVERY):
+        if n == CHECKPOINT_EVERY - 1:
+            assert trips == []
+            before = database.stat().st_size
+        async with transaction(sessionmaker, write=True) as db:
+            row = {"n": f"{n:03}" + "x" * (page - 200)}
+            await db.execute(text("INSERT INTO item (name) VALUES (:n)"), row)
+    assert trips == ["commit", "_checkpoint"]
+    assert database.stat().st_size - before >= (CHECKPOINT_EVERY - 10) * page
 
 
 async def test_a_connection_given_back_inside_a_transaction_is_rolled_back(

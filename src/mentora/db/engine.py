@@ -113,6 +113,9 @@ def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # No checkpoint inside a commit: the adapter runs commits on the event loop's thread
+            # and checkpoints every so many of them on aiosqlite's (db.onetrip).
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
             # The driver must not BEGIN on its own: the "begin" hook below does it.
             dbapi_conn.isolation_level = None

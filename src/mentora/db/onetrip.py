@@ -9,13 +9,17 @@ SQLAlchemy reads from a cursor afterwards (description, rowcount, lastrowid), so
 costs one trip. Server-side cursors keep SQLAlchemy's own adapter (Mentora uses none).
 
 Inside a write transaction (after `BEGIN IMMEDIATE`, until its commit or rollback) a statement
-takes no trip at all: it runs on the event loop's own thread. A trip costs about 0.2 ms of CPU
-(two thread switches and a loop wake-up), a small statement of SQLite's a few microseconds,
+takes no trip at all: it runs on the event loop's own thread. A trip costs about 0.1–0.2 ms of
+CPU (two thread switches and a loop wake-up), a small statement of SQLite's a few microseconds,
 and the thread is there so that waiting for a lock never blocks the loop: a connection that
 holds the write lock waits for nothing (WAL: readers never block a writer), so there is
 nothing to wait for. `BEGIN IMMEDIATE` runs here too when the lock is free at that instant,
-and otherwise waits for it on the thread; the commit, which may checkpoint the WAL (fsync),
-still takes the trip. A webhook batch thus takes one or two trips instead of a dozen.
+and otherwise waits for it on the thread. The writer's commit runs here as well: it appends
+to the WAL, and with `synchronous=NORMAL` syncs nothing. What could take long after a commit
+is SQLite's automatic checkpoint (it writes and syncs the database file), so that is turned
+off on these connections (db.engine) and every CHECKPOINT_EVERY-th commit of a connection
+takes the trip instead, with a passive checkpoint after it. A write transaction thus usually
+takes no trip at all.
 
 It builds on two non-public names of the pinned versions (pyproject): aiosqlite's
 `Connection._execute` (run a function on the connection's thread) and `_conn`, and
@@ -37,6 +41,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
 )
 from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util.concurrency import await_
 
 
 class RanCursor:
@@ -59,6 +64,15 @@ class RanCursor:
 
 
 WRITE_BEGIN = "BEGIN IMMEDIATE"  # sent by db.engine's "begin" hook for a writer, and only so
+# A connection's writes between two checkpoints: a sign-in's commit adds a few pages to the WAL,
+# a webhook batch's a few dozen, so the WAL stays near SQLite's own default of 1,000 pages.
+CHECKPOINT_EVERY = 100
+
+
+def _checkpoint(connection: sqlite3.Connection) -> None:
+    """On aiosqlite's thread: copy what the WAL holds into the database, as far as readers
+    allow (PASSIVE: it waits for nobody), as SQLite's automatic checkpoint does."""
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _run(
@@ -154,7 +168,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     on that thread, so a trip whose waiter was cancelled still counts until it is done.
     """
 
-    __slots__ = ("on_thread", "writing")
+    __slots__ = ("commits_here", "on_thread", "writing")
     _cursor_cls = OneTripCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
@@ -162,6 +176,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         super().__init__(dbapi, connection)
         self.writing = False
         self.on_thread = False
+        self.commits_here = 0
 
     def run_on_thread(
         self, connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
@@ -173,9 +188,28 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             self.on_thread = False
 
     def commit(self) -> None:
-        """Commit on aiosqlite's thread (a WAL checkpoint may fsync); the lock is let go."""
-        self.writing = False
+        """Commit; the lock is let go. A writer's commit appends its pages to the WAL and runs
+        on the loop's thread (the lock is held: nothing to wait for, and with
+        `synchronous=NORMAL` nothing to sync). Every CHECKPOINT_EVERY-th one goes to
+        aiosqlite's thread instead, followed by a passive checkpoint there: SQLite's own
+        checkpoint after a commit is turned off on these connections (`connect`), because it
+        would write and sync the database file on the loop's thread."""
+        writing, self.writing = self.writing, False
+        if writing and not self.on_thread and self.commits_here < CHECKPOINT_EVERY - 1:
+            self.commits_here += 1
+            connection = self._connection
+            assert isinstance(connection, aiosqlite.Connection)
+            try:
+                connection._conn.commit()
+            except Exception as error:
+                self._handle_exception(error)
+            return
         super().commit()
+        if writing:
+            self.commits_here = 0
+            connection = self._connection
+            assert isinstance(connection, aiosqlite.Connection)
+            await_(connection._execute(_checkpoint, connection._conn))
 
     def rollback(self) -> None:
         """Roll back on aiosqlite's thread; the lock is let go."""
