@@ -25,6 +25,19 @@ from mentora.db.onetrip import CHECKPOINT_EVERY, WRITE_BEGIN, OneTripConnection
 from mentora.db.uow import transaction
 
 
+def count_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the name of each function sent to aiosqlite's thread, in order."""
+    trips: list[str] = []
+    run_on_thread = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(fn, "__name__", "?"))
+        return await run_on_thread(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return trips
+
+
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     """A SQLite file with one table, `item(id, name unique)`."""
@@ -87,14 +100,7 @@ async def test_a_statement_is_one_trip_and_a_committed_checkin_none(
     sessionmaker = make_sessionmaker(engine)
     async with transaction(sessionmaker) as db:  # the pool's connection, opened beforehand
         await db.execute(text("SELECT 1"))
-    trips: list[str] = []
-    run_on_thread = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        trips.append(getattr(fn, "__name__", "?"))
-        return await run_on_thread(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    trips = count_trips(monkeypatch)
     async with transaction(sessionmaker, write=True) as db:
         await db.execute(text("INSERT INTO item (name) VALUES ('t')"))
         await db.execute(text("INSERT INTO item (name) VALUES ('u')"))
@@ -120,14 +126,7 @@ async def test_every_hundredth_write_commit_checkpoints_on_the_thread(
     sessionmaker = make_sessionmaker(engine)
     async with transaction(sessionmaker) as db:  # open the pool's connection beforehand
         assert (await db.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one() == 0
-    trips: list[str] = []
-    run_on_thread = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        trips.append(getattr(fn, "__name__", "?"))
-        return await run_on_thread(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    trips = count_trips(monkeypatch)
     database = Path(engine.url.database or "")
     page = 4096  # SQLite's default page size: each row below fills about one
     for n in range(CHECKPOINT_EVERY):

@@ -13,8 +13,7 @@ import ipaddress
 import json
 import socket
 import ssl
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -431,30 +430,11 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
-@asynccontextmanager
-async def serve_tls(cert_file: Path, key_file: Path) -> AsyncIterator[Server]:
+def serve_tls(cert_file: Path, key_file: Path) -> AbstractAsyncContextManager[Server]:
     """`serve(keep_alive(ok_json))` behind TLS with the given certificate."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)
-    record = Server()
-    handle = keep_alive(ok_json)
-
-    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        record.connections += 1
-        try:
-            await handle(record, reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
-            pass  # a client that refused the certificate hangs up mid-handshake
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(on_connect, HOST, 0, ssl=context)
-    record.port = server.sockets[0].getsockname()[1]
-    try:
-        yield record
-    finally:
-        server.close()
-        await server.wait_closed()
+    return serve(keep_alive(ok_json), tls=context)
 
 
 async def test_an_untrusted_certificate_is_refused(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ itself, so a test sees exactly what a client sent and can answer anything, howev
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -70,9 +71,9 @@ Handler = Callable[[Server, asyncio.StreamReader, asyncio.StreamWriter], Awaitab
 
 
 @asynccontextmanager
-async def serve(handler: Handler) -> AsyncIterator[Server]:
-    """Run `handler` for every accepted connection; on exit close the listener, every connection
-    still open, and wait for every handler to finish."""
+async def serve(handler: Handler, *, tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
+    """Run `handler` for every accepted connection (behind TLS with `tls`); on exit close the
+    listener, every connection still open, and wait for every handler to finish."""
     record = Server()
     tasks: set[asyncio.Task[None]] = set()
     writers: list[asyncio.StreamWriter] = []
@@ -85,12 +86,14 @@ async def serve(handler: Handler) -> AsyncIterator[Server]:
         record.connections += 1
         try:
             await handler(record, reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass  # the client went away mid-exchange; some tests make it do so
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+            # The client went away mid-exchange (some tests make it do so), or refused the
+            # certificate mid-handshake.
+            pass
         finally:
             writer.close()
 
-    server = await asyncio.start_server(on_connect, HOST, 0)
+    server = await asyncio.start_server(on_connect, HOST, 0, ssl=tls)
     record.port = server.sockets[0].getsockname()[1]
     try:
         yield record
