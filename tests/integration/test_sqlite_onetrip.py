@@ -21,7 +21,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mentora.db.engine import make_engine, make_sessionmaker
-from mentora.db.onetrip import CHECKPOINT_EVERY, WRITE_BEGIN, OneTripConnection
+from mentora.db.onetrip import (
+    CHECKPOINT_EVERY,
+    SMALL_COMMIT_ROWS,
+    WRITE_BEGIN,
+    OneTripConnection,
+)
 from mentora.db.uow import transaction
 
 
@@ -93,10 +98,11 @@ async def test_a_driver_error_is_sqlalchemys_and_the_connection_goes_on(
 async def test_a_statement_is_one_trip_and_a_committed_checkin_none(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A write transaction whose lock is free takes no trip to aiosqlite's thread, however
-    many statements it runs (BEGIN IMMEDIATE, the statements and COMMIT run on the loop's
-    thread), and another connection sees what it committed; a read transaction's statements
-    take a trip each; giving the connection back adds none."""
+    """A small write transaction whose lock is free takes no trip to aiosqlite's thread,
+    however many statements it runs (BEGIN IMMEDIATE, the statements and COMMIT run on the
+    loop's thread), and another connection sees what it committed; a larger one takes one
+    trip, its COMMIT; a read transaction's statements take a trip each; giving the connection
+    back adds none."""
     sessionmaker = make_sessionmaker(engine)
     async with transaction(sessionmaker) as db:  # the pool's connection, opened beforehand
         await db.execute(text("SELECT 1"))
@@ -111,13 +117,20 @@ async def test_a_statement_is_one_trip_and_a_committed_checkin_none(
         assert other.execute("SELECT count(*) FROM item").fetchone() == (2,)
     finally:
         other.close()
+    # A larger write (a webhook batch's) commits on the thread: the loop goes on meanwhile.
+    async with transaction(sessionmaker, write=True) as db:
+        rows = [{"n": f"big{n}"} for n in range(SMALL_COMMIT_ROWS + 1)]
+        await db.execute(text("INSERT INTO item (name) VALUES (:n)"), rows)
+    assert trips == ["commit"]
+    trips.clear()
     async with transaction(sessionmaker) as db:
-        assert (await db.execute(text("SELECT count(*) FROM item"))).scalar_one() == 2
+        count = (await db.execute(text("SELECT count(*) FROM item"))).scalar_one()
+        assert count == 2 + SMALL_COMMIT_ROWS + 1
         await db.execute(text("SELECT 1"))
     assert trips == ["run_on_thread"] * 3 + ["commit"]  # BEGIN, two SELECTs, COMMIT
 
 
-async def test_every_hundredth_write_commit_checkpoints_on_the_thread(
+async def test_every_nth_write_commit_checkpoints_on_the_thread(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SQLite's own checkpoint is off on these connections, so commits only append to the WAL;

@@ -14,12 +14,13 @@ CPU (two thread switches and a loop wake-up), a small statement of SQLite's a fe
 and the thread is there so that waiting for a lock never blocks the loop: a connection that
 holds the write lock waits for nothing (WAL: readers never block a writer), so there is
 nothing to wait for. `BEGIN IMMEDIATE` runs here too when the lock is free at that instant,
-and otherwise waits for it on the thread. The writer's commit runs here as well: it appends
-to the WAL, and with `synchronous=NORMAL` syncs nothing. What could take long after a commit
-is SQLite's automatic checkpoint (it writes and syncs the database file), so that is turned
-off on these connections (db.engine) and every CHECKPOINT_EVERY-th commit of a connection
-takes the trip instead, with a passive checkpoint after it. A write transaction thus usually
-takes no trip at all.
+and otherwise waits for it on the thread. A small writer's commit (a sign-in's) runs here as
+well: it appends a few pages to the WAL, and with `synchronous=NORMAL` syncs nothing; a larger
+one (a webhook batch's) still takes the trip, so the loop serves other requests while its pages
+are written. What could take long after a commit is SQLite's automatic checkpoint (it writes
+and syncs the database file), so that is turned off on these connections (db.engine) and every
+CHECKPOINT_EVERY-th write commit of a connection takes the trip instead, with a passive
+checkpoint after it. A sign-in's write transactions thus usually take no trip at all.
 
 It builds on two non-public names of the pinned versions (pyproject): aiosqlite's
 `Connection._execute` (run a function on the connection's thread) and `_conn`, and
@@ -64,9 +65,11 @@ class RanCursor:
 
 
 WRITE_BEGIN = "BEGIN IMMEDIATE"  # sent by db.engine's "begin" hook for a writer, and only so
-# A connection's writes between two checkpoints: a sign-in's commit adds a few pages to the WAL,
-# a webhook batch's a few dozen, so the WAL stays near SQLite's own default of 1,000 pages.
-CHECKPOINT_EVERY = 100
+# A connection's write commits between two checkpoints: a sign-in's commit adds a few pages to
+# the WAL, a webhook batch's a few dozen, so the WAL stays near SQLite's own default of 1,000.
+CHECKPOINT_EVERY = 50
+# The most rows a write may change and still commit on the loop's thread.
+SMALL_COMMIT_ROWS = 16
 
 
 def _checkpoint(connection: sqlite3.Connection) -> None:
@@ -137,6 +140,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             ran, rows = _run(connection._conn, operation, parameters, many)
         elif here and operation == WRITE_BEGIN and _begin_if_free(connection._conn):
             adapted.writing = True
+            adapted.changes_at_begin = connection._conn.total_changes
             ran, rows = RanCursor(), []
         else:
             async with adapted._execute_mutex:
@@ -148,7 +152,9 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
                 except BaseException:
                     adapted.writing = False  # the transaction's state is unknown: trip again
                     raise
-            adapted.writing = adapted.writing or operation == WRITE_BEGIN
+            if operation == WRITE_BEGIN:
+                adapted.writing = True
+                adapted.changes_at_begin = connection._conn.total_changes
         self._cursor = ran
         self._rows = collections.deque(rows)
 
@@ -168,7 +174,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     on that thread, so a trip whose waiter was cancelled still counts until it is done.
     """
 
-    __slots__ = ("commits_here", "on_thread", "writing")
+    __slots__ = ("changes_at_begin", "commits", "on_thread", "writing")
     _cursor_cls = OneTripCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
@@ -176,7 +182,8 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         super().__init__(dbapi, connection)
         self.writing = False
         self.on_thread = False
-        self.commits_here = 0
+        self.commits = 0  # write commits since this connection's last checkpoint
+        self.changes_at_begin = 0  # SQLite's count of rows changed, when the writer began
 
     def run_on_thread(
         self, connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
@@ -188,27 +195,29 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             self.on_thread = False
 
     def commit(self) -> None:
-        """Commit; the lock is let go. A writer's commit appends its pages to the WAL and runs
-        on the loop's thread (the lock is held: nothing to wait for, and with
-        `synchronous=NORMAL` nothing to sync). Every CHECKPOINT_EVERY-th one goes to
-        aiosqlite's thread instead, followed by a passive checkpoint there: SQLite's own
-        checkpoint after a commit is turned off on these connections (`connect`), because it
-        would write and sync the database file on the loop's thread."""
+        """Commit; the lock is let go. A small write (SMALL_COMMIT_ROWS rows or fewer, a
+        sign-in's) appends a few pages to the WAL: it commits on the loop's thread (the lock is
+        held: nothing to wait for, and with `synchronous=NORMAL` nothing to sync). A larger one
+        (a webhook batch's) takes the trip, so the loop serves other requests while its pages
+        are written. Every CHECKPOINT_EVERY-th write commit of the connection takes the trip
+        too, followed there by a passive checkpoint: SQLite's own checkpoint after a commit is
+        off on these connections (db.engine), because it would write and sync the database
+        file on the loop's thread."""
         writing, self.writing = self.writing, False
-        if writing and not self.on_thread and self.commits_here < CHECKPOINT_EVERY - 1:
-            self.commits_here += 1
-            connection = self._connection
-            assert isinstance(connection, aiosqlite.Connection)
+        connection = self._connection
+        assert isinstance(connection, aiosqlite.Connection)
+        if writing:
+            self.commits += 1
+        small = connection._conn.total_changes - self.changes_at_begin <= SMALL_COMMIT_ROWS
+        if writing and small and not self.on_thread and self.commits < CHECKPOINT_EVERY:
             try:
                 connection._conn.commit()
             except Exception as error:
                 self._handle_exception(error)
             return
         super().commit()
-        if writing:
-            self.commits_here = 0
-            connection = self._connection
-            assert isinstance(connection, aiosqlite.Connection)
+        if self.commits >= CHECKPOINT_EVERY:
+            self.commits = 0
             await_(connection._execute(_checkpoint, connection._conn))
 
     def rollback(self) -> None:
