@@ -52,8 +52,13 @@ async def token_server(
 ) -> AsyncIterator[tuple[OAuthClient, ProviderMetadata, Server]]:
     """A raw server answering `answer`, the metadata naming it, and a client for it.
 
-    `methods`: the client authentication methods the metadata advertises ("post", "basic")."""
-    advertised = {"post": ("client_secret_post",), "basic": ("client_secret_basic",)}[methods]
+    `methods`: the client authentication methods the metadata advertises ("post", "basic",
+    or "neither" of them)."""
+    advertised = {
+        "post": ("client_secret_post",),
+        "basic": ("client_secret_basic",),
+        "neither": ("private_key_jwt",),
+    }[methods]
     async with serve(keep_alive(answer)) as server:
         meta = replace(
             ProviderMetadata.documented(server.base_url),
@@ -104,9 +109,11 @@ async def test_code_exchange_sends_the_grant_and_the_secret_in_the_body() -> Non
     assert tokens.expires_at == NOW + timedelta(seconds=600)
 
 
-async def test_basic_authentication_when_only_basic_is_advertised() -> None:
-    """client_secret_basic: the credentials go in the Authorization header, not the body."""
-    async with token_server(json_answer(200, TOKENS), methods="basic") as (client, meta, server):
+@pytest.mark.parametrize("methods", ["basic", "neither"])
+async def test_basic_authentication_unless_post_is_advertised(methods: str) -> None:
+    """client_secret_basic, when only it is advertised, or neither secret method (RFC 6749's
+    default): the credentials go in the Authorization header, not the body."""
+    async with token_server(json_answer(200, TOKENS), methods=methods) as (client, meta, server):
         await client.exchange_code(
             meta, code="c", verifier="v", redirect_uri="https://a/cb", now=NOW
         )
@@ -181,6 +188,18 @@ async def test_whop_trouble_at_the_token_endpoint_is_unavailable(
                 meta, code="c", verifier="v", redirect_uri="https://a/cb", now=NOW
             )
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("status", [503, 429])
+async def test_an_oauth_error_with_a_5xx_or_429_is_unavailable_not_refused(status: int) -> None:
+    """A 5xx or 429 is the endpoint's trouble (503) even when its body is an OAuth error,
+    which with any other status fails the exchange."""
+    answer = json_answer(status, {"error": "temporarily_unavailable"})
+    async with token_server(answer) as (client, meta, _):
+        with pytest.raises(TokenEndpointUnavailable):
+            await client.exchange_code(
+                meta, code="c", verifier="v", redirect_uri="https://a/cb", now=NOW
+            )
 
 
 async def test_refresh_sends_the_refresh_grant_and_keeps_a_token_not_rotated() -> None:

@@ -239,8 +239,10 @@ async def test_what_the_short_send_skips_still_works_when_asked_for() -> None:
             await http.get("/hooked")
         finally:
             await http.aclose()
+        closed = client(AiohttpTransport(), server.base_url)
+        await closed.aclose()
         with pytest.raises(RuntimeError, match="closed"):
-            await http.get("/late")
+            await closed.get("/late")
 
     assert server.requests[0].values(b"authorization") == [b"Basic YXBwOnB3"]
     assert (followed.status_code, followed.url.path) == (200, "/new")
