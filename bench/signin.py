@@ -1,6 +1,7 @@
 """Full sign-ins per second through the emulator over real sockets, and the callback's latency.
 
-Run: .venv/bin/python -m bench.signin [--seconds 15] [--concurrency 16] [--profile]
+Run: .venv/bin/python -m bench.signin [--seconds 15] [--healthz-seconds 6] [--rounds 3]
+     [--concurrency 16] [--count-seconds 3] [--profile]
 The emulator and the app run as separate processes (SQLite); this process plays the browsers,
 each with its own keep-alive connections on raw sockets (bench/rawhttp.py): with httpx the
 browsers took about a third as much CPU per sign-in as the app, on the same two cores.
