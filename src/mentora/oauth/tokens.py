@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import httpx
 import structlog
 from authlib.oauth2.auth import ClientAuth
+from authlib.oauth2.client import DEFAULT_HEADERS
 from authlib.oauth2.rfc6749.parameters import prepare_token_request
 from authlib.oauth2.rfc7009.parameters import prepare_revoke_token_request
 
@@ -71,14 +72,7 @@ class TokenClientAuth(Protocol):
         ...
 
 
-# Authlib's token request headers (authlib.oauth2.client.DEFAULT_HEADERS).
-_FORM_HEADERS = {
-    "Accept": "application/json",
-    "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
-}
-
-
-class TokenEndpointRefused(Exception):
+class _Refused(Exception):
     """The token endpoint answered with an OAuth error (`error`, RFC 6749 §5.2)."""
 
     def __init__(self, error: str) -> None:
@@ -121,7 +115,7 @@ class OAuthClient:
 
     async def _post_form(self, meta: ProviderMetadata, url: str, body: str) -> httpx.Response:
         """POST a form to one of the issuer's endpoints, the client authenticated."""
-        url, headers, body = self._auth(meta).prepare("POST", url, dict(_FORM_HEADERS), body)
+        url, headers, body = self._auth(meta).prepare("POST", url, dict(DEFAULT_HEADERS), body)
         return await self._http.post(url, content=body.encode(), headers=headers)
 
     async def _token(self, meta: ProviderMetadata, body: str, *, now: datetime) -> TokenSet:
@@ -139,7 +133,7 @@ class OAuthClient:
             response.raise_for_status()  # a gateway's error page: the endpoint is unavailable
             raise ValueError(f"token response is not a JSON object (HTTP {response.status_code})")
         if "error" in data:
-            raise TokenEndpointRefused(str(data["error"]))
+            raise _Refused(str(data["error"]))
         return TokenSet.from_response(data, now=now)
 
     async def exchange_code(
@@ -151,7 +145,7 @@ class OAuthClient:
         )
         try:
             return await self._token(meta, body, now=now)
-        except TokenEndpointRefused as exc:
+        except _Refused as exc:
             raise ExchangeFailed(
                 f"token endpoint said {exc.error}", code="token_exchange_failed"
             ) from None
@@ -171,7 +165,7 @@ class OAuthClient:
         body = prepare_token_request("refresh_token", refresh_token=refresh_token, **extra)
         try:
             tokens = await self._token(meta, body, now=now)
-        except TokenEndpointRefused as exc:
+        except _Refused as exc:
             if exc.error in ("invalid_grant", "invalid_client", "unauthorized_client"):
                 raise RefreshFailed(f"refresh refused: {exc.error}") from None
             raise TokenEndpointUnavailable(f"refresh failed: {exc.error}") from None
