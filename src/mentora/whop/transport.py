@@ -1,13 +1,13 @@
 """The transport under every outbound HTTP call to Whop: httpx's API, aiohttp's connections.
 
-Every client that reaches Whop speaks httpx (whop-sdk, Authlib's OAuth client, our discovery,
-JWKS and userinfo calls) and they all share one transport. httpx's own transport (httpcore on
-anyio) costs about twice the CPU of aiohttp's client per request: 2.47 M against 1.26 M
-instructions per call under callgrind, and 40 % of a sign-in's profile. So httpx stays the
-API and the bytes go through aiohttp. whop-sdk ships the same idea as its `aiohttp` extra
-(httpx-aiohttp); that adapter is not used because it lets some aiohttp errors escape unmapped
-(a malformed response), reports a refused connection as a timeout, and keeps its session on
-the first event loop that used it.
+Every call that reaches Whop speaks httpx (whop-sdk, the token endpoint's requests, our
+discovery, JWKS and userinfo calls) through one client (whop.http) on one transport. httpx's
+own transport (httpcore on anyio) costs about twice the CPU of aiohttp's client per request:
+2.47 M against 1.26 M instructions per call under callgrind, and 40 % of a sign-in's profile.
+So httpx stays the API and the bytes go through aiohttp. whop-sdk ships the same idea as its
+`aiohttp` extra (httpx-aiohttp); that adapter is not used because it lets some aiohttp errors
+escape unmapped (a malformed response), reports a refused connection as a timeout, and keeps
+its session on the first event loop that used it.
 
 What httpx's transport promised and this one keeps:
 - one request per call: redirects are httpx's to follow, and our client follows none (C18);
@@ -16,7 +16,7 @@ What httpx's transport promised and this one keeps:
   exchange is never retried (C12);
 - no proxy and no cookie store of its own: the environment's proxy variables are ignored, as
   they were for our explicit httpx transport, and a cookie one user's call received is never
-  sent on another's (httpx's client layer keeps its cookies exactly as before);
+  sent on another's (the client above keeps none either: whop.http);
 - the request's timeouts: connect, each socket read, and the pool's (in aiohttp it bounds
   waiting for a pooled connection and opening one together);
 - TLS verified against the same CA bundle (`httpx.create_ssl_context`);
